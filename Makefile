@@ -1,0 +1,70 @@
+# deskgate — build, run, test. `make run` and `make test` are the two
+# commands a newcomer needs (README.md); .ci/run calls `make test`.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := build/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests drive: sipp (sip-tester) plays phones, callers and trunks.
+TEST_DEBS := sip-tester
+export CGO_ENABLED ?= 0
+
+.PHONY: all build run test test-deps go-check vet fmt fmt-check bench fuzz clean
+
+all: build
+
+go-check:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: install it to /usr/local/go and put /usr/local/go/bin on PATH" >&2; exit 1; }
+	@v=$$($(GO) env GOVERSION); [ "$$(printf '%s\n' go1.26 "$$v" | sort -V | head -n1)" = go1.26 ] || \
+		{ echo "Go 1.26 or newer is required (found $$v)" >&2; exit 1; }
+
+build: go-check
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# The daemon on the demo office, unprivileged, on loopback only.
+run: build
+	@mkdir -p build/demo
+	@echo "deskgated on the demo office; try: $(BIN)/deskgatectl --socket build/demo/control.sock status"
+	$(BIN)/deskgated -config testdata/demo/deskgate.yaml
+
+# Installs what the tests need (only when missing), then runs them all.
+test: test-deps go-check fmt-check vet
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+test-deps:
+	@if ! command -v sipp >/dev/null; then \
+		echo "installing $(TEST_DEBS) (sipp) for the SIP tests"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(TEST_DEBS); \
+	fi
+	@if ! command -v gcc >/dev/null; then \
+		echo "installing gcc (the race detector needs cgo)"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends gcc libc6-dev; \
+	fi
+	$(GO) mod download
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './build/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# Benchmarks: Go benchmarks (start-up and reload with a 1,000-user office,
+# store writes, parsing). Speed is measured here, never asserted in tests.
+bench: go-check
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+# A short run of every fuzz target (the seed corpora also run in `make test`).
+FUZZTIME ?= 20s
+fuzz: go-check
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; done
+
+clean:
+	rm -rf build

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+
+	"deskgate/daemon/controlapi"
+)
+
+func runStatus(e *env) error {
+	if err := wantArgs(e, 0); err != nil {
+		return err
+	}
+	var s controlapi.Status
+	if err := e.cli.Get(e.ctx, controlapi.PathStatus, &s); err != nil {
+		return err
+	}
+	if e.json {
+		return printJSON(e.stdout, s)
+	}
+	ready := "ready"
+	if !s.Ready {
+		ready = "starting"
+	}
+	v := s.Directory.Version
+	if v == "" {
+		v = "(unversioned)"
+	}
+	fmt.Fprintf(e.stdout, "deskgated %s: %s, site %s, domain %s, up since %s\n",
+		s.Version, ready, s.Site, s.Domain, fmtTime(s.Started))
+	fmt.Fprintf(e.stdout, "directory: version %s from %s, loaded %s: %d users, %d departments, %d phones\n",
+		v, s.Directory.Source, fmtTime(s.Directory.Loaded), s.Users, s.Departments, s.Phones)
+	if s.Directory.Error != "" {
+		fmt.Fprintf(e.stdout, "directory error (%s): %s\n", fmtTime(s.Directory.ErrorAt), s.Directory.Error)
+	}
+	fmt.Fprintf(e.stdout, "registrations: %d\n", s.Registrations)
+	if s.Throttled > 0 {
+		fmt.Fprintf(e.stdout, "throttled sources: %d\n", s.Throttled)
+	}
+	if len(s.Restart) > 0 {
+		fmt.Fprintf(e.stdout, "restart required for: %v\n", s.Restart)
+	}
+	return nil
+}
+
+func runReload(e *env) error {
+	if err := wantArgs(e, 0); err != nil {
+		return err
+	}
+	var s controlapi.Status
+	if err := e.cli.Post(e.ctx, controlapi.PathReload, nil, &s); err != nil {
+		return err
+	}
+	if e.json {
+		return printJSON(e.stdout, s)
+	}
+	fmt.Fprintf(e.stdout, "reloaded: directory version %s from %s\n", s.Directory.Version, s.Directory.Source)
+	return nil
+}

@@ -1,0 +1,119 @@
+// Package controlapi owns the wire format of deskgated's control API (HTTP+JSON
+// over a unix socket) and the Client that deskgatectl uses. It imports only
+// the standard library, so the CLI links no SIP, database or sync code.
+package controlapi
+
+import "time"
+
+// Paths of the control API. {user} is a user id.
+const (
+	PathStatus        = "/v1/status"
+	PathRegistrations = "/v1/registrations"
+	PathCalls         = "/v1/calls"
+	PathPhones        = "/v1/phones"
+	PathReload        = "/v1/reload"
+	PathCheck         = "/v1/check"
+	PathDND           = "/v1/dnd/"         // + user
+	PathAway          = "/v1/away/"        // + user
+	PathHistory       = "/v1/history/"     // + user
+	PathCredentials   = "/v1/credentials/" // + user; POST with ?rotate=1 rotates
+)
+
+// Status is `deskgatectl status`.
+type Status struct {
+	Ready         bool            `json:"ready"`
+	Version       string          `json:"version"` // deskgated build version
+	Site          string          `json:"site"`
+	Domain        string          `json:"domain"`
+	Started       time.Time       `json:"started"`
+	Directory     DirectoryStatus `json:"directory"`
+	Registrations int             `json:"registrations"`
+	Throttled     int             `json:"throttled_sources"`
+	Users         int             `json:"users"`
+	Departments   int             `json:"departments"`
+	Phones        int             `json:"phones"`
+	Restart       []string        `json:"restart_required,omitempty"` // settings changed on reload that need a restart
+}
+
+// DirectoryStatus describes the running office directory.
+type DirectoryStatus struct {
+	Version string    `json:"version"`
+	Source  string    `json:"source"` // file, api or store
+	Loaded  time.Time `json:"loaded"`
+	Error   string    `json:"error"` // last rejected change or fetch error, "" if none
+	ErrorAt time.Time `json:"error_at,omitzero"`
+}
+
+// Registration is one live binding.
+type Registration struct {
+	User      string    `json:"user"`
+	Contact   string    `json:"contact"`
+	Expires   time.Time `json:"expires"`
+	Source    string    `json:"source,omitempty"`
+	Transport string    `json:"transport,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
+}
+
+// Call is one call in progress.
+type Call struct {
+	CallID  string    `json:"call_id"`
+	From    string    `json:"from"`
+	To      string    `json:"to"`
+	State   string    `json:"state"`
+	Started time.Time `json:"started"`
+}
+
+// Phone is one row of `deskgatectl phones`.
+type Phone struct {
+	MAC        string    `json:"mac"`
+	User       string    `json:"user"`
+	Vendor     string    `json:"vendor"`
+	Model      string    `json:"model"`
+	Configured bool      `json:"configured"`
+	Discovered bool      `json:"discovered"`
+	Registered bool      `json:"registered"`
+	Address    string    `json:"address"`
+	LastSeen   time.Time `json:"last_seen,omitzero"`
+}
+
+// Presence is the DND / away state of a user.
+type Presence struct {
+	User string   `json:"user"`
+	DND  bool     `json:"dnd"`
+	Away []string `json:"away"` // department ids, ["*"] for all
+}
+
+// PresenceChange is the body of a POST to PathDND or PathAway.
+type PresenceChange struct {
+	On         bool   `json:"on"`
+	Department string `json:"department,omitempty"` // away only; "" = all
+}
+
+// HistoryEntry is one call in a user's history.
+type HistoryEntry struct {
+	Time       time.Time `json:"time"`
+	Direction  string    `json:"direction"`
+	Peer       string    `json:"peer"`
+	Result     string    `json:"result"`
+	OnBehalfOf string    `json:"on_behalf_of"`
+}
+
+// Credentials are a user's SIP credentials.
+type Credentials struct {
+	User     string `json:"user"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Realm    string `json:"realm"`
+}
+
+// CheckResult is the answer to PathCheck.
+type CheckResult struct {
+	OK       bool     `json:"ok"`
+	Version  string   `json:"version,omitempty"`
+	Problems []string `json:"problems"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+}

@@ -1,0 +1,108 @@
+package directory
+
+import (
+	"slices"
+	"strings"
+)
+
+// lineKeys maps each supported vendor to its models and the number of
+// programmable line/DSS keys a provisioning file can address on the phone
+// itself (all pages of the key area, no expansion module). The counts are
+// taken from the vendors' datasheets as best known when the table was
+// written and have not been checked against every firmware: a renderer that
+// depends on an exact key index should confirm it in the vendor's
+// administrator guide (see /work/shared/notes/phones.md).
+var lineKeys = map[string]map[string]int{
+	"yealink": {
+		"t31p": 2, "t31g": 2, "t33g": 4,
+		"t43u": 21, "t44u": 21, "t44w": 21, "t46u": 27, "t48u": 29,
+		"t53": 21, "t53w": 21, "t54w": 27, "t57w": 29, "t58w": 27,
+	},
+	"poly": {
+		"vvx150": 2, "vvx250": 4, "vvx350": 6, "vvx450": 12, "vvx501": 12, "vvx601": 16,
+		"edge-e100": 2, "edge-e220": 4, "edge-e300": 8, "edge-e320": 8, "edge-e350": 8,
+		"edge-e400": 16, "edge-e450": 16, "edge-e500": 12, "edge-e550": 12,
+	},
+	"grandstream": {
+		"grp2612": 4, "grp2613": 6, "grp2614": 4, "grp2615": 10, "grp2616": 6,
+		"gxp2160": 6, "gxp2170": 12,
+	},
+	"snom": {
+		"d713": 4, "d717": 3, "d735": 8, "d785": 12, "d865": 12,
+	},
+	"cisco": {
+		"7811": 0, "7821": 2, "7841": 4, "7861": 16,
+		"8811": 5, "8841": 5, "8845": 5, "8851": 5, "8861": 5, "8865": 5,
+	},
+	"fanvil": {
+		"x3u": 6, "x4u": 12, "x5u": 16, "x6u": 24, "x7": 10,
+	},
+}
+
+// NormalizeModel returns model trimmed and lower-cased, the form stored in a
+// Snapshot ("Yealink-T54W" → "yealink-t54w").
+func NormalizeModel(model string) string { return strings.ToLower(strings.TrimSpace(model)) }
+
+// SplitModel splits "<vendor>-<model>" (any case) into its parts; ok reports
+// whether the vendor and model are both known.
+func SplitModel(model string) (vendor, name string, ok bool) {
+	vendor, name, _ = strings.Cut(NormalizeModel(model), "-")
+	models, known := lineKeys[vendor]
+	if !known {
+		return vendor, name, false
+	}
+	_, ok = models[name]
+	return vendor, name, ok
+}
+
+// Vendor returns the vendor of a known model ("poly-vvx450" → "poly"), or ""
+// if the model is not known.
+func Vendor(model string) string {
+	v, _, ok := SplitModel(model)
+	if !ok {
+		return ""
+	}
+	return v
+}
+
+// KnownModel reports whether model (any case) is a supported
+// "<vendor>-<model>".
+func KnownModel(model string) bool {
+	_, _, ok := SplitModel(model)
+	return ok
+}
+
+// LineKeys returns how many programmable line keys a known model has (see
+// the table's comment for what is counted), or 0 for an unknown model.
+func LineKeys(model string) int {
+	v, m, ok := SplitModel(model)
+	if !ok {
+		return 0
+	}
+	return lineKeys[v][m]
+}
+
+// Vendors lists the supported vendors in alphabetical order.
+func Vendors() []string {
+	out := make([]string, 0, len(lineKeys))
+	for v := range lineKeys {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Models lists the supported models of vendor as full "<vendor>-<model>"
+// names in alphabetical order; nil for an unknown vendor.
+func Models(vendor string) []string {
+	models := lineKeys[NormalizeModel(vendor)]
+	if models == nil {
+		return nil
+	}
+	out := make([]string, 0, len(models))
+	for m := range models {
+		out = append(out, NormalizeModel(vendor)+"-"+m)
+	}
+	slices.Sort(out)
+	return out
+}

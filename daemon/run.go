@@ -1,0 +1,215 @@
+// Package daemon owns deskgated's lifecycle: configuration loading, the
+// errgroup of services, systemd notification, directory reloads and the
+// control API. It is the only package that imports every other part; nothing
+// imports it except cmd/deskgated.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"deskgate/daemon/config"
+	"deskgate/daemon/directory"
+	"deskgate/daemon/dirsync"
+	"deskgate/daemon/store"
+)
+
+// Options are what cmd/deskgated hands to Run.
+type Options struct {
+	ConfigPath    string
+	DirectoryFile string // replaces directory.file when set
+	Version       string
+	Stderr        io.Writer // log output; default os.Stderr
+}
+
+// stopGrace bounds the clean stop after SIGTERM (SPEC §8: within 5 s).
+const stopGrace = 4 * time.Second
+
+// Daemon is one running deskgated.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	level   *slog.LevelVar
+	cfg     atomic.Pointer[config.Config]
+	db      *store.DB
+	dir     *dirState
+	source  dirsync.Source
+	notify  *notifier
+	started time.Time
+	ready   atomic.Bool
+	reloads chan reloadReq
+
+	presenceMu sync.Mutex // serialises read-modify-write of presence
+	restartMu  sync.Mutex
+	restart    []string // settings changed on reload that need a restart
+}
+
+// Run runs the daemon until ctx is cancelled (SIGTERM/SIGINT), then stops
+// cleanly. It returns an error only for a failed start or a failed service.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return err
+	}
+	d := &Daemon{opts: opts, level: new(slog.LevelVar), started: time.Now(), reloads: make(chan reloadReq)}
+	d.log = newLogger(opts.Stderr, d.level)
+	d.setLevel(cfg.Log.Level)
+	d.cfg.Store(cfg)
+	d.notify = newNotifier(d.log)
+	if err := d.start(ctx); err != nil {
+		d.notify.send("STATUS=start failed: " + oneLine(err.Error()))
+		return err
+	}
+	defer d.db.Close()
+	return d.serve(ctx)
+}
+
+func (d *Daemon) start(ctx context.Context) error {
+	cfg := d.cfg.Load()
+	stateDir := cfg.StateDir
+	if env := os.Getenv("STATE_DIRECTORY"); env != "" {
+		stateDir = filepath.SplitList(env)[0]
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	db, err := store.Open(filepath.Join(stateDir, "state.db"), store.Options{})
+	if err != nil {
+		return err
+	}
+	d.db = db
+	d.dir = newDirState(d.log, d.db, d.notify)
+	d.dir.statusFn = d.statusLine
+	src, err := newSource(cfg, d.log)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	d.source = src
+	d.loadInitial(ctx)
+	return nil
+}
+
+// loadInitial uses the source if it is valid, else the last good document
+// from the store, else an empty directory, so the daemon always comes up.
+func (d *Daemon) loadInitial(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	raw, err := d.source.Fetch(fctx)
+	if err == nil {
+		err = d.dir.apply(ctx, raw, d.source.Origin())
+	} else {
+		d.dir.fail(err)
+	}
+	if err == nil {
+		return
+	}
+	d.log.Error("directory source unusable at start", "source", d.source.Origin(), "err", err)
+	lg, ok, lerr := d.db.LastGood()
+	if lerr != nil {
+		d.log.Error("read last good directory", "err", lerr)
+	}
+	if ok {
+		if perr := d.dir.useStored(lg); perr == nil {
+			d.log.Warn("running on the last good directory from the state db",
+				"version", lg.Version, "saved", lg.Saved, "origin", lg.Origin)
+			return
+		}
+	}
+	d.log.Error("no usable directory: running with an empty one until the source becomes valid")
+}
+
+func (d *Daemon) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ctl, err := d.listenControl()
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.serveControl(gctx, ctl) })
+	g.Go(func() error { return d.runSource(gctx) })
+	g.Go(func() error { return d.reloadLoop(gctx) })
+	g.Go(func() error { return d.notify.watchdog(gctx) })
+	g.Go(func() error { return d.sweep(gctx) })
+
+	d.ready.Store(true)
+	d.notify.send("READY=1\nSTATUS=" + d.statusLine(d.dir.status()))
+	d.log.Info("deskgated ready", "version", d.opts.Version, "socket", ctl.Addr().String(),
+		"directory_version", d.dir.snapshot().Version(), "directory_source", d.dir.status().Source)
+
+	<-gctx.Done()
+	d.ready.Store(false)
+	d.notify.send("STOPPING=1\nSTATUS=stopping")
+	d.log.Info("stopping")
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	case <-time.After(stopGrace):
+		d.log.Warn("services did not stop in time; exiting anyway", "grace", stopGrace)
+	}
+	return nil
+}
+
+// runSource follows the directory source until ctx ends.
+func (d *Daemon) runSource(ctx context.Context) error {
+	return d.source.Run(ctx, d.dir.apply, d.dir.fail)
+}
+
+// sweep drops expired state periodically.
+func (d *Daemon) sweep(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			if n, err := d.db.PurgeExpired(now); err != nil {
+				d.log.Error("purge expired registrations", "err", err)
+			} else if n > 0 {
+				d.log.Debug("purged expired registrations", "count", n)
+			}
+		}
+	}
+}
+
+func newSource(cfg *config.Config, log *slog.Logger) (dirsync.Source, error) {
+	if cfg.Directory.API.URL != "" {
+		src, err := dirsync.NewAPISource(dirsync.APIOptions{
+			URL:          cfg.Directory.API.URL,
+			TokenFile:    cfg.Directory.API.TokenFile,
+			PollInterval: cfg.Directory.API.PollInterval.D(),
+			Log:          log.With("component", "dirsync"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("directory api: %w", err)
+		}
+		return src, nil
+	}
+	return dirsync.NewFileSource(dirsync.FileOptions{
+		Path: cfg.Directory.File,
+		Log:  log.With("component", "dirsync"),
+	}), nil
+}
+
+// snapshotFor is a helper for handlers: the current directory.
+func (d *Daemon) snapshot() *directory.Snapshot { return d.dir.snapshot() }

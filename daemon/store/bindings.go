@@ -1,0 +1,197 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Binding is one registered contact of a user (RFC 3261 §10), kept so
+// registrations survive a restart.
+type Binding struct {
+	User       string    `json:"user"`
+	Contact    string    `json:"contact"`
+	Source     string    `json:"source,omitempty"` // "ip:port" the REGISTER came from
+	Transport  string    `json:"transport,omitempty"`
+	CallID     string    `json:"call_id,omitempty"`
+	InstanceID string    `json:"instance_id,omitempty"`
+	UserAgent  string    `json:"user_agent,omitempty"`
+	CSeq       uint32    `json:"cseq"`
+	Expires    time.Time `json:"expires"`
+	Updated    time.Time `json:"updated"`
+}
+
+// live reports whether the binding has not expired at now.
+func (b Binding) live(now time.Time) bool { return b.Expires.After(now) }
+
+// bindingKey is user NUL contact, so one user's bindings are a key prefix.
+func bindingKey(user, contact string) []byte {
+	return append(bindingPrefix(user), contact...)
+}
+
+func bindingPrefix(user string) []byte {
+	return append([]byte(user), 0)
+}
+
+// PutBinding stores or replaces the binding for (b.User, b.Contact).
+func (db *DB) PutBinding(b Binding) error {
+	if err := checkName("user", b.User); err != nil {
+		return fmt.Errorf("put binding: %w", err)
+	}
+	if b.Contact == "" {
+		return fmt.Errorf("put binding for %s: empty contact", b.User)
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		return putJSON(bk, bindingKey(b.User, b.Contact), b)
+	})
+	if err != nil {
+		return fmt.Errorf("put binding %s %s: %w", b.User, b.Contact, err)
+	}
+	return nil
+}
+
+// DeleteBinding removes one binding; a missing one is not an error.
+func (db *DB) DeleteBinding(user, contact string) error {
+	if err := checkName("user", user); err != nil {
+		return fmt.Errorf("delete binding: %w", err)
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		return bk.Delete(bindingKey(user, contact))
+	})
+	if err != nil {
+		return fmt.Errorf("delete binding %s %s: %w", user, contact, err)
+	}
+	return nil
+}
+
+// DeleteBindings removes every binding of user.
+func (db *DB) DeleteBindings(user string) error {
+	if err := checkName("user", user); err != nil {
+		return fmt.Errorf("delete bindings: %w", err)
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		prefix := bindingPrefix(user)
+		var keys [][]byte
+		c := bk.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return deleteKeys(bk, keys)
+	})
+	if err != nil {
+		return fmt.Errorf("delete bindings of %s: %w", user, err)
+	}
+	return nil
+}
+
+// Bindings returns user's unexpired bindings, ordered by contact.
+func (db *DB) Bindings(user string, now time.Time) ([]Binding, error) {
+	if err := checkName("user", user); err != nil {
+		return nil, fmt.Errorf("read bindings: %w", err)
+	}
+	var out []Binding
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		prefix := bindingPrefix(user)
+		c := bk.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if out, err = appendLive(out, k, v, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read bindings of %s: %w", user, err)
+	}
+	return out, nil
+}
+
+// AllBindings returns every unexpired binding, ordered by user then contact.
+func (db *DB) AllBindings(now time.Time) ([]Binding, error) {
+	var out []Binding
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		return bk.ForEach(func(k, v []byte) error {
+			out, err = appendLive(out, k, v, now)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read all bindings: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeExpired deletes the bindings expired at now and returns how many.
+func (db *DB) PurgeExpired(now time.Time) (int, error) {
+	var n int
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		// Collect first: deleting under a cursor can skip keys.
+		var expired [][]byte
+		err = bk.ForEach(func(k, v []byte) error {
+			var b Binding
+			if err := json.Unmarshal(v, &b); err != nil {
+				return fmt.Errorf("decode binding %q: %w", k, err)
+			}
+			if !b.live(now) {
+				expired = append(expired, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		n = len(expired)
+		return deleteKeys(bk, expired)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge expired bindings: %w", err)
+	}
+	return n, nil
+}
+
+func appendLive(out []Binding, k, v []byte, now time.Time) ([]Binding, error) {
+	var b Binding
+	if err := json.Unmarshal(v, &b); err != nil {
+		return out, fmt.Errorf("decode binding %q: %w", k, err)
+	}
+	if !b.live(now) {
+		return out, nil
+	}
+	return append(out, b), nil
+}
+
+func deleteKeys(b *bolt.Bucket, keys [][]byte) error {
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("delete %q: %w", k, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package routing
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Nonces are stateless: 8 bytes of issue time (unix nanoseconds), 8 random
+// bytes and a 16-byte HMAC of both under a per-process key. Any instance can
+// check one without remembering it; a restart simply makes old nonces stale.
+const (
+	nonceRandLen = 8
+	nonceMACLen  = 16
+	nonceRawLen  = 8 + nonceRandLen + nonceMACLen
+)
+
+// nonceCheck is the verdict on a nonce presented in credentials.
+type nonceCheck int
+
+const (
+	nonceFresh nonceCheck = iota
+	nonceStale            // ours but expired, replayed, or from another process: re-challenge with stale=true
+)
+
+// nonces issues and verifies nonces and tracks nonce-count (nc) use per nonce
+// so a captured Authorization cannot be replayed.
+type nonces struct {
+	key []byte
+	ttl time.Duration
+	max int // tracked nonces at most
+
+	mu        sync.Mutex
+	seen      map[string]*ncWindow
+	watermark time.Time // nonces issued at or before this may have been evicted: stale
+}
+
+// ncWindow remembers the highest nc used with one nonce plus a 64-bit bitmap
+// of the ones below it (IPsec anti-replay style), so requests that overtake
+// each other are still accepted once.
+type ncWindow struct {
+	issued time.Time
+	max    uint32
+	bits   uint64 // bit i set: nc max-i was used
+}
+
+func newNonces(ttl time.Duration, max int) (*nonces, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("nonce key: %w", err)
+	}
+	return &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]*ncWindow)}, nil
+}
+
+// issue returns a new nonce stamped with now.
+func (n *nonces) issue(now time.Time) string {
+	var raw [nonceRawLen]byte
+	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixNano()))
+	_, _ = rand.Read(raw[8 : 8+nonceRandLen]) // crypto/rand never fails on Linux (Go ≥1.24 panics instead)
+	copy(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen]))
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+func (n *nonces) mac(b []byte) []byte {
+	m := hmac.New(sha256.New, n.key)
+	m.Write(b)
+	return m.Sum(nil)[:nonceMACLen]
+}
+
+// issuedAt reports when a nonce of ours was issued; ok is false for anything
+// that is not (garbage, forged, or signed by a previous process).
+func (n *nonces) issuedAt(nonce string) (time.Time, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(raw) != nonceRawLen {
+		return time.Time{}, false
+	}
+	if !hmac.Equal(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen])) {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8]))), true
+}
+
+// use checks a nonce and records the use of nc with it. nc is 0 when the
+// client did not use qop: such a nonce is then good for one request only.
+func (n *nonces) use(nonce string, nc uint32, now time.Time) nonceCheck {
+	issued, ok := n.issuedAt(nonce)
+	if !ok || now.Sub(issued) > n.ttl || issued.After(now.Add(time.Minute)) {
+		return nonceStale
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	w, ok := n.seen[nonce]
+	if !ok {
+		if !issued.After(n.watermark) {
+			return nonceStale // its record may have been evicted
+		}
+		n.makeRoomLocked(now)
+		w = &ncWindow{issued: issued}
+		n.seen[nonce] = w
+		return w.accept(nc)
+	}
+	return w.accept(nc)
+}
+
+// accept marks nc used; a repeat, or nc 0 (no qop) on a nonce already used,
+// is stale.
+func (w *ncWindow) accept(nc uint32) nonceCheck {
+	switch {
+	case nc == 0:
+		if w.max != 0 || w.bits != 0 {
+			return nonceStale
+		}
+		w.bits = 1 // used once without qop
+		return nonceFresh
+	case nc > w.max:
+		shift := nc - w.max
+		if shift >= 64 {
+			w.bits = 0
+		} else {
+			w.bits <<= shift
+		}
+		w.bits |= 1
+		w.max = nc
+		return nonceFresh
+	default:
+		off := w.max - nc
+		if off >= 64 || w.bits&(1<<off) != 0 {
+			return nonceStale
+		}
+		w.bits |= 1 << off
+		return nonceFresh
+	}
+}
+
+// makeRoomLocked drops expired records and, if still full, the oldest one,
+// raising the watermark so its nonce cannot be replayed afterwards.
+func (n *nonces) makeRoomLocked(now time.Time) {
+	if len(n.seen) < n.max {
+		return
+	}
+	for k, w := range n.seen {
+		if now.Sub(w.issued) > n.ttl {
+			delete(n.seen, k)
+			if w.issued.After(n.watermark) {
+				n.watermark = w.issued
+			}
+		}
+	}
+	for len(n.seen) >= n.max {
+		var oldK string
+		var old *ncWindow
+		for k, w := range n.seen {
+			if old == nil || w.issued.Before(old.issued) {
+				oldK, old = k, w
+			}
+		}
+		delete(n.seen, oldK)
+		if old.issued.After(n.watermark) {
+			n.watermark = old.issued
+		}
+	}
+}
+
+// tracked is the number of nonce records held (for tests and stats).
+func (n *nonces) tracked() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.seen)
+}
