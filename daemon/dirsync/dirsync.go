@@ -17,8 +17,8 @@ const (
 )
 
 // Apply is called with each new document; it returns an error when the
-// document was rejected (invalid). Sources call it from a single goroutine,
-// never concurrently, and never retain raw after it returns.
+// document was rejected (invalid). Each Run calls it from one goroutine,
+// never concurrently; raw is a fresh slice the callee may keep.
 type Apply func(ctx context.Context, raw []byte, origin string) error
 
 // Source is where the directory document comes from.

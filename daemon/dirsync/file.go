@@ -102,7 +102,7 @@ func (s *FileSource) read() ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, s.maxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read directory file %s: %w", s.path, err)
+		return nil, fmt.Errorf("read directory file: %w", err)
 	}
 	if int64(len(b)) > s.maxBytes {
 		return nil, fmt.Errorf("read directory file %s: larger than %d bytes", s.path, s.maxBytes)

@@ -86,7 +86,7 @@ func TestOpenSchema(t *testing.T) {
 	tests := []struct {
 		name     string
 		setup    func(t *testing.T, path string)
-		wantErr  error  // sentinel, nil = any error allowed only with wantMsg
+		wantErr  error  // sentinel the error must match, if any
 		wantMsg  string // substring of the error; "" = must open
 		wantVers string // schema_version on disk afterwards
 	}{
@@ -129,39 +129,50 @@ func TestOpenSchema(t *testing.T) {
 			tt.setup(t, path)
 			db, err := Open(path, Options{})
 			if tt.wantMsg == "" {
-				if err != nil {
-					t.Fatalf("Open: %v", err)
-				}
-				if err := db.Check(); err != nil {
-					t.Errorf("Check: %v", err)
-				}
-				_ = db.bolt.View(func(tx *bolt.Tx) error {
-					for _, name := range declaredBuckets() {
-						if tx.Bucket([]byte(name)) == nil {
-							t.Errorf("bucket %s missing", name)
-						}
-					}
-					return nil
-				})
-				if err := db.Close(); err != nil {
-					t.Fatal(err)
-				}
+				checkOpened(t, db, err)
 			} else {
-				if err == nil {
-					_ = db.Close()
-					t.Fatalf("Open succeeded, want error containing %q", tt.wantMsg)
-				}
-				if !strings.Contains(err.Error(), tt.wantMsg) {
-					t.Errorf("error %q does not contain %q", err, tt.wantMsg)
-				}
-				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-					t.Errorf("errors.Is(%v, %v) = false", err, tt.wantErr)
-				}
+				checkRefused(t, db, err, tt.wantErr, tt.wantMsg)
 			}
 			if got := storedVersion(t, path); got != tt.wantVers {
 				t.Errorf("stored schema_version = %q, want %q", got, tt.wantVers)
 			}
 		})
+	}
+}
+
+// checkOpened asserts a successful Open with every declared bucket, then closes.
+func checkOpened(t *testing.T, db *DB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		for _, name := range declaredBuckets() {
+			if tx.Bucket([]byte(name)) == nil {
+				t.Errorf("bucket %s missing", name)
+			}
+		}
+		return nil
+	})
+}
+
+// checkRefused asserts a failed Open whose error matches sentinel (if any)
+// and contains msg.
+func checkRefused(t *testing.T, db *DB, err, sentinel error, msg string) {
+	t.Helper()
+	if err == nil {
+		_ = db.Close()
+		t.Fatalf("Open succeeded, want error containing %q", msg)
+	}
+	if !strings.Contains(err.Error(), msg) {
+		t.Errorf("error %q does not contain %q", err, msg)
+	}
+	if sentinel != nil && !errors.Is(err, sentinel) {
+		t.Errorf("errors.Is(%v, %v) = false", err, sentinel)
 	}
 }
 
