@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -29,7 +28,8 @@ type dirState struct {
 	hash      [32]byte   // of the running document
 	source    string
 	loaded    time.Time
-	lastErr   string
+	rejectErr string // last rejected document, until a valid one runs
+	fetchErr  string // last fetch/read error of the source, until a fetch works
 	lastErrAt time.Time
 	onSwap    []func(old, cur *directory.Snapshot)
 	statusFn  func(dirStatus) string // must not call back into dirState
@@ -51,17 +51,23 @@ func (s *dirState) apply(_ context.Context, raw []byte, origin string) error {
 	defer s.mu.Unlock()
 	if sum == s.hash && s.source == origin {
 		// The source is back to what runs: any earlier rejected change is gone.
-		s.clearErrLocked()
+		if s.rejectErr != "" {
+			s.rejectErr = ""
+			s.sendStatusLocked()
+		}
 		return nil
 	}
 	snap, err := directory.Parse(raw)
 	if err != nil {
-		s.setErrLocked(fmt.Errorf("directory from %s rejected: %w", origin, err))
+		s.rejectErr, s.lastErrAt = "rejected "+origin+" directory: "+oneLine(err.Error()), time.Now()
+		s.log.Error("directory change rejected; keeping the running directory",
+			"origin", origin, "version", s.cur.Load().Version(), "err", err)
+		s.sendStatusLocked()
 		return err
 	}
 	old := s.cur.Swap(snap)
 	s.hash, s.source, s.loaded = sum, origin, time.Now()
-	s.lastErr, s.lastErrAt = "", time.Time{}
+	s.rejectErr, s.fetchErr = "", ""
 	s.log.Info("directory applied", "origin", origin, "version", snap.Version(),
 		"users", len(snap.Users()), "departments", len(snap.Departments()), "phones", len(snap.Phones()))
 	if err := s.db.PutLastGood(store.LastGood{Raw: bytes.Clone(raw), Origin: origin,
@@ -92,25 +98,27 @@ func (s *dirState) useStored(lg store.LastGood) error {
 	return nil
 }
 
-// fail records a fetch/read error of the source.
+// fail records a fetch/read error of the source; nil clears it (the
+// source answers again).
 func (s *dirState) fail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.setErrLocked(err)
-}
-
-func (s *dirState) setErrLocked(err error) {
-	s.lastErr, s.lastErrAt = oneLine(err.Error()), time.Now()
-	s.log.Error("directory change not applied; keeping the running directory",
+	if err == nil {
+		if s.fetchErr != "" {
+			s.log.Info("directory source reachable again")
+			s.fetchErr = ""
+			s.sendStatusLocked()
+		}
+		return
+	}
+	msg := oneLine(err.Error())
+	if msg == s.fetchErr {
+		return // retries of the same failure are not news
+	}
+	s.fetchErr, s.lastErrAt = msg, time.Now()
+	s.log.Error("directory source unusable; keeping the running directory",
 		"version", s.cur.Load().Version(), "err", err)
 	s.sendStatusLocked()
-}
-
-func (s *dirState) clearErrLocked() {
-	if s.lastErr != "" {
-		s.lastErr, s.lastErrAt = "", time.Time{}
-		s.sendStatusLocked()
-	}
 }
 
 func (s *dirState) sendStatusLocked() {
@@ -137,6 +145,13 @@ func (s *dirState) status() dirStatus {
 
 func (s *dirState) statusLocked() dirStatus {
 	snap := s.cur.Load()
-	return dirStatus{Source: s.source, Loaded: s.loaded, Err: s.lastErr, ErrAt: s.lastErrAt,
+	msg := s.rejectErr
+	if msg == "" {
+		msg = s.fetchErr
+	}
+	if msg == "" {
+		s.lastErrAt = time.Time{}
+	}
+	return dirStatus{Source: s.source, Loaded: s.loaded, Err: msg, ErrAt: s.lastErrAt,
 		Version: snap.Version(), Snapshot: snap}
 }

@@ -191,6 +191,18 @@ func (a *authenticator) matches(req *sip.Request, cred *digest.Credentials, alg,
 	return subtle.ConstantTimeCompare([]byte(exp.Response), []byte(strings.ToLower(cred.Response))) == 1
 }
 
+// strip removes the credentials for our realm from a request we forward.
+func (a *authenticator) strip(fwd *sip.Request) {
+	for _, name := range []string{"Proxy-Authorization", "Authorization"} {
+		for _, h := range fwd.GetHeaders(name) {
+			c, err := digest.ParseCredentials(strings.TrimSpace(h.Value()))
+			if err != nil || c.Realm == a.realm {
+				removeHeader(fwd, h)
+			}
+		}
+	}
+}
+
 // challenge builds the 401 (REGISTER) or 407 (everything else) with one
 // challenge per configured algorithm, in order, sharing one fresh nonce.
 func (a *authenticator) challenge(req *sip.Request, stale bool, now time.Time) *sip.Response {
@@ -205,4 +217,36 @@ func (a *authenticator) challenge(req *sip.Request, stale bool, now time.Time) *
 		res.AppendHeader(sip.NewHeader(header, ch.String()))
 	}
 	return res
+}
+
+// authenticate runs the failure throttle and digest verification for a
+// request that must come from a user. It returns the user id, or false once
+// it has answered the request (403 throttled, 401/407 challenge, 500).
+func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now time.Time) (string, bool) {
+	ip, _ := sourceIP(req)
+	if s.throttle.blocked(ip, now) {
+		s.respond(req, tx, 403, "Too Many Failed Attempts")
+		return "", false
+	}
+	out, err := s.auth.verify(req, now)
+	if err != nil {
+		s.log.Error("authenticate", "call_id", callID(req), "error", err)
+		s.respond(req, tx, 500, "Server Internal Error")
+		return "", false
+	}
+	switch out.result {
+	case authOK:
+		return out.user, true
+	case authFailed:
+		// Individual failures are routine (phones retry with stale
+		// passwords): debug. A block is logged once per source.
+		s.log.Debug("authentication failed", "source", req.Source(), "username", out.username,
+			"method", string(req.Method))
+		if s.throttle.fail(ip, now) {
+			s.log.Warn("source throttled after failed authentications", "source", ip.String(),
+				"username", out.username, "block", s.throttle.opts.Block)
+		}
+	}
+	s.send(tx, s.auth.challenge(req, out.result == authStale, now))
+	return "", false
 }

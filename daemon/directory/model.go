@@ -1,20 +1,21 @@
 // Package directory owns the office model (users, phones, departments,
-// operators, pairings, schedules): parsing and validating office documents and
-// the immutable Snapshot built from them. It does no I/O and imports nothing of
-// deskgate's.
+// operators, pairings, schedules): parsing, normalising and validating office
+// documents (YAML or JSON) and the immutable Snapshot built from them. It does
+// no I/O and must not import any other deskgate package: routing,
+// provisioning and the daemon all import it.
 package directory
 
 // Document is the office directory exactly as written in office.yaml or sent
 // by the upstream API (same schema, YAML or JSON).
 type Document struct {
-	Version     string              `yaml:"version" json:"version"`
+	Version     string              `yaml:"version,omitempty" json:"version,omitempty"`
 	Plan        string              `yaml:"plan" json:"plan"`
 	Timezone    string              `yaml:"timezone" json:"timezone"`
-	Schedules   map[string]Schedule `yaml:"schedules" json:"schedules"`
+	Schedules   map[string]Schedule `yaml:"schedules,omitempty" json:"schedules,omitempty"`
 	Users       []User              `yaml:"users" json:"users"`
-	Phones      []Phone             `yaml:"phones" json:"phones"`
-	Departments []Department        `yaml:"departments" json:"departments"`
-	Pairings    []Pairing           `yaml:"pairings" json:"pairings"`
+	Phones      []Phone             `yaml:"phones,omitempty" json:"phones,omitempty"`
+	Departments []Department        `yaml:"departments,omitempty" json:"departments,omitempty"`
+	Pairings    []Pairing           `yaml:"pairings,omitempty" json:"pairings,omitempty"`
 }
 
 // Plans.
@@ -44,14 +45,14 @@ const (
 // User is one person with an extension.
 type User struct {
 	ID          string   `yaml:"id" json:"id"`
-	Name        string   `yaml:"name" json:"name"`
+	Name        string   `yaml:"name,omitempty" json:"name,omitempty"`
 	Extension   string   `yaml:"extension" json:"extension"`
-	Numbers     []string `yaml:"numbers" json:"numbers"`
+	Numbers     []string `yaml:"numbers,omitempty" json:"numbers,omitempty"`
 	License     string   `yaml:"license" json:"license"`
-	Schedule    string   `yaml:"schedule" json:"schedule"`
-	NoAnswer    string   `yaml:"no_answer" json:"no_answer"`
-	Closed      string   `yaml:"closed" json:"closed"`
-	RingTimeout Duration `yaml:"ring_timeout" json:"ring_timeout"`
+	Schedule    string   `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	NoAnswer    string   `yaml:"no_answer,omitempty" json:"no_answer,omitempty"`
+	Closed      string   `yaml:"closed,omitempty" json:"closed,omitempty"`
+	RingTimeout Duration `yaml:"ring_timeout,omitempty" json:"ring_timeout,omitempty"`
 }
 
 // Phone is a desk phone of the office; MAC is normalised to lower-case
@@ -65,14 +66,14 @@ type Phone struct {
 // Department is a line rung on all its operators at once.
 type Department struct {
 	ID          string   `yaml:"id" json:"id"`
-	Name        string   `yaml:"name" json:"name"`
+	Name        string   `yaml:"name,omitempty" json:"name,omitempty"`
 	Extension   string   `yaml:"extension" json:"extension"`
-	Numbers     []string `yaml:"numbers" json:"numbers"`
-	Operators   []string `yaml:"operators" json:"operators"`
-	RingTimeout Duration `yaml:"ring_timeout" json:"ring_timeout"`
-	NoAnswer    string   `yaml:"no_answer" json:"no_answer"`
-	Schedule    string   `yaml:"schedule" json:"schedule"`
-	Closed      string   `yaml:"closed" json:"closed"`
+	Numbers     []string `yaml:"numbers,omitempty" json:"numbers,omitempty"`
+	Operators   []string `yaml:"operators,omitempty" json:"operators,omitempty"`
+	RingTimeout Duration `yaml:"ring_timeout,omitempty" json:"ring_timeout,omitempty"`
+	NoAnswer    string   `yaml:"no_answer,omitempty" json:"no_answer,omitempty"`
+	Schedule    string   `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	Closed      string   `yaml:"closed,omitempty" json:"closed,omitempty"`
 }
 
 // Pairing makes Assistant an assistant of Executive.
@@ -80,7 +81,7 @@ type Pairing struct {
 	Executive   string   `yaml:"executive" json:"executive"`
 	Assistant   string   `yaml:"assistant" json:"assistant"`
 	State       string   `yaml:"state" json:"state"`
-	Permissions []string `yaml:"permissions" json:"permissions"`
+	Permissions []string `yaml:"permissions,omitempty" json:"permissions,omitempty"`
 }
 
 // Active reports whether the pairing has effect.

@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -39,6 +41,8 @@ type Snapshot struct {
 	byNum     map[string]Entry
 	pairsExec map[string][]Pairing // executive -> every pairing (any state)
 	pairsAsst map[string][]Pairing // assistant -> every pairing (any state)
+	activeOf  map[string][]Pairing // executive -> active pairings
+	activeFor map[string][]Pairing // assistant -> active pairings
 	deptsOf   map[string][]*Department
 	schedules map[string]Schedule
 }
@@ -58,6 +62,8 @@ func newSnapshot(doc Document, raw []byte, loc *time.Location) *Snapshot {
 		byNum:     make(map[string]Entry),
 		pairsExec: make(map[string][]Pairing),
 		pairsAsst: make(map[string][]Pairing),
+		activeOf:  make(map[string][]Pairing),
+		activeFor: make(map[string][]Pairing),
 		deptsOf:   make(map[string][]*Department),
 		schedules: doc.Schedules,
 	}
@@ -90,16 +96,42 @@ func newSnapshot(doc Document, raw []byte, loc *time.Location) *Snapshot {
 	for _, p := range s.doc.Pairings {
 		s.pairsExec[p.Executive] = append(s.pairsExec[p.Executive], p)
 		s.pairsAsst[p.Assistant] = append(s.pairsAsst[p.Assistant], p)
+		if p.Active() {
+			s.activeOf[p.Executive] = append(s.activeOf[p.Executive], p)
+			s.activeFor[p.Assistant] = append(s.activeFor[p.Assistant], p)
+		}
 	}
 	return s
 }
 
-// Document returns the document the snapshot was built from. It shares
-// memory with the snapshot: read only.
-func (s *Snapshot) Document() *Document { return &s.doc }
+// clip caps a shared slice's capacity so a caller's append copies instead of
+// writing into the snapshot.
+func clip[S ~[]E, E any](s S) S { return s[:len(s):len(s)] }
+
+// Document returns a deep copy of the (normalised) document the snapshot
+// was built from; the caller may modify it.
+func (s *Snapshot) Document() *Document {
+	d := s.doc
+	d.Schedules = maps.Clone(s.doc.Schedules) // Schedule values are immutable
+	d.Users = slices.Clone(s.doc.Users)
+	for i := range d.Users {
+		d.Users[i].Numbers = slices.Clone(d.Users[i].Numbers)
+	}
+	d.Phones = slices.Clone(s.doc.Phones)
+	d.Departments = slices.Clone(s.doc.Departments)
+	for i := range d.Departments {
+		d.Departments[i].Numbers = slices.Clone(d.Departments[i].Numbers)
+		d.Departments[i].Operators = slices.Clone(d.Departments[i].Operators)
+	}
+	d.Pairings = slices.Clone(s.doc.Pairings)
+	for i := range d.Pairings {
+		d.Pairings[i].Permissions = slices.Clone(d.Pairings[i].Permissions)
+	}
+	return &d
+}
 
 // Raw returns the bytes the snapshot was parsed from (read only).
-func (s *Snapshot) Raw() []byte { return s.raw }
+func (s *Snapshot) Raw() []byte { return clip(s.raw) }
 
 // Version is the document's optional version string.
 func (s *Snapshot) Version() string { return s.doc.Version }
@@ -129,8 +161,9 @@ func (s *Snapshot) Phone(mac string) (*Phone, bool) {
 	return p, ok
 }
 
-// PhonesOf returns the phones whose primary line is the user.
-func (s *Snapshot) PhonesOf(user string) []*Phone { return s.phonesOf[user] }
+// PhonesOf returns the phones whose primary line is the user, in document
+// order (read only).
+func (s *Snapshot) PhonesOf(user string) []*Phone { return clip(s.phonesOf[user]) }
 
 // ByExtension resolves an extension.
 func (s *Snapshot) ByExtension(ext string) (Entry, bool) { e, ok := s.byExt[ext]; return e, ok }
@@ -147,27 +180,42 @@ func (s *Snapshot) Lookup(key string) (Entry, bool) {
 	return e, ok
 }
 
-// AssistantsOf returns the active pairings whose executive is exec.
-func (s *Snapshot) AssistantsOf(exec string) []Pairing { return activeOnly(s.pairsExec[exec]) }
+// AssistantsOf returns the active pairings whose executive is exec, in
+// document order (read only).
+func (s *Snapshot) AssistantsOf(exec string) []Pairing { return clip(s.activeOf[exec]) }
 
-// ExecutivesOf returns the active pairings whose assistant is asst.
-func (s *Snapshot) ExecutivesOf(asst string) []Pairing { return activeOnly(s.pairsAsst[asst]) }
+// ExecutivesOf returns the active pairings whose assistant is asst, in
+// document order (read only).
+func (s *Snapshot) ExecutivesOf(asst string) []Pairing { return clip(s.activeFor[asst]) }
 
-// PairingsOf returns every pairing (any state) the user is part of.
+// PairingsOf returns every pairing (any state) the user is part of: those
+// where the user is the executive, then those where the user is the
+// assistant. The slice is the caller's.
 func (s *Snapshot) PairingsOf(user string) []Pairing {
-	out := append([]Pairing(nil), s.pairsExec[user]...)
+	out := make([]Pairing, 0, len(s.pairsExec[user])+len(s.pairsAsst[user]))
+	out = append(out, s.pairsExec[user]...)
 	return append(out, s.pairsAsst[user]...)
 }
 
-// DepartmentsOf returns the departments the user operates.
-func (s *Snapshot) DepartmentsOf(user string) []*Department { return s.deptsOf[user] }
+// DepartmentsOf returns the departments the user operates, in document order
+// (read only).
+func (s *Snapshot) DepartmentsOf(user string) []*Department { return clip(s.deptsOf[user]) }
 
 // Users, Departments, Phones and Pairings list the document's entries in
 // document order (read only).
-func (s *Snapshot) Users() []User             { return s.doc.Users }
-func (s *Snapshot) Departments() []Department { return s.doc.Departments }
-func (s *Snapshot) Phones() []Phone           { return s.doc.Phones }
-func (s *Snapshot) Pairings() []Pairing       { return s.doc.Pairings }
+func (s *Snapshot) Users() []User             { return clip(s.doc.Users) }
+func (s *Snapshot) Departments() []Department { return clip(s.doc.Departments) }
+func (s *Snapshot) Phones() []Phone           { return clip(s.doc.Phones) }
+func (s *Snapshot) Pairings() []Pairing       { return clip(s.doc.Pairings) }
+
+// Schedule returns the named schedule (Schedule values are immutable).
+func (s *Snapshot) Schedule(name string) (Schedule, bool) {
+	sc, ok := s.schedules[name]
+	return sc, ok
+}
+
+// ScheduleNames lists the schedules' names in alphabetical order.
+func (s *Snapshot) ScheduleNames() []string { return slices.Sorted(maps.Keys(s.schedules)) }
 
 // ScheduleOpen reports whether the named schedule is open at t; an empty name
 // means always open.
@@ -192,14 +240,4 @@ func (s *Snapshot) UserOpen(id string, t time.Time) bool {
 func (s *Snapshot) DepartmentOpen(id string, t time.Time) bool {
 	d, ok := s.depts[id]
 	return ok && s.ScheduleOpen(d.Schedule, t)
-}
-
-func activeOnly(ps []Pairing) []Pairing {
-	var out []Pairing
-	for _, p := range ps {
-		if p.Active() {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -118,6 +118,11 @@ type apiState struct {
 	etag string            // ETag of the last accepted document
 	last [sha256.Size]byte // hash of the last accepted body
 	have bool
+	body []byte // the last accepted body
+	// rejected: the last body fetched was refused. A later 304 means the
+	// upstream is back at the accepted document, which is then offered again
+	// so the daemon can drop the rejection from its status.
+	rejected bool
 }
 
 // Run polls until ctx is done: the first request at once, then every
@@ -139,9 +144,7 @@ func (s *APISource) Run(ctx context.Context, apply Apply, report func(error)) er
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			report(err)
-		}
+		report(err) // nil: the upstream answers again
 		if err == nil && rejected == nil {
 			failures = 0
 			timer.Reset(s.poll)
@@ -162,19 +165,28 @@ func (s *APISource) once(ctx context.Context, apply Apply, st *apiState) (reject
 		return nil, err
 	}
 	if res.notModified {
+		if st.rejected && st.have {
+			st.rejected = false
+			return apply(ctx, st.body, OriginAPI), nil
+		}
 		return nil, nil
 	}
 	sum := sha256.Sum256(res.body)
 	if st.have && sum == st.last {
 		st.etag = res.etag // same document under a new tag
+		if st.rejected {
+			st.rejected = false
+			return apply(ctx, st.body, OriginAPI), nil
+		}
 		return nil, nil
 	}
 	if err := apply(ctx, res.body, OriginAPI); err != nil {
 		// Keep the old ETag: the next request must fetch the body again.
 		s.log.Debug("directory api document rejected; retrying with backoff", "error", err)
+		st.rejected = true
 		return err, nil
 	}
-	st.etag, st.last, st.have = res.etag, sum, true
+	st.etag, st.last, st.have, st.body, st.rejected = res.etag, sum, true, res.body, false
 	s.log.Debug("directory api document applied", "bytes", len(res.body), "etag", res.etag)
 	return nil, nil
 }

@@ -214,6 +214,11 @@ func TestAPIFailuresThenRecovery(t *testing.T) {
 				tt.fix(t, f, tok)
 			}
 			waitApplied(t, rec, 0, doc("b"))
+			eventually(t, "report(nil) after recovery", func() bool {
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				return rec.clears > 0
+			})
 		})
 	}
 }
@@ -408,4 +413,24 @@ func TestReadToken(t *testing.T) {
 			t.Errorf("readToken(dir) error %v, want not a regular file", err)
 		}
 	})
+}
+
+// After a rejected document, the upstream going back to the accepted one
+// (a 304 for its ETag) offers that document again, so the daemon can clear
+// the rejection it shows.
+func TestAPIBackToAcceptedAfterRejection(t *testing.T) {
+	f := newFakeAPI(t, testToken)
+	f.publish(doc("a"))
+	rec := &recorder{origin: OriginAPI, reject: rejectInvalid}
+	run(t, newTestAPISource(t, fastAPIOptions(f.srv.URL, writeToken(t, t.TempDir(), testToken, 0o600))), rec)
+	waitApplied(t, rec, 0, doc("a"))
+	applies, _ := rec.mark()
+	f.publish("invalid garbage")
+	eventually(t, "garbage offered", func() bool {
+		all, _ := rec.appliesSince(applies)
+		return len(all) >= 1
+	})
+	applies, _ = rec.mark()
+	f.publish(doc("a")) // same ETag as before: the source's request gets a 304
+	waitApplied(t, rec, applies, doc("a"))
 }

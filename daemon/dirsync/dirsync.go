@@ -31,7 +31,8 @@ type Source interface {
 	// Run delivers the current document once, then every change, until ctx
 	// is done; it returns nil on cancel. report receives fetch errors
 	// (unreadable file, HTTP error, timeout, too large); rejections by apply
-	// are not reported, the daemon already knows them.
+	// are not reported, the daemon already knows them. report(nil) follows
+	// every successful fetch, so the daemon can clear an earlier fetch error.
 	Run(ctx context.Context, apply Apply, report func(error)) error
 }
 

@@ -198,8 +198,8 @@ func (r *fileRun) check(ctx context.Context) {
 	}
 	r.rewatch()
 	b, err := r.s.read()
+	r.report(err) // nil: the file is readable again
 	if err != nil {
-		r.report(err)
 		return
 	}
 	sum := sha256.Sum256(b)

@@ -26,6 +26,7 @@ type recorder struct {
 	applies  []string
 	accepted []bool
 	reports  []error
+	clears   int      // report(nil) calls: the source works again
 	badCalls []string // calls with the wrong origin
 }
 
@@ -47,6 +48,10 @@ func (r *recorder) apply(_ context.Context, raw []byte, origin string) error {
 func (r *recorder) report(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err == nil {
+		r.clears++ // the source is healthy again
+		return
+	}
 	r.reports = append(r.reports, err)
 }
 

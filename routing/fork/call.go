@@ -1,0 +1,288 @@
+package fork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/routing/ringplan"
+)
+
+// target is where one leg's INVITE goes.
+type target struct {
+	branch ringplan.Branch // zero for trunk and fallback legs
+	uri    sip.Uri         // Request-URI
+	dest   string          // "host:port" to send to
+	tp     string          // transport, upper case
+	bad    error           // the branch cannot be built: it fails at once
+}
+
+// leg is one client transaction of the call.
+type leg struct {
+	target
+	req  *sip.Request // the INVITE as sent; read only once sent
+	ct   sip.ClientTransaction
+	res  *sip.Response // final response ≥300, kept for §16.7
+	rang bool          // EventRinging emitted
+
+	mu      sync.Mutex   // guards what the retransmission hook reads
+	relayed bool         // our 2xx went upstream: relay its retransmissions
+	ack     *sip.Request // its 2xx lost: ACK its retransmissions again
+}
+
+// legEvent is what a leg's watcher reports: a response, or res == nil
+// when the transaction ended without a final response.
+type legEvent struct {
+	i   int
+	res *sip.Response
+	err error
+}
+
+// call is the state of one Execute.
+type call struct {
+	e       *Executor
+	req     *sip.Request
+	tx      sip.ServerTransaction
+	log     *slog.Logger
+	id      string
+	agg     *aggregator
+	legs    []*leg
+	round1  []target
+	timeout time.Duration // ring timeout of the plan's branches
+	timer   *time.Timer   // ring timeout of the current phase
+	fbURI   string        // fallback or redirect URI, "" = none
+	out     Outcome
+	ended   bool // EventEnded emitted
+
+	events    chan legEvent
+	quit      chan struct{} // closed when the loop ends: watchers stop posting
+	cancelled chan struct{} // the caller's CANCEL (buffered, 1)
+	reasonMu  sync.Mutex
+	reason    string // Reason header of the caller's CANCEL
+	gone      atomic.Bool
+	hctx      context.Context // CANCEL and BYE: detached from ctx so they still go out
+	hstop     context.CancelFunc
+	watchers  sync.WaitGroup
+	helpers   sync.WaitGroup
+}
+
+// newCall prepares the legs of plan; it fails only for ActionTrunk without
+// a trunk (the caller answers 404: nothing goes anywhere).
+func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, plan ringplan.Plan) (*call, error) {
+	c := &call{
+		e: e, req: req, tx: tx, id: callID(req),
+		timeout:   plan.Timeout,
+		events:    make(chan legEvent, 16),
+		quit:      make(chan struct{}),
+		cancelled: make(chan struct{}, 1),
+	}
+	c.log = e.log.With("call_id", c.id)
+	switch plan.Action {
+	case ringplan.ActionFork:
+		for _, b := range plan.Branches {
+			c.round1 = append(c.round1, branchTarget(b))
+		}
+		c.fbURI = plan.Fallback
+		if c.timeout <= 0 {
+			c.timeout = ringplan.DefaultRingTimeout
+		}
+	case ringplan.ActionRedirect:
+		c.fbURI = plan.Redirect
+	case ringplan.ActionTrunk:
+		addr, tp, ok := e.trunk()
+		if !ok {
+			return nil, errors.New("no trunk")
+		}
+		c.round1 = append(c.round1, trunkTarget(plan.Number, addr, tp))
+		if c.timeout <= 0 {
+			c.timeout = e.maxRing
+		}
+	}
+	delegates := make([]bool, len(c.round1))
+	for i, t := range c.round1 {
+		delegates[i] = t.branch.Delegate()
+	}
+	c.agg = newAggregator(delegates, c.fbURI != "")
+	c.hctx, c.hstop = context.WithCancel(context.WithoutCancel(ctx))
+	return c, nil
+}
+
+// branchTarget addresses a plan branch: its Contact URI as Request-URI,
+// sent to the address the REGISTER came from (NAT-friendly), else to the
+// Contact's host:port.
+func branchTarget(b ringplan.Branch) target {
+	t := target{branch: b, tp: transport(b.Contact.Transport)}
+	if err := sip.ParseUri(b.Contact.URI, &t.uri); err != nil {
+		t.bad = fmt.Errorf("parse contact %q: %w", b.Contact.URI, err)
+		return t
+	}
+	t.dest = b.Contact.Source
+	if t.dest == "" {
+		t.dest = hostPort(t.uri, t.tp)
+	}
+	return t
+}
+
+// trunkTarget addresses the trunk: sip:number@trunk.
+func trunkTarget(number, addr, tp string) target {
+	t := target{tp: transport(tp), dest: addr}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, ""
+	}
+	t.uri = sip.Uri{Scheme: "sip", User: number, Host: host}
+	if p, err := strconv.Atoi(port); err == nil {
+		t.uri.Port = p
+	} else {
+		t.dest = hostPort(t.uri, t.tp)
+	}
+	if number == "" || host == "" {
+		t.bad = fmt.Errorf("trunk target %q@%q", number, addr)
+	}
+	return t
+}
+
+func hostPort(u sip.Uri, tp string) string {
+	port := u.Port
+	if port == 0 {
+		port = int(sip.DefaultPort(tp))
+	}
+	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
+}
+
+func transport(tp string) string {
+	if tp == "" {
+		return "UDP"
+	}
+	return strings.ToUpper(tp)
+}
+
+// run starts the legs and drives the aggregator until the call is settled.
+func (c *call) run(ctx context.Context) (Outcome, error) {
+	if !c.tx.OnCancel(c.onCallerCancel) {
+		c.onCallerCancel(nil) // cancelled or gone before we looked
+	}
+	c.timer = time.NewTimer(c.timeout)
+	defer c.timer.Stop()
+	for _, t := range c.round1 {
+		c.startLeg(t)
+	}
+	c.apply(-1, nil, c.agg.start())
+	err := c.loop(ctx)
+	c.cleanup(err != nil)
+	if err == nil && !c.ended {
+		err = fmt.Errorf("call %s: no final response sent", c.id)
+	}
+	return c.out, err
+}
+
+// onCallerCancel runs inside sipgo's transaction lock: record and signal only.
+func (c *call) onCallerCancel(r *sip.Request) {
+	if r != nil {
+		if h := r.GetHeader("Reason"); h != nil {
+			c.reasonMu.Lock()
+			c.reason = h.Value()
+			c.reasonMu.Unlock()
+		}
+	}
+	c.gone.Store(true)
+	select {
+	case c.cancelled <- struct{}{}:
+	default:
+	}
+}
+
+// loop feeds the aggregator until every leg has ended after the final
+// response, the linger bound passes, or ctx ends.
+func (c *call) loop(ctx context.Context) error {
+	var linger <-chan time.Time
+	srvDone := c.tx.Done()
+	for !c.agg.settled() {
+		if c.agg.phase == phaseFinal && linger == nil {
+			t := time.NewTimer(c.e.linger)
+			defer t.Stop()
+			linger = t.C
+		}
+		select { // the caller's CANCEL first: it decides a race with a 2xx
+		case <-c.cancelled:
+			c.apply(-1, nil, c.agg.callerCancel())
+			continue
+		default:
+		}
+		select {
+		case ev := <-c.events:
+			c.onLegEvent(ev)
+		case <-c.cancelled:
+			c.apply(-1, nil, c.agg.callerCancel())
+		case <-c.timer.C:
+			c.apply(-1, nil, c.agg.timeout())
+		case <-srvDone:
+			srvDone = nil // the server transaction died (transport error)
+			c.apply(-1, nil, c.agg.callerCancel())
+		case <-ctx.Done():
+			c.apply(-1, nil, c.agg.abort(503))
+			return fmt.Errorf("call %s: %w", c.id, ctx.Err())
+		case <-linger:
+			c.log.Info("branches still open after the final response; giving up on them", "linger", c.e.linger)
+			return nil
+		}
+	}
+	return nil
+}
+
+// onLegEvent turns a watcher's report into aggregator input.
+func (c *call) onLegEvent(ev legEvent) {
+	l := c.legs[ev.i]
+	if ev.res == nil {
+		status := 408
+		if errors.Is(ev.err, sip.ErrTransactionTransport) {
+			status = 503
+		}
+		c.log.Debug("branch ended without a final response", "contact", l.branch.Contact.URI, "error", ev.err)
+		c.apply(ev.i, nil, c.agg.response(ev.i, status))
+		c.branchEnded(ev.i)
+		return
+	}
+	code := ev.res.StatusCode
+	switch {
+	case code < 200:
+		if code > 100 && !l.rang {
+			l.rang = true
+			c.e.emit(Event{Kind: EventRinging, CallID: c.id, Branch: l.branch, Status: code})
+		}
+		c.apply(ev.i, ev.res, c.agg.provisional(ev.i, code))
+	case code < 300:
+		c.apply(ev.i, ev.res, c.agg.response(ev.i, code))
+	default:
+		l.res = ev.res
+		c.apply(ev.i, ev.res, c.agg.response(ev.i, code))
+		c.branchEnded(ev.i)
+	}
+}
+
+// cleanup stops the watchers and waits for every goroutine of the call.
+// Unfinished client transactions are terminated; helpers (CANCEL, BYE)
+// finish on their own bound unless ctx ended.
+func (c *call) cleanup(aborted bool) {
+	close(c.quit)
+	for i, l := range c.legs {
+		if l.ct != nil && c.agg.legs[i].state < legAnswered {
+			l.ct.Terminate()
+		}
+	}
+	if aborted {
+		c.hstop()
+	}
+	c.watchers.Wait()
+	c.helpers.Wait()
+	c.hstop()
+}

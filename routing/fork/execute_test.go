@@ -1,0 +1,314 @@
+package fork
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/routing/ringplan"
+)
+
+func reasonOf(r *sip.Request) string {
+	if h := r.GetHeader("Reason"); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func TestExecuteOneAnswers(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{final: 200, after: 150 * time.Millisecond})
+	p2 := newPhone(t, "p2", behaviour{})
+	p3 := newPhone(t, "p3", behaviour{})
+	asst := branchTo(p3)
+	asst.OnBehalfOf, asst.DisplayName, asst.HistoryInfo = "p1", "Alice Caller for P One", "<sip:1001@hq.test>;index=1,<sip:1003@hq.test>;index=1.1;mp=1"
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2), asst}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	status, sess := c.call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d (%v), want 200", status, c.responses())
+	}
+	if err := sess.Ack(ctx); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	for _, p := range []*phone{p2, p3} {
+		if got := reasonOf(p.await(t, "CANCEL")); got != reasonElsewhere {
+			t.Errorf("%s CANCEL Reason = %q, want %q", p.name, got, reasonElsewhere)
+		}
+	}
+	p1.await(t, "ACK") // the caller's ACK followed our Record-Route
+	out := px.result(t)
+	if out.Status != 200 || out.Result != ResultAnswered || out.Answered.User != "p1" {
+		t.Errorf("outcome = %+v, want 200 answered by p1", out)
+	}
+	if p1.find("CANCEL") != nil {
+		t.Errorf("the answering phone got a CANCEL")
+	}
+	if !slices.Contains(c.responses(), 180) {
+		t.Errorf("caller responses %v: no 180 relayed", c.responses())
+	}
+	checkBranchRequests(t, p1, p3)
+	log := px.eventLog()
+	for _, want := range []string{"ringing p1 180", "answered p1 200", "ended  200", "branch_ended p2 487", "branch_ended p3 487"} {
+		if !slices.Contains(log, want) {
+			t.Errorf("events %q: missing %q", log, want)
+		}
+	}
+}
+
+// checkBranchRequests checks what the proxy sent: Via and Record-Route
+// added, Max-Forwards decremented, the assistant's rewrites on its branch
+// only.
+func checkBranchRequests(t *testing.T, own, asst *phone) {
+	t.Helper()
+	inv := own.find("INVITE")
+	if n := len(inv.GetHeaders("Via")); n != 2 {
+		t.Errorf("INVITE has %d Via, want 2 (ours and the caller's)", n)
+	}
+	if rr := inv.RecordRoute(); rr == nil || !strings.Contains(rr.Value(), ";lr") {
+		t.Errorf("INVITE Record-Route = %v, want ours with lr", rr)
+	}
+	if mf := inv.MaxForwards(); mf == nil || mf.Val() != 69 {
+		t.Errorf("Max-Forwards = %v, want 69", mf)
+	}
+	if inv.Recipient.User != own.name {
+		t.Errorf("Request-URI = %s, want the contact", inv.Recipient.String())
+	}
+	if got := inv.From().DisplayName; got != "Alice Caller" {
+		t.Errorf("own branch From display = %q, want the caller's", got)
+	}
+	if inv.GetHeader("History-Info") != nil {
+		t.Errorf("own branch has History-Info")
+	}
+	a := asst.find("INVITE")
+	if got := a.From().DisplayName; got != "Alice Caller for P One" {
+		t.Errorf("assistant From display = %q", got)
+	}
+	if h := a.GetHeader("History-Info"); h == nil || !strings.Contains(h.Value(), "index=1.1") {
+		t.Errorf("assistant History-Info = %v", h)
+	}
+}
+
+func TestExecuteAllBusy(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{final: 486, after: 50 * time.Millisecond})
+	p2 := newPhone(t, "p2", behaviour{ringAfter: -1, final: 486, after: 80 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2)}}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, _ := newCaller(t).call(ctx, t, px.port)
+	if status != 486 {
+		t.Fatalf("caller got %d, want 486", status)
+	}
+	out := px.result(t)
+	if out.Status != 486 || out.Result != ResultDeclined {
+		t.Errorf("outcome = %+v, want 486 declined", out)
+	}
+	for _, p := range []*phone{p1, p2} {
+		if p.find("CANCEL") != nil {
+			t.Errorf("%s got a CANCEL after failing", p.name)
+		}
+	}
+}
+
+func TestExecuteTimeout(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{})
+	p2 := newPhone(t, "p2", behaviour{ringAfter: 50 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 400 * time.Millisecond,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2)}}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, _ := newCaller(t).call(ctx, t, px.port)
+	if status != 480 {
+		t.Fatalf("caller got %d, want 480", status)
+	}
+	for _, p := range []*phone{p1, p2} {
+		if got := reasonOf(p.await(t, "CANCEL")); got != "" {
+			t.Errorf("%s CANCEL Reason = %q, want none (a missed call)", p.name, got)
+		}
+	}
+	out := px.result(t)
+	if out.Status != 480 || !out.TimedOut || out.Result != ResultMissed {
+		t.Errorf("outcome = %+v, want 480 timed out missed", out)
+	}
+}
+
+func TestExecuteTimeoutFallbackThroughTrunk(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{})
+	vm := newPhone(t, "vm", behaviour{final: 200, after: 50 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 300 * time.Millisecond,
+		Fallback: "sip:vm-1001@voicemail.example.test", Branches: []ringplan.Branch{branchTo(p1)}}, vm.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := newCaller(t).call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d, want 200 from the fallback", status)
+	}
+	_ = sess.Ack(ctx)
+	p1.await(t, "CANCEL")
+	inv := vm.await(t, "INVITE")
+	if got := inv.Recipient.String(); got != "sip:vm-1001@voicemail.example.test" {
+		t.Errorf("fallback Request-URI = %s", got)
+	}
+	out := px.result(t)
+	if out.Status != 200 || out.Fallback == "" || out.Result != ResultMissed || !out.TimedOut {
+		t.Errorf("outcome = %+v, want 200 via fallback, missed for the callee", out)
+	}
+}
+
+func TestExecuteFallbackRedirectWithoutTrunk(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{final: 480, after: 30 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Fallback: "sip:vm-1001@voicemail.example.test", Branches: []ringplan.Branch{branchTo(p1)}}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := newCaller(t).call(ctx, t, px.port)
+	if status != 302 {
+		t.Fatalf("caller got %d, want 302", status)
+	}
+	if ct := sess.InviteResponse.Contact(); ct == nil || ct.Address.String() != "sip:vm-1001@voicemail.example.test" {
+		t.Errorf("302 Contact = %v", ct)
+	}
+	if out := px.result(t); out.Status != 302 || out.Fallback == "" {
+		t.Errorf("outcome = %+v, want 302 to the fallback", out)
+	}
+}
+
+func TestExecuteCallerCancel(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{})
+	p2 := newPhone(t, "p2", behaviour{})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2)}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	callCtx, hangUp := context.WithCancel(ctx)
+	go func() { // hang up once both phones ring
+		p1.await(t, "INVITE")
+		p2.await(t, "INVITE")
+		time.Sleep(100 * time.Millisecond)
+		hangUp()
+	}()
+	status, _ := c.call(callCtx, t, px.port)
+	if status != 487 {
+		t.Errorf("caller got %d (%v), want 487", status, c.responses())
+	}
+	for _, p := range []*phone{p1, p2} {
+		if got := reasonOf(p.await(t, "CANCEL")); got != reasonCaller {
+			t.Errorf("%s CANCEL Reason = %q, want %q", p.name, got, reasonCaller)
+		}
+	}
+	out := px.result(t)
+	if out.Status != 487 || !out.Cancelled || out.Result != ResultMissed {
+		t.Errorf("outcome = %+v, want 487 cancelled missed", out)
+	}
+}
+
+func TestExecuteDecline(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{})
+	p2 := newPhone(t, "p2", behaviour{final: 603, after: 150 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2)}}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, _ := newCaller(t).call(ctx, t, px.port)
+	if status != 603 {
+		t.Fatalf("caller got %d, want 603", status)
+	}
+	p1.await(t, "CANCEL")
+	if out := px.result(t); out.Status != 603 || out.Result != ResultDeclined {
+		t.Errorf("outcome = %+v, want 603 declined", out)
+	}
+}
+
+// Two phones answer: the second 2xx arrives after the first went upstream
+// and is ACKed and BYEd by the proxy. p2 sends no 1xx, so it cannot be
+// CANCELled before its 200 (RFC 3261 §9.1); p3 rings late and is CANCELled
+// on its first 1xx.
+func TestExecuteTwoAnswer(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{final: 200, after: 50 * time.Millisecond})
+	p2 := newPhone(t, "p2", behaviour{ringAfter: -1, final: 200, after: 150 * time.Millisecond})
+	p3 := newPhone(t, "p3", behaviour{ringAfter: 400 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2), branchTo(p3)}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := c.call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d, want 200", status)
+	}
+	_ = sess.Ack(ctx)
+	p2.await(t, "ACK")
+	p2.await(t, "BYE")
+	if got := reasonOf(p3.await(t, "CANCEL")); got != reasonElsewhere {
+		t.Errorf("p3 CANCEL Reason = %q", got)
+	}
+	out := px.result(t)
+	if out.Status != 200 || out.Answered.User != "p1" {
+		t.Errorf("outcome = %+v, want answered by p1", out)
+	}
+	n := 0
+	for _, s := range c.responses() {
+		if s == 200 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("caller got %d 200s (%v), want exactly one", n, c.responses())
+	}
+	if p1.find("BYE") != nil {
+		t.Errorf("the winner got a BYE")
+	}
+}
+
+func TestExecuteTrunkAndReject(t *testing.T) {
+	trunk := newPhone(t, "trunk", behaviour{final: 486, after: 20 * time.Millisecond})
+	tests := []struct {
+		name   string
+		plan   ringplan.Plan
+		trunk  string
+		status int
+	}{
+		{name: "outside number to the trunk", plan: ringplan.Plan{Action: ringplan.ActionTrunk, Number: "+15550100"}, trunk: trunk.addr, status: 486},
+		{name: "outside number without a trunk", plan: ringplan.Plan{Action: ringplan.ActionTrunk, Number: "+15550100"}, status: 404},
+		{name: "reject", plan: ringplan.Plan{Action: ringplan.ActionReject, Status: 480, Reason: "Temporarily Unavailable"}, status: 480},
+		{name: "zero plan is an error", plan: ringplan.Plan{}, status: 500},
+		{name: "fork with nobody", plan: ringplan.Plan{Action: ringplan.ActionFork}, status: 480},
+		{name: "unparsable contact fails that branch", plan: ringplan.Plan{Action: ringplan.ActionFork,
+			Branches: []ringplan.Branch{{User: "x", Contact: ringplan.Contact{URI: "sip:"}}}}, status: 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			px := newProxy(t, tt.plan, tt.trunk)
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			status, _ := newCaller(t).call(ctx, t, px.port)
+			if status != tt.status {
+				t.Errorf("caller got %d, want %d", status, tt.status)
+			}
+			select {
+			case r := <-px.results:
+				if r.out.Status != tt.status {
+					t.Errorf("outcome status %d, want %d", r.out.Status, tt.status)
+				}
+				if (r.err != nil) != (tt.plan.Action == 0) {
+					t.Errorf("Execute error = %v", r.err)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("Execute did not return")
+			}
+		})
+	}
+	inv := trunk.await(t, "INVITE")
+	if inv.Recipient.User != "+15550100" || inv.Recipient.Port != trunk.port {
+		t.Errorf("trunk Request-URI = %s", inv.Recipient.String())
+	}
+}

@@ -1,0 +1,177 @@
+package fork
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// legSetup bounds creating a leg's connection (a TCP dial to a phone).
+const legSetup = 4 * time.Second
+
+// startLeg sends one INVITE and starts its watcher. A leg that cannot be
+// sent fails at once with a synthesised 503 (RFC 3261 §16.7: transport
+// error).
+func (c *call) startLeg(t target) int {
+	i := len(c.legs)
+	l := &leg{target: t}
+	c.legs = append(c.legs, l)
+	err := t.bad
+	if err == nil {
+		l.req = c.branchRequest(t)
+		ctx, cancel := context.WithTimeout(c.hctx, legSetup)
+		l.ct, err = c.e.cli.TransactionRequest(ctx, l.req, sipgo.ClientRequestAddVia, sipgo.ClientRequestAddRecordRoute)
+		cancel()
+	}
+	if err != nil {
+		c.log.Warn("branch not sent", "user", t.branch.User, "contact", t.branch.Contact.URI, "error", err)
+		l.ct = nil
+		c.apply(i, nil, c.agg.response(i, 503))
+		c.branchEnded(i)
+		return i
+	}
+	l.ct.OnRetransmission(func(r *sip.Response) { c.retransmission(l, r) })
+	c.watchers.Add(1)
+	go c.watch(i, l.ct)
+	return i
+}
+
+// branchRequest builds the leg's INVITE from the caller's (libs.md §1.6):
+// a clone per leg, new Request-URI and destination, Max-Forwards
+// decremented without touching the shared header (P2), sent from our
+// listener (P3) on the leg's transport (P6), with the branch's rewrites.
+func (c *call) branchRequest(t target) *sip.Request {
+	fwd := c.req.Clone()
+	fwd.Recipient = *t.uri.Clone()
+	fwd.SetDestination(t.dest)
+	fwd.SetTransport(t.tp)
+	mf := sip.MaxForwardsHeader(70)
+	if h := c.req.MaxForwards(); h != nil {
+		mf = sip.MaxForwardsHeader(h.Val() - 1)
+		fwd.ReplaceHeader(&mf)
+	} else {
+		fwd.AppendHeader(&mf)
+	}
+	fwd.Laddr = sip.Addr{}
+	if a, ok := c.e.laddr(t.tp); ok {
+		fwd.Laddr = a
+	}
+	if name := safeDisplay(t.branch.DisplayName); name != "" {
+		if from := fwd.From(); from != nil {
+			from.DisplayName = name // Clone deep-copied From
+		}
+	}
+	if hi := t.branch.HistoryInfo; hi != "" && safeHeader(hi) {
+		removeAll(fwd, "History-Info") // ours restarts the indexes at 1
+		fwd.AppendHeader(sip.NewHeader("History-Info", hi))
+	}
+	return fwd
+}
+
+// watch reports the leg's responses until its final one, or its end.
+func (c *call) watch(i int, ct sip.ClientTransaction) {
+	defer c.watchers.Done()
+	for {
+		select {
+		case res := <-ct.Responses():
+			if !c.post(legEvent{i: i, res: res}) || res.StatusCode >= 200 {
+				return
+			}
+		case <-ct.Done():
+			c.post(legEvent{i: i, err: ct.Err()})
+			return
+		}
+	}
+}
+
+func (c *call) post(ev legEvent) bool {
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.quit:
+		return false
+	}
+}
+
+// apply carries out a verdict; i and res are the leg and response that
+// caused it (-1 and nil for timers and the caller).
+func (c *call) apply(i int, res *sip.Response, v verdict) {
+	if v.answered {
+		c.answer(i, res)
+	} else if v.relay && res != nil {
+		if err := c.tx.Respond(c.upstream(res)); err != nil {
+			c.log.Debug("provisional not relayed", "status", res.StatusCode, "error", err)
+		}
+	}
+	for _, j := range v.cancel {
+		c.sendCancel(j)
+	}
+	if v.ackBye {
+		c.ackBye(i, res)
+	}
+	if v.final != 0 {
+		c.sendFinal(v.final, v.from)
+	}
+	if v.fallback {
+		c.startFallback()
+	}
+	if c.agg.phase == phaseFinal && c.agg.callerGone {
+		c.decided()
+	}
+}
+
+// answer relays the winning 2xx. If the caller is already gone (its CANCEL
+// won the race inside sipgo) the 2xx cannot go up: ACK and BYE it.
+func (c *call) answer(i int, res *sip.Response) {
+	l := c.legs[i]
+	l.mu.Lock()
+	l.relayed = true
+	l.mu.Unlock()
+	if err := c.tx.Respond(c.upstream(res)); err != nil {
+		c.log.Info("answer not relayed, caller gone", "user", l.branch.User, "error", err)
+		l.mu.Lock()
+		l.relayed = false
+		l.mu.Unlock()
+		c.agg.answerLost()
+		c.ackBye(i, res)
+		c.decided()
+		return
+	}
+	c.out.Answered = l.branch
+	c.e.emit(Event{Kind: EventAnswered, CallID: c.id, Branch: l.branch, Status: res.StatusCode})
+	c.decided()
+}
+
+// upstream turns a branch response into the caller's: our Via popped and
+// sent where sipgo sends its own responses (the request's source, P1).
+func (c *call) upstream(res *sip.Response) *sip.Response {
+	o := res.Clone()
+	o.RemoveHeader("Via")
+	o.SetTransport(c.req.Transport())
+	o.SetDestination(c.req.Source())
+	return o
+}
+
+// retransmission runs on sipgo's goroutine for each 2xx retransmission of
+// a leg (RFC 6026): relay the winner's, re-ACK a lost one's.
+func (c *call) retransmission(l *leg, r *sip.Response) {
+	l.mu.Lock()
+	relayed, ack := l.relayed, l.ack
+	l.mu.Unlock()
+	switch {
+	case relayed:
+		if err := c.tx.Respond(c.upstream(r)); err != nil {
+			c.log.Debug("2xx retransmission not relayed", "error", err)
+		}
+	case ack != nil:
+		if err := c.e.cli.WriteRequest(ack.Clone(), keep); err != nil {
+			c.log.Debug("ACK not resent", "error", err)
+		}
+	}
+}
+
+// keep is a client request option that changes nothing: the request is
+// complete and must be sent as built.
+func keep(*sipgo.Client, *sip.Request) error { return nil }

@@ -1,0 +1,160 @@
+package routing
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/daemon/directory"
+	"deskgate/routing/fork"
+	"deskgate/routing/ringplan"
+)
+
+// origin is who sent a dialog-creating request, once we trust it.
+type origin struct {
+	caller    string // authenticated user id; "" = from the trunk
+	fromTrunk bool
+}
+
+// admit decides whether a dialog-creating request may go anywhere: a
+// trusted trunk source, or a phone that authenticates (digest, throttled).
+// It answers the request itself when not.
+func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, now time.Time) (origin, bool) {
+	if s.trustedSource(req) {
+		return origin{fromTrunk: true}, true
+	}
+	user, ok := s.authenticate(req, tx, now)
+	if !ok {
+		return origin{}, false
+	}
+	return origin{caller: user}, true
+}
+
+// prepareInitial copies an out-of-dialog request for forwarding: our own
+// Route entries (a phone's outbound-proxy setting) are removed and any other
+// preloaded Route is refused, so nobody can use us to relay to an arbitrary
+// hop. The copy is ours to change; the server transaction keeps the
+// original (its timers read it concurrently).
+func (s *Server) prepareInitial(req *sip.Request) (*sip.Request, bool) {
+	fwd := req.Clone()
+	fwd.SetDestination("")
+	routes := takeRoutes(fwd)
+	for len(routes) > 0 && s.me.isMe(routes[0].Address) {
+		routes = routes[1:]
+	}
+	s.auth.strip(fwd) // our realm's credentials stop here (RFC 3261 §22.3)
+	return fwd, len(routes) == 0
+}
+
+// handleInvite is the proxy core for INVITEs: admit, classify, caller ID
+// policy, identity headers, plan, then routing/fork executes the plan and
+// blocks until a final response went upstream.
+func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if hasToTag(req) {
+		s.handleInDialog(req, tx) // re-INVITE
+		return
+	}
+	now := s.now()
+	org, ok := s.admit(req, tx, now)
+	if !ok {
+		return
+	}
+	snap := s.opts.Directory()
+	if !org.fromTrunk && !s.me.isMe(req.Recipient) {
+		s.respond(req, tx, 403, "Relaying Denied")
+		return
+	}
+	fwd, ok := s.prepareInitial(req)
+	if !ok {
+		s.respond(req, tx, 403, "Route Not Allowed")
+		return
+	}
+	target := ringplan.Classify(snap, s.dialled(req, org))
+	call := ringplan.Call{Target: target, Caller: org.caller, Domain: s.opts.Domain}
+	if !org.fromTrunk {
+		caller, _ := snap.User(org.caller)
+		presented := presentedIdentity(req)
+		if caller == nil || !allowCallerID(snap, org.caller, presented) {
+			s.log.Warn("caller id refused", "user", org.caller, "presented", presented, "call_id", callID(req))
+			s.respond(req, tx, 403, "Caller ID Not Allowed")
+			return
+		}
+		call.CallerDisplay, call.CallerNumber = callerDisplay(req, caller), caller.Extension
+	} else {
+		call.CallerDisplay, call.CallerNumber = fromDisplay(req), fromUser(req)
+	}
+	plan := s.plan(snap, call, now)
+	if plan.Action == ringplan.ActionTrunk && org.fromTrunk {
+		// Belt and braces: ringplan refuses this already (toll fraud).
+		plan = ringplan.Plan{Action: ringplan.ActionReject, Status: 404, Reason: "Not Found", Why: "trunk to trunk"}
+	}
+	if !org.fromTrunk {
+		setIdentity(fwd, snap, org.caller, presentedIdentity(req), plan.Action == ringplan.ActionTrunk, s.opts.Domain)
+	}
+	// Our signed Record-Route for the caller's side; routing/fork adds the
+	// callee's side per branch (sipgo's, unsigned) and decrements
+	// Max-Forwards.
+	s.addRecordRoute(fwd, req.Transport(), req.Transport())
+	s.execute(req, tx, fwd, plan, call)
+}
+
+// dialled is the number a call is for: the Request-URI user, except for a
+// trunk that addresses our registration contact (its user is the trunk
+// username), where the To user carries the DID.
+func (s *Server) dialled(req *sip.Request, org origin) string {
+	u := req.Recipient.User
+	if org.fromTrunk && s.opts.Trunk.Username != "" && u == s.opts.Trunk.Username {
+		if to := req.To(); to != nil {
+			return to.Address.User
+		}
+	}
+	return u
+}
+
+// plan makes the ring plan; outside numbers without a trunk are 404.
+func (s *Server) plan(snap *directory.Snapshot, call ringplan.Call, now time.Time) ringplan.Plan {
+	st := &routeState{b: s.bindings, db: s.opts.Store, now: now, log: s.log}
+	p := ringplan.Make(snap, st, call, now)
+	if p.Action == ringplan.ActionTrunk && s.opts.Trunk.Address == "" {
+		return ringplan.Plan{Action: ringplan.ActionReject, Status: 404, Reason: "Not Found",
+			Why: p.Why + "; no trunk configured"}
+	}
+	return p
+}
+
+// execute hands the plan to the fork executor and tracks the call.
+func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, plan ringplan.Plan, call ringplan.Call) {
+	id := callID(req)
+	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
+	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
+	out, err := s.fork.Execute(s.ctx, fwd, tx, plan)
+	if err != nil {
+		s.log.Error("call failed", "call_id", id, "error", err)
+	}
+	s.calls.finish(id, out.Result == fork.ResultAnswered, s.now())
+}
+
+// trustedSource reports whether the request comes from a trunk.trusted
+// address (the packet's source, not anything it claims).
+func (s *Server) trustedSource(req *sip.Request) bool {
+	ip, ok := sourceIP(req)
+	if !ok {
+		return false
+	}
+	for _, p := range s.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceIP is the packet source of a request.
+func sourceIP(req *sip.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(req.MessageData.Source())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
+}

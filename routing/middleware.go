@@ -1,0 +1,198 @@
+package routing
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// allowed is the Allow header: what we handle ourselves or route in dialogs.
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, MESSAGE"
+
+// routes sends every method through one entry point, so the fuzz target and
+// the transports exercise exactly the same chain.
+func (s *Server) routes(srv *sipgo.Server) {
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS,
+		sip.REGISTER, sip.SUBSCRIBE, sip.NOTIFY, sip.REFER, sip.INFO, sip.UPDATE, sip.PRACK,
+		sip.MESSAGE, sip.PUBLISH} {
+		srv.OnRequest(m, s.handle)
+	}
+	srv.OnNoRoute(s.handle)
+}
+
+// handle is the request entry point: recover, count, validate, dispatch.
+func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
+	s.active.Add(1)
+	defer s.active.Done()
+	defer s.recoverRequest(req, tx)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("request", "method", string(req.Method), "ruri", req.Recipient.String(),
+			"call_id", callID(req), "source", req.Source(), "transport", req.Transport())
+	}
+	if v := validate(req, s.me); v.code != 0 {
+		if req.IsAck() {
+			return // never answer an ACK
+		}
+		res := sip.NewResponseFromRequest(req, v.code, v.reason, nil)
+		for _, h := range v.headers {
+			res.AppendHeader(h)
+		}
+		s.send(tx, res)
+		return
+	}
+	s.dispatch(req, tx)
+}
+
+func (s *Server) dispatch(req *sip.Request, tx sip.ServerTransaction) {
+	switch req.Method {
+	case sip.REGISTER:
+		s.handleRegister(req, tx)
+	case sip.INVITE:
+		s.handleInvite(req, tx)
+	case sip.ACK:
+		s.handleAck(req)
+	case sip.CANCEL:
+		// A CANCEL matching a pending INVITE never gets here (the transaction
+		// layer answers it and the INVITE handler sees tx.OnCancel).
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+	case sip.OPTIONS:
+		s.handleOptions(req, tx)
+	case sip.SUBSCRIBE:
+		s.handleSubscribe(req, tx)
+	case sip.BYE, sip.NOTIFY, sip.REFER, sip.INFO, sip.UPDATE, sip.PRACK, sip.MESSAGE:
+		s.handleInDialog(req, tx)
+	default:
+		if hasToTag(req) && s.hasOurRoute(req) {
+			s.handleInDialog(req, tx) // an extension method inside a dialog: route it
+			return
+		}
+		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
+		s.send(tx, res)
+	}
+}
+
+func (s *Server) recoverRequest(req *sip.Request, tx sip.ServerTransaction) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	s.log.Error("panic handling request", "panic", r, "method", string(req.Method),
+		"call_id", callID(req), "stack", string(debug.Stack()))
+	if !req.IsAck() {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+	}
+}
+
+// verdict is validate's answer; code 0 = go on.
+type verdict struct {
+	code    int
+	reason  string
+	headers []sip.Header
+}
+
+// validate applies RFC 3261 §16.3 request validation plus the checks the
+// RFC 4475 torture tests expect: version, mandatory headers, CSeq method,
+// Max-Forwards, loops, Proxy-Require, URI scheme.
+func validate(req *sip.Request, me *self) verdict {
+	if req.SipVersion != "SIP/2.0" {
+		return verdict{code: 505, reason: "Version Not Supported"}
+	}
+	switch {
+	case req.From() == nil:
+		return verdict{code: 400, reason: "Missing From"}
+	case req.To() == nil:
+		return verdict{code: 400, reason: "Missing To"}
+	case req.CallID() == nil || req.CallID().Value() == "":
+		return verdict{code: 400, reason: "Missing Call-ID"}
+	case req.CSeq() == nil:
+		return verdict{code: 400, reason: "Missing CSeq"}
+	case req.Via() == nil:
+		return verdict{code: 400, reason: "Missing Via"}
+	}
+	if req.CSeq().MethodName != req.Method {
+		return verdict{code: 400, reason: "CSeq Method Mismatch"}
+	}
+	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
+		return verdict{code: 400, reason: "Content-Length Mismatch"}
+	}
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.OPTIONS {
+		return verdict{code: 483, reason: "Too Many Hops"}
+	}
+	if me != nil {
+		for _, h := range req.GetHeaders("Via") {
+			if v, ok := h.(*sip.ViaHeader); ok && me.viaIsMe(v) {
+				return verdict{code: 482, reason: "Loop Detected"}
+			}
+		}
+	}
+	if ext := headerList(req, "Proxy-Require"); len(ext) > 0 {
+		return verdict{code: 420, reason: "Bad Extension",
+			headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(ext, ", "))}}
+	}
+	if sc := strings.ToLower(req.Recipient.Scheme); sc != "sip" && sc != "sips" {
+		return verdict{code: 416, reason: "Unsupported URI Scheme"}
+	}
+	return verdict{}
+}
+
+// headerList splits every value of a comma-list header.
+func headerList(m sip.Message, name string) []string {
+	var out []string
+	for _, h := range m.GetHeaders(name) {
+		for _, v := range strings.Split(h.Value(), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// respond sends a plain response, logging a failure to send.
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
+	s.send(tx, sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("send response", "status", res.StatusCode, "call_id", callIDOf(res), "error", err)
+	}
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func callIDOf(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// hasToTag reports whether the request is inside a dialog.
+func hasToTag(req *sip.Request) bool {
+	to := req.To()
+	return to != nil && to.Params.Has("tag")
+}
+
+// handleOptions answers keepalives and capability queries ourselves;
+// inside a dialog it is routed like any in-dialog request.
+func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if hasToTag(req) && s.hasOurRoute(req) {
+		s.handleInDialog(req, tx)
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	s.send(tx, res)
+}

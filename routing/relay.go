@@ -1,0 +1,164 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// handleInDialog routes a request inside a dialog by its Route headers.
+func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if !hasToTag(req) {
+		if req.Method == sip.MESSAGE || req.Method == sip.NOTIFY || req.Method == sip.REFER {
+			res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed Outside A Dialog", nil)
+			res.AppendHeader(sip.NewHeader("Allow", allowed))
+			s.send(tx, res)
+			return
+		}
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	hop := s.nextHop(req)
+	if hop.code != 0 {
+		s.log.Debug("in-dialog request refused", "method", string(req.Method), "call_id", callID(req),
+			"status", hop.code, "source", req.Source())
+		s.respond(req, tx, hop.code, hop.reason)
+		return
+	}
+	if req.Method == sip.BYE {
+		s.calls.end(callID(req))
+	}
+	s.relay(req, tx, hop.fwd)
+}
+
+// handleAck forwards an ACK for a 2xx statelessly along its Route; an ACK
+// for our own non-2xx is absorbed by the transaction layer before this.
+func (s *Server) handleAck(req *sip.Request) {
+	if !hasToTag(req) {
+		return
+	}
+	hop := s.nextHop(req)
+	if hop.code != 0 {
+		return // never answer an ACK
+	}
+	if err := s.cli.WriteRequest(hop.fwd, sipgo.ClientRequestAddVia); err != nil {
+		s.log.Debug("forward ACK", "call_id", callID(req), "error", err)
+	}
+}
+
+// relayTimeout bounds one relayed transaction: Timer B/F plus slack; an
+// INVITE inside a dialog (re-INVITE) may ring no longer than a call.
+func relayTimeout(m sip.RequestMethod) time.Duration {
+	if m == sip.INVITE {
+		return 3 * time.Minute
+	}
+	return 64*sip.T1 + 5*time.Second
+}
+
+// relay forwards fwd statefully and relays every response but 100 back
+// through tx until the final one. A CANCEL of a relayed INVITE is passed
+// on; 2xx retransmissions of an INVITE are relayed from the retransmission
+// hook (libs.md §1.4).
+func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) {
+	ctx, cancel := context.WithTimeout(s.ctx, relayTimeout(req.Method))
+	defer cancel()
+	ct, err := s.cli.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)
+	if err != nil {
+		s.log.Info("relay failed", "method", string(req.Method), "call_id", callID(req),
+			"destination", fwd.Destination(), "error", err)
+		s.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	if req.IsInvite() {
+		ct.OnRetransmission(func(r *sip.Response) { s.send(tx, upstream(r)) })
+		tx.OnCancel(func(*sip.Request) {
+			go s.cancelBranch(fwd)
+		})
+	}
+	for {
+		select {
+		case r := <-ct.Responses():
+			if r.StatusCode == 100 {
+				continue
+			}
+			s.send(tx, upstream(r))
+			if r.StatusCode >= 200 {
+				return // the client transaction finishes on its own timers
+			}
+		case <-ct.Done():
+			code, reason := 503, "Service Unavailable"
+			if errors.Is(ct.Err(), sip.ErrTransactionTimeout) {
+				code, reason = 408, "Request Timeout"
+			}
+			s.respond(req, tx, code, reason)
+			return
+		case <-ctx.Done():
+			ct.Terminate()
+			s.respond(req, tx, 408, "Request Timeout")
+			return
+		}
+	}
+}
+
+// upstream copies a response for the previous hop: our Via popped and the
+// frozen destination cleared (libs.md P1).
+func upstream(r *sip.Response) *sip.Response {
+	o := r.Clone()
+	o.RemoveHeader("Via")
+	o.SetDestination("")
+	o.SetTransport("")
+	return o
+}
+
+// cancelFor builds the CANCEL of a forwarded INVITE (RFC 3261 §9.1: same
+// Request-URI, top Via, Call-ID, From, To, Route and CSeq number).
+func cancelFor(inv *sip.Request) *sip.Request {
+	c := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
+	c.AppendHeader(sip.HeaderClone(inv.Via()))
+	sip.CopyHeaders("Route", inv, c)
+	mf := sip.MaxForwardsHeader(70)
+	c.AppendHeader(&mf)
+	c.AppendHeader(sip.HeaderClone(inv.From()))
+	c.AppendHeader(sip.HeaderClone(inv.To()))
+	c.AppendHeader(sip.HeaderClone(inv.CallID()))
+	c.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	c.SetTransport(inv.Transport())
+	c.SetDestination(inv.Destination())
+	c.Laddr = inv.Laddr
+	return c
+}
+
+func (s *Server) cancelBranch(inv *sip.Request) {
+	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
+	defer cancel()
+	if _, err := s.cli.Do(ctx, cancelFor(inv), sipgo.ClientRequestBuild); err != nil {
+		s.log.Debug("cancel relayed INVITE", "call_id", callID(inv), "error", err)
+	}
+}
+
+// strayResponse forwards, statelessly, responses that match no client
+// transaction but carry our Via: in practice 2xx retransmissions of an
+// INVITE whose transaction is gone (RFC 3261 §16.7 step 10). Anything else
+// is dropped.
+func (s *Server) strayResponse(r *sip.Response) {
+	if s.me == nil || !r.IsSuccess() || r.CSeq() == nil || r.CSeq().MethodName != sip.INVITE {
+		return
+	}
+	vias := r.GetHeaders("Via")
+	if len(vias) < 2 {
+		return
+	}
+	if v, ok := vias[0].(*sip.ViaHeader); !ok || !s.me.isMeHostPort(v.Host, v.Port) {
+		return
+	}
+	o := upstream(r)
+	if next, ok := vias[1].(*sip.ViaHeader); ok {
+		o.SetTransport(next.Transport)
+	}
+	if err := s.srv.WriteResponse(o); err != nil {
+		s.log.Debug("forward stray 2xx", "call_id", callIDOf(r), "error", err)
+	}
+}

@@ -1,0 +1,199 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"golang.org/x/sync/errgroup"
+
+	"deskgate/routing/fork"
+)
+
+// Run binds every listener, loads the persisted bindings, calls ready once
+// everything is serving, and serves until ctx is done; then it waits up to
+// DrainTimeout for requests in progress and closes the transports.
+func (s *Server) Run(ctx context.Context, ready func()) error {
+	var ls []boundListener
+	for _, spec := range s.specs {
+		b, err := bind(spec)
+		if err != nil {
+			for _, l := range ls {
+				l.close()
+			}
+			return err
+		}
+		ls = append(ls, b)
+	}
+	if err := s.setup(ctx, ls); err != nil {
+		for _, l := range ls {
+			l.close()
+		}
+		return err
+	}
+	if err := s.bindings.load(s.now()); err != nil {
+		s.closeAll(ls)
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, l := range ls {
+		g.Go(func() error { return s.serve(l) })
+	}
+	if err := s.waitListening(ctx, ls); err != nil {
+		s.closeAll(ls)
+		_ = g.Wait()
+		return err
+	}
+	g.Go(func() error { s.sweepLoop(gctx); return nil })
+	g.Go(func() error { s.trunkRegisterLoop(gctx); return nil })
+	s.log.Info("sip listening", "addrs", strings.Join(s.Addrs(), " "), "domain", s.opts.Domain)
+	if ready != nil {
+		ready()
+	}
+	<-gctx.Done()
+	s.drain()
+	s.closeAll(ls)
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil // cancellation is a clean stop
+	}
+	return err
+}
+
+// setup builds the sipgo stack once the real listen addresses are known.
+func (s *Server) setup(ctx context.Context, ls []boundListener) error {
+	bound := make([]listenSpec, len(ls))
+	for i, l := range ls {
+		bound[i] = l.spec
+	}
+	advHost, advPort := parseAdvertise(s.opts.Advertise)
+	me := &self{domain: s.opts.Domain, advHost: advHost, advPort: advPort, listeners: bound, local: localIPs()}
+	sipLog := s.opts.Log.With("component", "sipgo")
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("deskgate"),
+		sipgo.WithUserAgentHostname(s.opts.Domain),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(sipLog),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+	)
+	if err != nil {
+		return fmt.Errorf("sip user agent: %w", err)
+	}
+	// Via sent-by and sipgo's Record-Route host. The port is left to each
+	// connection's local address (right for UDP and TCP alike) unless the
+	// advertised address names one.
+	host, _, _ := me.hostPort(bound[0].network)
+	copts := []sipgo.ClientOption{sipgo.WithClientHostname(strings.Trim(host, "[]")), sipgo.WithClientLogger(sipLog)}
+	if advPort != 0 {
+		copts = append(copts, sipgo.WithClientPort(advPort))
+	}
+	cli, err := sipgo.NewClient(ua, copts...)
+	if err != nil {
+		_ = ua.Close()
+		return fmt.Errorf("sip client: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
+	if err != nil {
+		_ = ua.Close()
+		return fmt.Errorf("sip server: %w", err)
+	}
+	s.ua, s.cli, s.srv, s.me, s.ctx = ua, cli, srv, me, ctx
+	s.fork = fork.New(s.forkOptions())
+	s.routes(srv)
+	s.mu.Lock()
+	s.bound = bound
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) serve(l boundListener) error {
+	var err error
+	if l.pc != nil {
+		err = s.srv.ServeUDP(l.pc)
+	} else {
+		err = s.srv.ServeTCP(l.ln)
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) && s.ctx.Err() == nil {
+		return fmt.Errorf("serve %s: %w", l.spec, err)
+	}
+	return nil
+}
+
+// waitListening waits until sipgo has registered every listener's port:
+// its GetListenPort reads that map without a lock (libs.md P9), so nothing
+// may be sent before all are in.
+func (s *Server) waitListening(ctx context.Context, ls []boundListener) error {
+	want := map[string]int{}
+	for _, l := range ls {
+		want[l.spec.network]++
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok := true
+		for network, n := range want {
+			if len(s.ua.TransportLayer().ListenPorts(network)) < min(n, 1) {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("sip listeners did not start within 5s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// drain waits for request handlers in progress (ringing calls end with a
+// final response once ctx is done) for at most DrainTimeout.
+func (s *Server) drain() {
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.opts.DrainTimeout):
+		s.log.Warn("sip handlers still running at shutdown", "waited", s.opts.DrainTimeout)
+	}
+}
+
+func (s *Server) closeAll(ls []boundListener) {
+	for _, l := range ls {
+		l.close()
+	}
+	if s.ua != nil {
+		_ = s.ua.Close()
+	}
+}
+
+// sweepLoop expires bindings and forgets old throttle and call entries.
+func (s *Server) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		if n, err := s.bindings.sweep(now); err != nil {
+			s.log.Error("binding sweep", "error", err)
+		} else if n > 0 {
+			s.log.Debug("bindings expired", "count", n)
+		}
+		s.throttle.sweep(now)
+		s.calls.sweep(now)
+	}
+}

@@ -1,0 +1,254 @@
+// Package routing owns deskgate's SIP side: UDP/TCP transports, the
+// registrar (digest auth, nonces, failure throttling, persisted bindings),
+// the proxy core that classifies each INVITE and hands a ringplan.Plan to
+// routing/fork, Route-based in-dialog routing that needs no per-call memory,
+// the trunk (trusted sources, outbound calls, optional registration) and
+// the caller ID policy. It imports routing/ringplan, routing/fork,
+// daemon/directory and daemon/store; never daemon, provisioning or cmd.
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/daemon/directory"
+	"deskgate/daemon/store"
+	"deskgate/routing/fork"
+)
+
+// udpMTU is what sipgo's sip.UDPMTUSize is raised to. sipgo refuses to send
+// a UDP message larger than UDPMTUSize-200 (1300 bytes by default, libs.md
+// P4) and never switches to TCP; a video phone's INVITE plus our Via and
+// Record-Route passes that. IP fragmentation handles up to 3896 bytes fine
+// on a LAN, which is where deskgate's phones are.
+const udpMTU = 4096
+
+// TrunkOptions describe the optional upstream SIP trunk.
+type TrunkOptions struct {
+	Address   string         // host:port; "" = no trunk
+	Transport string         // "udp" (default) or "tcp"
+	Trusted   []netip.Prefix // sources whose INVITEs need no digest auth
+	Username  string         // optional registration to the trunk
+	Password  string
+}
+
+// Options configure a Server. Domain, Listen, Directory and Store are
+// required; zero tuning values take the defaults noted.
+type Options struct {
+	Domain             string   // SIP domain and digest realm
+	Listen             []string // "udp:127.0.0.1:5060", "tcp:[::1]:5060"; port 0 = any (see Addrs)
+	Advertise          string   // host or host:port for Via/Record-Route; "" = the listen address
+	RegisterMinExpires int      // default 60
+	RegisterMaxExpires int      // default 3600
+	AuthAlgorithms     []string // challenge order; default MD5, SHA-256
+	Trunk              TrunkOptions
+
+	Directory func() *directory.Snapshot // current snapshot (an atomic load)
+	Store     *store.DB
+	Log       *slog.Logger
+
+	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
+	Throttle      ThrottleOptions // failed-auth throttling per source IP
+	SweepInterval time.Duration   // expired-binding sweep; default 30s
+	DrainTimeout  time.Duration   // wait for calls in progress at shutdown; default 3s
+	Now           func() time.Time
+}
+
+// Server is the SIP registrar and proxy. Create it with New, run it with Run.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	specs    []listenSpec
+	auth     *authenticator
+	throttle *throttle
+	bindings *bindings
+	calls    *callTable
+	routeKey []byte
+	trusted  []netip.Prefix
+
+	// Set by Run before any request is handled.
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	cli    *sipgo.Client
+	fork   *fork.Executor
+	me     *self
+	ctx    context.Context
+	active sync.WaitGroup // request handlers in progress
+
+	mu       sync.Mutex
+	bound    []listenSpec
+	trunkReg trunkRegState
+}
+
+// New checks opts and prepares a Server; nothing is bound until Run.
+func New(opts Options) (*Server, error) {
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Log.With("component", "sip"), now: opts.Now}
+	for _, l := range opts.Listen {
+		spec, err := parseListen(l)
+		if err != nil {
+			return nil, err
+		}
+		s.specs = append(s.specs, spec)
+	}
+	algs, err := normalizeAlgorithms(opts.AuthAlgorithms)
+	if err != nil {
+		return nil, err
+	}
+	s.auth, err = newAuthenticator(opts.Domain, algs, opts.NonceTTL, s.secret)
+	if err != nil {
+		return nil, err
+	}
+	s.throttle = newThrottle(opts.Throttle)
+	s.bindings = newBindings(opts.Store)
+	s.calls = newCallTable()
+	s.trusted = opts.Trunk.Trusted
+	s.routeKey, err = routeKey(opts.Store)
+	if err != nil {
+		return nil, err
+	}
+	if sip.UDPMTUSize < udpMTU {
+		sip.UDPMTUSize = udpMTU // package global in sipgo; written once, before any transport runs
+	}
+	return s, nil
+}
+
+func checkOptions(o *Options) error {
+	var errs []error
+	if strings.TrimSpace(o.Domain) == "" {
+		errs = append(errs, errors.New("domain is required"))
+	}
+	if len(o.Listen) == 0 {
+		errs = append(errs, errors.New("at least one listen address is required"))
+	}
+	if o.Directory == nil {
+		errs = append(errs, errors.New("directory source is required"))
+	}
+	if o.Store == nil {
+		errs = append(errs, errors.New("store is required"))
+	}
+	if t := strings.ToLower(o.Trunk.Transport); t != "" && t != "udp" && t != "tcp" {
+		errs = append(errs, fmt.Errorf("trunk transport %q not supported (udp, tcp)", o.Trunk.Transport))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("routing options: %w", err)
+	}
+	o.Domain = strings.ToLower(strings.TrimSpace(o.Domain))
+	if o.RegisterMinExpires <= 0 {
+		o.RegisterMinExpires = 60
+	}
+	if o.RegisterMaxExpires <= 0 {
+		o.RegisterMaxExpires = 3600
+	}
+	o.RegisterMaxExpires = max(o.RegisterMaxExpires, o.RegisterMinExpires)
+	if o.NonceTTL <= 0 {
+		o.NonceTTL = 5 * time.Minute
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = 30 * time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 3 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// secret is the authenticator's lookup: digest username = extension.
+func (s *Server) secret(username string) (string, string, bool, error) {
+	snap := s.opts.Directory()
+	if snap == nil {
+		return "", "", false, nil
+	}
+	e, ok := snap.ByExtension(username)
+	if !ok || e.Kind != directory.KindUser || e.User == nil {
+		return "", "", false, nil
+	}
+	c, err := s.opts.Store.Credential(e.User.ID, e.User.Extension)
+	if err != nil {
+		return "", "", false, err
+	}
+	return e.User.ID, c.Password, true, nil
+}
+
+// Addrs returns the bound listen addresses in the Listen format
+// ("udp:127.0.0.1:40312"), with the real ports; valid once Run called ready.
+func (s *Server) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.bound))
+	for i, b := range s.bound {
+		out[i] = b.String()
+	}
+	return out
+}
+
+// Registration is one live binding, for deskgatectl registrations.
+type Registration struct {
+	User      string    `json:"user"`
+	Contact   string    `json:"contact"`
+	Expires   time.Time `json:"expires"`
+	Source    string    `json:"source"`
+	Transport string    `json:"transport"`
+	UserAgent string    `json:"user_agent"`
+}
+
+// Registrations lists live bindings sorted by user and contact.
+func (s *Server) Registrations() []Registration {
+	all := s.bindings.all(s.now())
+	out := make([]Registration, len(all))
+	for i, b := range all {
+		out[i] = Registration{User: b.User, Contact: b.Contact, Expires: b.Expires,
+			Source: b.Source, Transport: b.Transport, UserAgent: b.UserAgent}
+	}
+	return out
+}
+
+// Stats is the registrar's part of deskgatectl status.
+type Stats struct {
+	Registrations    int  `json:"registrations"`     // live bindings
+	Users            int  `json:"users"`             // users with at least one binding
+	ThrottledSources int  `json:"throttled_sources"` // source IPs refused for failed auth
+	Calls            int  `json:"calls"`             // calls in progress
+	TrunkRegistered  bool `json:"trunk_registered"`  // outbound registration to the trunk is up
+}
+
+// Stats returns current counters.
+func (s *Server) Stats() Stats {
+	now := s.now()
+	users := map[string]bool{}
+	all := s.bindings.all(now)
+	for _, b := range all {
+		users[b.User] = true
+	}
+	s.mu.Lock()
+	trunkUp := s.trunkReg.ok
+	s.mu.Unlock()
+	return Stats{
+		Registrations:    len(all),
+		Users:            len(users),
+		ThrottledSources: s.throttle.blockedCount(now),
+		Calls:            s.calls.count(),
+		TrunkRegistered:  trunkUp,
+	}
+}
+
+// Calls lists calls in progress, oldest first.
+func (s *Server) Calls() []Call { return s.calls.list() }

@@ -1,0 +1,117 @@
+package routing
+
+import (
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/daemon/store"
+	"deskgate/routing/ringplan"
+)
+
+// handleSubscribe routes an initial SUBSCRIBE (record-routed, so refreshes
+// and NOTIFYs follow Route like any dialog) and refreshes in dialogs.
+//
+// Until presence lands (next issue) the daemon serves no event package
+// itself: a subscription to a local user goes to that user's most recently
+// registered phone; message-summary (voicemail lives upstream) goes to the
+// trunk, and only for the subscriber's own mailbox.
+func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
+	if hasToTag(req) {
+		s.handleInDialog(req, tx)
+		return
+	}
+	now := s.now()
+	org, ok := s.admit(req, tx, now)
+	if !ok {
+		return
+	}
+	if !org.fromTrunk && !s.me.isMe(req.Recipient) {
+		s.respond(req, tx, 403, "Relaying Denied")
+		return
+	}
+	fwd, ok := s.prepareInitial(req)
+	if !ok {
+		s.respond(req, tx, 403, "Route Not Allowed")
+		return
+	}
+	snap := s.opts.Directory()
+	t := ringplan.Classify(snap, req.Recipient.User)
+	event := strings.ToLower(strings.TrimSpace(headerValue(req, "Event")))
+	event, _, _ = strings.Cut(event, ";")
+	var code int
+	var reason string
+	switch {
+	case event == "message-summary":
+		code, reason = s.aimMailbox(fwd, org, t)
+	case t.Kind == ringplan.TargetUser:
+		code, reason = s.aimNewestPhone(fwd, t.User.ID)
+	default:
+		code, reason = 404, "Not Found"
+	}
+	if code != 0 {
+		s.respond(req, tx, code, reason)
+		return
+	}
+	if !decMaxForwards(fwd) {
+		s.respond(req, tx, 483, "Too Many Hops")
+		return
+	}
+	if !org.fromTrunk {
+		removeHeaders(fwd, "P-Asserted-Identity")
+		removeHeaders(fwd, "P-Preferred-Identity")
+	}
+	s.addRecordRoute(fwd, req.Transport(), fwd.Transport())
+	s.relay(req, tx, fwd)
+}
+
+// aimMailbox sends a message-summary subscription for the caller's own
+// mailbox to the trunk.
+func (s *Server) aimMailbox(fwd *sip.Request, org origin, t ringplan.Target) (int, string) {
+	addr, transport, ok := s.trunkTarget()
+	if org.fromTrunk || !ok {
+		return 404, "Not Found"
+	}
+	if t.Kind != ringplan.TargetUser || t.User.ID != org.caller {
+		return 403, "Not Your Mailbox"
+	}
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return 500, "Trunk Misconfigured"
+	}
+	fwd.Recipient.Host, fwd.Recipient.Port = host, port
+	fwd.SetTransport(strings.ToUpper(transport))
+	fwd.SetDestination(hostPortString(host, port))
+	s.pinLocal(fwd)
+	return 0, ""
+}
+
+// aimNewestPhone points the request at the user's most recently
+// registered contact.
+func (s *Server) aimNewestPhone(fwd *sip.Request, user string) (int, string) {
+	bs := s.bindings.get(user, s.now())
+	if len(bs) == 0 {
+		return 480, "Temporarily Unavailable"
+	}
+	newest := bs[0]
+	for _, b := range bs[1:] {
+		if b.Updated.After(newest.Updated) {
+			newest = b
+		}
+	}
+	return s.aimBinding(fwd, newest)
+}
+
+// aimBinding sets Request-URI, destination and transport for a binding.
+func (s *Server) aimBinding(fwd *sip.Request, b store.Binding) (int, string) {
+	c := contactOf(b)
+	var u sip.Uri
+	if err := sip.ParseUri(c.URI, &u); err != nil {
+		return 480, "Temporarily Unavailable"
+	}
+	fwd.Recipient = u
+	fwd.SetTransport(strings.ToUpper(c.Transport))
+	fwd.SetDestination(c.Source)
+	s.pinLocal(fwd)
+	return 0, ""
+}
