@@ -64,11 +64,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	d := &Daemon{opts: opts, level: new(slog.LevelVar), started: time.Now(), reloads: make(chan reloadReq)}
-	d.log = newLogger(opts.Stderr, d.level)
-	d.setLevel(cfg.Log.Level)
-	d.cfg.Store(cfg)
-	d.notify = newNotifier(d.log)
+	d := newDaemon(opts, cfg)
 	if err := d.start(ctx); err != nil {
 		d.notify.send("STATUS=start failed: " + oneLine(err.Error()))
 		return err
@@ -77,6 +73,16 @@ func Run(ctx context.Context, opts Options) error {
 	return d.serve(ctx)
 }
 
+func newDaemon(opts Options, cfg *config.Config) *Daemon {
+	d := &Daemon{opts: opts, level: new(slog.LevelVar), started: time.Now(), reloads: make(chan reloadReq)}
+	d.log = newLogger(opts.Stderr, d.level)
+	d.setLevel(cfg.Log.Level)
+	d.cfg.Store(cfg)
+	d.notify = newNotifier(d.log)
+	return d
+}
+
+// start opens the state db and loads the directory.
 func (d *Daemon) start(ctx context.Context) error {
 	cfg := d.cfg.Load()
 	stateDir := cfg.StateDir
