@@ -87,6 +87,9 @@ func (w *jsonWalker) value(t reflect.Type, path string) error {
 				w.add(path, w.dec.InputOffset(), err.Error())
 			}
 		}
+	case t == reflect.TypeFor[Schedule]() && isDelim && delim == '{':
+		// Walked as written, so a day given twice is caught too.
+		return w.object(reflect.TypeFor[map[string][]string](), path)
 	case t == nil || t == reflect.TypeFor[Schedule]():
 	case isDelim && delim == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
 		return w.object(t, path)

@@ -46,6 +46,8 @@ func TestParseRejects(t *testing.T) {
 			[]string{`users[0] (line 3, column 3): unknown key "extention" in a user (known keys: id, name, extension, numbers, license, schedule, no_answer, closed, ring_timeout)`}},
 		{"json key in the wrong case", `{"Plan": "pro"}`, []string{`document (line 1, column 2): unknown key "Plan" (keys are case-sensitive: did you mean "plan"?)`}},
 		{"json duplicate key", `{"plan": "pro", "plan": "standard"}`, []string{`document (line 1, column 17): key "plan" appears twice`}},
+		{"json day twice in a schedule", `{"plan": "pro", "schedules": {"s": {"mon": ["09:00-10:00"], "mon": []}}}`,
+			[]string{`schedules.s (line 1, column 61): key "mon" appears twice`}},
 		{"json trailing data", `{"plan": "pro"} {}`, []string{"line 1, column 17: unexpected data after the JSON document"}},
 		{"json syntax error", "{\"plan\": \"pro\",\n \"users\": [}", []string{"line 2, column 12: invalid JSON: invalid character '}' looking for beginning of value"}},
 		{"json truncated", `{"plan": "pro"`, []string{"invalid JSON: the document ends too early"}},

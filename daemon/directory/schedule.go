@@ -41,7 +41,11 @@ type span struct{ from, to int }
 // NewSchedule builds a Schedule from its written form (the same keys as in
 // office.yaml, including closed_dates).
 func NewSchedule(spec map[string][]string) (Schedule, error) {
-	s := compileSchedule(spec)
+	own := make(map[string][]string, len(spec))
+	for k, v := range spec {
+		own[k] = slices.Clone(v)
+	}
+	s := compileSchedule(own)
 	if len(s.problems) > 0 {
 		return Schedule{}, fmt.Errorf("invalid schedule: %s", strings.Join(s.problems, "; "))
 	}
