@@ -149,9 +149,10 @@ func (s *dirState) statusLocked() dirStatus {
 	if msg == "" {
 		msg = s.fetchErr
 	}
-	if msg == "" {
-		s.lastErrAt = time.Time{}
+	var at time.Time
+	if msg != "" {
+		at = s.lastErrAt
 	}
-	return dirStatus{Source: s.source, Loaded: s.loaded, Err: msg, ErrAt: s.lastErrAt,
+	return dirStatus{Source: s.source, Loaded: s.loaded, Err: msg, ErrAt: at,
 		Version: snap.Version(), Snapshot: snap}
 }
