@@ -68,3 +68,17 @@ fuzz: go-check
 
 clean:
 	rm -rf build
+
+# The .deb for each of DEB_ARCHES into build/dist/ (static binaries, nfpm as a
+# Go tool pinned in tools.mod). packaging/build.sh has the details.
+DEB_ARCHES ?= amd64 arm64
+.PHONY: deb package-test
+deb: go-check
+	GO=$(GO) VERSION=$(VERSION) DEB_ARCHES="$(DEB_ARCHES)" packaging/build.sh
+
+# Tests of the packages (root: debootstrap, chroot, systemd-nspawn): lintian,
+# contents, unit hardening score, install / upgrade / remove / purge in a
+# Debian 12 root (cached in build/debroot-bookworm.tar), the service booted
+# under systemd. packaging/test.sh has the details.
+package-test: deb
+	$(SUDO) env PATH="$$PATH" GO=$(GO) packaging/test.sh

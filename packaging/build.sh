@@ -30,7 +30,7 @@ done
 
 # The changelog: packaging/changelog, plus an entry for this build when it is
 # not a release listed there (a snapshot between tags, or a dirty tree).
-top=$(dpkg-parsechangelog -l packaging/changelog -S Version)
+top=$(sed -n '1s/^deskgate (\([^)]*\)).*/\1/p' packaging/changelog)
 {
 	if [[ $top != "$deb_version" ]]; then
 		printf 'deskgate (%s) bookworm; urgency=medium\n\n' "$deb_version"

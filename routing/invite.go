@@ -61,28 +61,14 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	snap := s.opts.Directory()
-	if !org.fromTrunk && !s.me.isMe(req.Recipient) {
-		s.respond(req, tx, 403, "Relaying Denied")
+	fwd, code, reason := s.initialRequest(req, org, snap)
+	if code != 0 {
+		s.respond(req, tx, code, reason)
 		return
 	}
-	fwd, ok := s.prepareInitial(req)
+	call, ok := s.callOf(req, tx, snap, org)
 	if !ok {
-		s.respond(req, tx, 403, "Route Not Allowed")
 		return
-	}
-	target := ringplan.Classify(snap, s.dialled(req, org))
-	call := ringplan.Call{Target: target, Caller: org.caller, Domain: s.opts.Domain}
-	if !org.fromTrunk {
-		caller, _ := snap.User(org.caller)
-		presented := presentedIdentity(req)
-		if caller == nil || !allowCallerID(snap, org.caller, presented) {
-			s.log.Warn("caller id refused", "user", org.caller, "presented", presented, "call_id", callID(req))
-			s.respond(req, tx, 403, "Caller ID Not Allowed")
-			return
-		}
-		call.CallerDisplay, call.CallerNumber = callerDisplay(req, caller), caller.Extension
-	} else {
-		call.CallerDisplay, call.CallerNumber = fromDisplay(req), fromUser(req)
 	}
 	plan := s.plan(snap, call, now)
 	if plan.Action == ringplan.ActionTrunk && org.fromTrunk {
@@ -97,6 +83,45 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// Max-Forwards.
 	s.addRecordRoute(fwd, req.Transport(), req.Transport())
 	s.execute(req, tx, fwd, plan, call)
+}
+
+// initialRequest checks an admitted dialog-creating request is for us and
+// returns the copy to forward, or the status to refuse it with.
+func (s *Server) initialRequest(req *sip.Request, org origin, snap *directory.Snapshot) (*sip.Request, int, string) {
+	if snap == nil {
+		return nil, 503, "Directory Not Loaded"
+	}
+	if !org.fromTrunk && !s.me.isMe(req.Recipient) {
+		return nil, 403, "Relaying Denied"
+	}
+	fwd, ok := s.prepareInitial(req)
+	if !ok {
+		return nil, 403, "Route Not Allowed"
+	}
+	return fwd, 0, ""
+}
+
+// callOf describes the call for ringplan, enforcing the caller ID policy
+// on phones (403 when they present someone else).
+func (s *Server) callOf(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, org origin) (ringplan.Call, bool) {
+	call := ringplan.Call{
+		Target: ringplan.Classify(snap, s.dialled(req, org)),
+		Caller: org.caller,
+		Domain: s.opts.Domain,
+	}
+	if org.fromTrunk {
+		call.CallerDisplay, call.CallerNumber = fromDisplay(req), fromUser(req)
+		return call, true
+	}
+	caller, _ := snap.User(org.caller)
+	presented := presentedIdentity(req)
+	if caller == nil || !allowCallerID(snap, org.caller, presented) {
+		s.log.Warn("caller id refused", "user", org.caller, "presented", presented, "call_id", callID(req))
+		s.respond(req, tx, 403, "Caller ID Not Allowed")
+		return call, false
+	}
+	call.CallerDisplay, call.CallerNumber = callerDisplay(req, caller), caller.Extension
+	return call, true
 }
 
 // dialled is the number a call is for: the Request-URI user, except for a

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -38,6 +39,7 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 			return // never answer an ACK
 		}
 		res := sip.NewResponseFromRequest(req, v.code, v.reason, nil)
+		res.SipVersion = "SIP/2.0" // not the request's (505 to SIP/7.0)
 		for _, h := range v.headers {
 			res.AppendHeader(h)
 		}
@@ -114,8 +116,17 @@ func validate(req *sip.Request, me *self) verdict {
 	case req.Via() == nil:
 		return verdict{code: 400, reason: "Missing Via"}
 	}
-	if req.CSeq().MethodName != req.Method {
+	// sipgo upper-cases the request line's method but not CSeq's.
+	if !strings.EqualFold(string(req.CSeq().MethodName), string(req.Method)) {
 		return verdict{code: 400, reason: "CSeq Method Mismatch"}
+	}
+	if len(req.Recipient.Headers) > 0 {
+		return verdict{code: 400, reason: "Headers In Request-URI"} // RFC 3261 §19.1.5, RFC 4475 escruri
+	}
+	if d := req.GetHeader("Date"); d != nil {
+		if _, err := time.Parse(sipDate, strings.TrimSpace(d.Value())); err != nil {
+			return verdict{code: 400, reason: "Bad Date"} // RFC 3261 §20.17: GMT only
+		}
 	}
 	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
 		return verdict{code: 400, reason: "Content-Length Mismatch"}

@@ -145,8 +145,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	snap := s.opts.Directory()
-	if !aorIsUser(snap, req.To(), user) {
+	if !aorIsUser(s.opts.Directory(), req.To(), user) {
 		s.log.Warn("register for another user refused", "user", user, "aor", uriUser(req.To()))
 		s.respond(req, tx, 403, "Not Your Address Of Record")
 		return

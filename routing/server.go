@@ -63,7 +63,9 @@ type Options struct {
 	Now           func() time.Time
 }
 
-// Server is the SIP registrar and proxy. Create it with New, run it with Run.
+// Server is the SIP registrar and proxy. Create it with New and call Run
+// once; the data methods (Registrations, Calls, Stats, Addrs) are safe to
+// call at any time from any goroutine.
 type Server struct {
 	opts     Options
 	log      *slog.Logger
@@ -179,6 +181,8 @@ func (s *Server) secret(username string) (string, string, bool, error) {
 	}
 	e, ok := snap.ByExtension(username)
 	if !ok || e.Kind != directory.KindUser || e.User == nil {
+		// Read the store anyway so unknown users cost what known ones do.
+		_, _, _ = s.opts.Store.LookupCredential(routeKeyUser)
 		return "", "", false, nil
 	}
 	c, err := s.opts.Store.Credential(e.User.ID, e.User.Extension)

@@ -26,21 +26,15 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	if !org.fromTrunk && !s.me.isMe(req.Recipient) {
-		s.respond(req, tx, 403, "Relaying Denied")
-		return
-	}
-	fwd, ok := s.prepareInitial(req)
-	if !ok {
-		s.respond(req, tx, 403, "Route Not Allowed")
-		return
-	}
 	snap := s.opts.Directory()
+	fwd, code, reason := s.initialRequest(req, org, snap)
+	if code != 0 {
+		s.respond(req, tx, code, reason)
+		return
+	}
 	t := ringplan.Classify(snap, req.Recipient.User)
 	event := strings.ToLower(strings.TrimSpace(headerValue(req, "Event")))
 	event, _, _ = strings.Cut(event, ";")
-	var code int
-	var reason string
 	switch {
 	case event == "message-summary":
 		code, reason = s.aimMailbox(fwd, org, t)

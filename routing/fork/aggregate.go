@@ -51,7 +51,6 @@ type aggregator struct {
 	legs        []aggLeg
 	phase       phase
 	hasFallback bool // the plan names a fallback for the ringing phase
-	winner      int  // leg whose 2xx went upstream, -1 = none
 	timedOut    bool
 	callerGone  bool
 	final       int // status sent upstream (487 if the caller cancelled), 0 = none yet
@@ -73,7 +72,7 @@ func none() verdict { return verdict{from: -1} }
 // newAggregator tracks the plan's branches; delegates[i] marks branch i as
 // ringing on behalf of someone else.
 func newAggregator(delegates []bool, hasFallback bool) *aggregator {
-	a := &aggregator{hasFallback: hasFallback, winner: -1}
+	a := &aggregator{hasFallback: hasFallback}
 	for _, d := range delegates {
 		a.legs = append(a.legs, aggLeg{delegate: d})
 	}
@@ -145,7 +144,7 @@ func (a *aggregator) response(i, status int) verdict {
 		// Any answer before the final wins, even a branch CANCELled at the
 		// ring timeout: the caller would rather reach a person than the
 		// fallback, which is then CANCELled too.
-		a.winner, a.phase, a.final = i, phaseFinal, status
+		a.phase, a.final = phaseFinal, status
 		return verdict{from: -1, relay: true, answered: true, cancel: a.cancelAll(whyAnswered)}
 	}
 	l.state = legFailed
@@ -240,7 +239,12 @@ func (a *aggregator) callerCancel() verdict {
 // answerLost records that the winning 2xx could not go upstream because
 // the caller's CANCEL got there first: the call ends as cancelled.
 func (a *aggregator) answerLost() {
-	a.winner, a.callerGone, a.final = -1, true, 487
+	a.callerGone, a.final = true, 487
+	for i := range a.legs {
+		if a.legs[i].cancel == whyAnswered {
+			a.legs[i].cancel = whyCaller // nobody answered from the caller's side
+		}
+	}
 }
 
 // abort ends the call with status (shutdown): CANCEL every leg still

@@ -43,15 +43,19 @@ func verdictString(v verdict) string {
 	return strings.Join(p, " ")
 }
 
-func TestAggregator(t *testing.T) {
-	tests := []struct {
-		name      string
-		delegates []bool
-		fallback  bool
-		steps     []step
-		final     int  // status sent upstream at the end
-		settled   bool // every leg ended and a final went upstream
-	}{
+// aggCase is a script of inputs for one aggregator and what must come out.
+type aggCase struct {
+	name      string
+	delegates []bool
+	fallback  bool
+	steps     []step
+	final     int  // status sent upstream at the end
+	settled   bool // every leg ended and a final went upstream
+}
+
+// TestAggregatorAnswers covers answers win and the losers are CANCELled or, if too late, ACKed and BYEd.
+func TestAggregatorAnswers(t *testing.T) {
+	runAggregator(t, []aggCase{
 		{
 			name: "first 2xx wins, the others are cancelled", delegates: []bool{false, false, false},
 			steps: []step{
@@ -86,6 +90,23 @@ func TestAggregator(t *testing.T) {
 			final: 200, settled: true,
 		},
 		{
+			name: "6xx cancels the rest and is relayed", delegates: []bool{false, false, false},
+			steps: []step{
+				{op: "1xx", leg: 0, status: 180, want: "relay"},
+				{op: "1xx", leg: 2, status: 180, want: "relay"},
+				{op: "final", leg: 1, status: 603, want: "final=603 from=1 cancel=[0 2]"},
+				{op: "final", leg: 0, status: 487, want: "-"},
+				{op: "final", leg: 2, status: 200, want: "ackbye"},
+			},
+			final: 603, settled: true,
+		},
+	})
+}
+
+// TestAggregatorCallerCancel covers the caller's CANCEL, including its races with a 2xx.
+func TestAggregatorCallerCancel(t *testing.T) {
+	runAggregator(t, []aggCase{
+		{
 			name: "caller CANCEL then a 200 races in", delegates: []bool{false, false},
 			steps: []step{
 				{op: "1xx", leg: 0, status: 180, want: "relay"},
@@ -115,28 +136,22 @@ func TestAggregator(t *testing.T) {
 			final: 487, settled: true,
 		},
 		{
-			name: "6xx cancels the rest and is relayed", delegates: []bool{false, false, false},
+			name: "caller CANCEL while the fallback rings", delegates: []bool{false}, fallback: true,
 			steps: []step{
-				{op: "1xx", leg: 0, status: 180, want: "relay"},
-				{op: "1xx", leg: 2, status: 180, want: "relay"},
-				{op: "final", leg: 1, status: 603, want: "final=603 from=1 cancel=[0 2]"},
-				{op: "final", leg: 0, status: 487, want: "-"},
-				{op: "final", leg: 2, status: 200, want: "ackbye"},
+				{op: "final", leg: 0, status: 480, want: "fallback"},
+				{op: "fallback", want: "1"},
+				{op: "1xx", leg: 1, status: 180, want: "relay"},
+				{op: "cancel", want: "cancel=[1]"},
+				{op: "final", leg: 1, status: 487, want: "-"},
 			},
-			final: 603, settled: true,
+			final: 487, settled: true,
 		},
-		{
-			name: "6xx with a fallback goes to the fallback", delegates: []bool{false, false}, fallback: true,
-			steps: []step{
-				{op: "1xx", leg: 0, status: 180, want: "relay"},
-				{op: "final", leg: 1, status: 600, want: "fallback cancel=[0]"},
-				{op: "fallback", want: "2"},
-				{op: "final", leg: 0, status: 487, want: "-"},
-				{op: "1xx", leg: 2, status: 180, want: "relay"},
-				{op: "final", leg: 2, status: 200, want: "relay answered"},
-			},
-			final: 200, settled: true,
-		},
+	})
+}
+
+// TestAggregatorFailures covers RFC 3261 §16.7: the best final response when every branch fails.
+func TestAggregatorFailures(t *testing.T) {
+	runAggregator(t, []aggCase{
 		{
 			name: "assistant's 603 ends only the assistant's branch", delegates: []bool{false, true},
 			steps: []step{
@@ -163,16 +178,6 @@ func TestAggregator(t *testing.T) {
 			final: 486, settled: true,
 		},
 		{
-			name: "all fail with a fallback", delegates: []bool{false, false}, fallback: true,
-			steps: []step{
-				{op: "final", leg: 0, status: 486, want: "-"},
-				{op: "final", leg: 1, status: 408, want: "fallback"},
-				{op: "fallback", want: "2"},
-				{op: "final", leg: 2, status: 486, want: "final=486 from=2"},
-			},
-			final: 486, settled: true,
-		},
-		{
 			name: "all INVITEs failed to go out", delegates: []bool{false, false},
 			steps: []step{
 				{op: "final", leg: 0, status: 503, want: "-"},
@@ -180,6 +185,45 @@ func TestAggregator(t *testing.T) {
 			},
 			final: 500, settled: true,
 		},
+		{
+			name: "challenges: 401 wins, 407 is merged by the executor", delegates: []bool{false, false},
+			steps: []step{
+				{op: "final", leg: 1, status: 407, want: "-"},
+				{op: "final", leg: 0, status: 401, want: "final=401 from=0"},
+			},
+			final: 401, settled: true,
+		},
+		{
+			name: "duplicate final ignored", delegates: []bool{false, false},
+			steps: []step{
+				{op: "final", leg: 0, status: 486, want: "-"},
+				{op: "final", leg: 0, status: 486, want: "-"},
+				{op: "1xx", leg: 0, status: 180, want: "-"},
+				{op: "final", leg: 1, status: 404, want: "final=486 from=0"},
+			},
+			final: 486, settled: true,
+		},
+		{
+			name: "start with branches waits", delegates: []bool{false},
+			steps: []step{
+				{op: "start", want: "-"},
+				{op: "final", leg: 0, status: 302, want: "final=302 from=0"},
+			},
+			final: 302, settled: true,
+		},
+		{
+			name: "fork with nobody to ring", delegates: nil,
+			steps: []step{
+				{op: "start", want: "final=480"},
+			},
+			final: 480, settled: true,
+		},
+	})
+}
+
+// TestAggregatorTimeout covers the ring timeout with branches ringing or silent.
+func TestAggregatorTimeout(t *testing.T) {
+	runAggregator(t, []aggCase{
 		{
 			name: "timeout with one ringing and one silent", delegates: []bool{false, false},
 			steps: []step{
@@ -199,6 +243,34 @@ func TestAggregator(t *testing.T) {
 				{op: "final", leg: 0, status: 487, want: "-"},
 			},
 			final: 480, settled: false,
+		},
+	})
+}
+
+// TestAggregatorFallback covers the no-answer fallback after a 6xx, all failing or the timeout.
+func TestAggregatorFallback(t *testing.T) {
+	runAggregator(t, []aggCase{
+		{
+			name: "6xx with a fallback goes to the fallback", delegates: []bool{false, false}, fallback: true,
+			steps: []step{
+				{op: "1xx", leg: 0, status: 180, want: "relay"},
+				{op: "final", leg: 1, status: 600, want: "fallback cancel=[0]"},
+				{op: "fallback", want: "2"},
+				{op: "final", leg: 0, status: 487, want: "-"},
+				{op: "1xx", leg: 2, status: 180, want: "relay"},
+				{op: "final", leg: 2, status: 200, want: "relay answered"},
+			},
+			final: 200, settled: true,
+		},
+		{
+			name: "all fail with a fallback", delegates: []bool{false, false}, fallback: true,
+			steps: []step{
+				{op: "final", leg: 0, status: 486, want: "-"},
+				{op: "final", leg: 1, status: 408, want: "fallback"},
+				{op: "fallback", want: "2"},
+				{op: "final", leg: 2, status: 486, want: "final=486 from=2"},
+			},
+			final: 486, settled: true,
 		},
 		{
 			name: "timeout with a fallback, fallback answers", delegates: []bool{false}, fallback: true,
@@ -246,17 +318,6 @@ func TestAggregator(t *testing.T) {
 			final: 500, settled: true,
 		},
 		{
-			name: "caller CANCEL while the fallback rings", delegates: []bool{false}, fallback: true,
-			steps: []step{
-				{op: "final", leg: 0, status: 480, want: "fallback"},
-				{op: "fallback", want: "1"},
-				{op: "1xx", leg: 1, status: 180, want: "relay"},
-				{op: "cancel", want: "cancel=[1]"},
-				{op: "final", leg: 1, status: 487, want: "-"},
-			},
-			final: 487, settled: true,
-		},
-		{
 			name: "redirect: no branches, straight to the fallback", fallback: true,
 			steps: []step{
 				{op: "start", want: "fallback"},
@@ -264,65 +325,53 @@ func TestAggregator(t *testing.T) {
 			},
 			final: 302, settled: true,
 		},
+	})
+}
+
+// TestAggregatorAborts covers shutdown and a 2xx the caller never got.
+func TestAggregatorAborts(t *testing.T) {
+	runAggregator(t, []aggCase{
 		{
-			name: "fork with nobody to ring", delegates: nil,
+			name: "shutdown while ringing", delegates: []bool{false, false},
 			steps: []step{
-				{op: "start", want: "final=480"},
+				{op: "1xx", leg: 0, status: 180, want: "relay"},
+				{op: "abort", status: 503, want: "final=503 cancel=[0]"},
+				{op: "1xx", leg: 1, status: 100, want: "cancel=[1]"},
+				{op: "final", leg: 0, status: 487, want: "-"},
+				{op: "final", leg: 1, status: 487, want: "-"},
 			},
-			final: 480, settled: true,
+			final: 503, settled: true,
 		},
 		{
-			name: "start with branches waits", delegates: []bool{false},
+			name: "shutdown after the answer changes nothing", delegates: []bool{false},
 			steps: []step{
-				{op: "start", want: "-"},
-				{op: "final", leg: 0, status: 302, want: "final=302 from=0"},
+				{op: "final", leg: 0, status: 200, want: "relay answered"},
+				{op: "abort", status: 503, want: "-"},
 			},
-			final: 302, settled: true,
+			final: 200, settled: true,
 		},
 		{
-			name: "challenges: 401 wins, 407 is merged by the executor", delegates: []bool{false, false},
+			name: "answer lost to the caller's CANCEL inside sipgo", delegates: []bool{false, false},
 			steps: []step{
-				{op: "final", leg: 1, status: 407, want: "-"},
-				{op: "final", leg: 0, status: 401, want: "final=401 from=0"},
+				{op: "1xx", leg: 0, status: 180, want: "relay"},
+				{op: "1xx", leg: 1, status: 180, want: "relay"},
+				{op: "final", leg: 0, status: 200, want: "relay answered cancel=[1]"},
+				{op: "lost", want: "-"},
+				{op: "cancel", want: "-"},
+				{op: "final", leg: 1, status: 487, want: "-"},
 			},
-			final: 401, settled: true,
+			final: 487, settled: true,
 		},
-		{
-			name: "duplicate final ignored", delegates: []bool{false, false},
-			steps: []step{
-				{op: "final", leg: 0, status: 486, want: "-"},
-				{op: "final", leg: 0, status: 486, want: "-"},
-				{op: "1xx", leg: 0, status: 180, want: "-"},
-				{op: "final", leg: 1, status: 404, want: "final=486 from=0"},
-			},
-			final: 486, settled: true,
-		},
-	}
+	})
+}
+
+func runAggregator(t *testing.T, tests []aggCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAggregator(tt.delegates, tt.fallback)
 			for n, s := range tt.steps {
-				var got string
-				switch s.op {
-				case "1xx":
-					got = verdictString(a.provisional(s.leg, s.status))
-				case "final":
-					got = verdictString(a.response(s.leg, s.status))
-				case "timeout":
-					got = verdictString(a.timeout())
-				case "cancel":
-					got = verdictString(a.callerCancel())
-				case "start":
-					got = verdictString(a.start())
-				case "fallback":
-					got = fmt.Sprint(a.addFallback())
-				case "finish":
-					a.finish(s.status)
-					got = "-"
-				default:
-					t.Fatalf("step %d: unknown op %q", n, s.op)
-				}
-				if got != s.want {
+				if got := feed(t, a, s); got != s.want {
 					t.Fatalf("step %d %s leg=%d status=%d: got %q, want %q", n, s.op, s.leg, s.status, got, s.want)
 				}
 			}
@@ -333,5 +382,45 @@ func TestAggregator(t *testing.T) {
 				t.Errorf("settled = %v, want %v", a.settled(), tt.settled)
 			}
 		})
+	}
+}
+
+// feed gives one step to the aggregator and returns its verdict as text.
+func feed(t *testing.T, a *aggregator, s step) string {
+	switch s.op {
+	case "1xx":
+		return verdictString(a.provisional(s.leg, s.status))
+	case "final":
+		return verdictString(a.response(s.leg, s.status))
+	case "timeout":
+		return verdictString(a.timeout())
+	case "cancel":
+		return verdictString(a.callerCancel())
+	case "abort":
+		return verdictString(a.abort(s.status))
+	case "start":
+		return verdictString(a.start())
+	case "fallback":
+		return fmt.Sprint(a.addFallback())
+	case "finish":
+		a.finish(s.status)
+		return "-"
+	case "lost":
+		a.answerLost()
+		return "-"
+	}
+	t.Fatalf("unknown op %q", s.op)
+	return ""
+}
+
+func TestAnswerLostRelabelsCancels(t *testing.T) {
+	a := newAggregator([]bool{false, false, false}, false)
+	a.provisional(1, 180)
+	a.response(0, 200) // leg 1 CANCELled now, leg 2 (silent) later
+	a.answerLost()
+	for _, i := range []int{1, 2} {
+		if a.legs[i].cancel != whyCaller {
+			t.Errorf("leg %d cancel reason = %v, want the caller's", i, a.legs[i].cancel)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -67,8 +66,7 @@ type call struct {
 	quit      chan struct{} // closed when the loop ends: watchers stop posting
 	cancelled chan struct{} // the caller's CANCEL (buffered, 1)
 	reasonMu  sync.Mutex
-	reason    string // Reason header of the caller's CANCEL
-	gone      atomic.Bool
+	reason    string          // Reason header of the caller's CANCEL
 	hctx      context.Context // CANCEL and BYE: detached from ctx so they still go out
 	hstop     context.CancelFunc
 	watchers  sync.WaitGroup
@@ -121,7 +119,11 @@ func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerT
 // Contact's host:port.
 func branchTarget(b ringplan.Branch) target {
 	t := target{branch: b, tp: transport(b.Contact.Transport)}
-	if err := sip.ParseUri(b.Contact.URI, &t.uri); err != nil {
+	err := sip.ParseUri(b.Contact.URI, &t.uri)
+	if err == nil && t.uri.Host == "" {
+		err = errors.New("no host")
+	}
+	if err != nil {
 		t.bad = fmt.Errorf("parse contact %q: %w", b.Contact.URI, err)
 		return t
 	}
@@ -134,27 +136,28 @@ func branchTarget(b ringplan.Branch) target {
 
 // trunkTarget addresses the trunk: sip:number@trunk.
 func trunkTarget(number, addr, tp string) target {
-	t := target{tp: transport(tp), dest: addr}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		host, port = addr, ""
-	}
+	t := target{tp: transport(tp), dest: withPort(addr, tp)}
+	host, port, _ := net.SplitHostPort(t.dest)
 	t.uri = sip.Uri{Scheme: "sip", User: number, Host: host}
-	if p, err := strconv.Atoi(port); err == nil {
-		t.uri.Port = p
-	} else {
-		t.dest = hostPort(t.uri, t.tp)
-	}
+	t.uri.Port, _ = strconv.Atoi(port)
 	if number == "" || host == "" {
 		t.bad = fmt.Errorf("trunk target %q@%q", number, addr)
 	}
 	return t
 }
 
+// withPort adds the transport's default port to an address without one.
+func withPort(addr, tp string) string {
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(strings.Trim(addr, "[]"), strconv.Itoa(sip.DefaultPort(transport(tp))))
+}
+
 func hostPort(u sip.Uri, tp string) string {
 	port := u.Port
 	if port == 0 {
-		port = int(sip.DefaultPort(tp))
+		port = sip.DefaultPort(tp)
 	}
 	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
 }
@@ -194,7 +197,6 @@ func (c *call) onCallerCancel(r *sip.Request) {
 			c.reasonMu.Unlock()
 		}
 	}
-	c.gone.Store(true)
 	select {
 	case c.cancelled <- struct{}{}:
 	default:
@@ -255,11 +257,12 @@ func (c *call) onLegEvent(ev legEvent) {
 	code := ev.res.StatusCode
 	switch {
 	case code < 200:
-		if code > 100 && !l.rang {
+		v := c.agg.provisional(ev.i, code)
+		if v.relay && !l.rang { // a leg being CANCELled does not count as ringing
 			l.rang = true
 			c.e.emit(Event{Kind: EventRinging, CallID: c.id, Branch: l.branch, Status: code})
 		}
-		c.apply(ev.i, ev.res, c.agg.provisional(ev.i, code))
+		c.apply(ev.i, ev.res, v)
 	case code < 300:
 		c.apply(ev.i, ev.res, c.agg.response(ev.i, code))
 	default:

@@ -2,6 +2,8 @@ package fork
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -233,8 +235,8 @@ func TestExecuteDecline(t *testing.T) {
 // CANCELled before its 200 (RFC 3261 §9.1); p3 rings late and is CANCELled
 // on its first 1xx.
 func TestExecuteTwoAnswer(t *testing.T) {
-	p1 := newPhone(t, "p1", behaviour{final: 200, after: 50 * time.Millisecond})
-	p2 := newPhone(t, "p2", behaviour{ringAfter: -1, final: 200, after: 150 * time.Millisecond})
+	p1 := newPhone(t, "p1", behaviour{final: 200, after: 50 * time.Millisecond, repeat: true})
+	p2 := newPhone(t, "p2", behaviour{ringAfter: -1, final: 200, after: 150 * time.Millisecond, repeat: true})
 	p3 := newPhone(t, "p3", behaviour{ringAfter: 400 * time.Millisecond})
 	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
 		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2), branchTo(p3)}}, "")
@@ -267,6 +269,49 @@ func TestExecuteTwoAnswer(t *testing.T) {
 	if p1.find("BYE") != nil {
 		t.Errorf("the winner got a BYE")
 	}
+	// Each phone sent its 2xx twice: the winner's retransmission was relayed
+	// and re-ACKed by the caller, the loser's re-ACKed by the proxy.
+	waitFor(t, func() bool { return p1.count("ACK") == 2 && p2.count("ACK") == 2 }, func() string {
+		return fmt.Sprintf("ACKs: p1 %d, p2 %d, want 2 each", p1.count("ACK"), p2.count("ACK"))
+	})
+}
+
+func waitFor(t *testing.T, ok func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal(msg())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestExecuteShutdown(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1)}}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	go func() {
+		p1.await(t, "INVITE")
+		time.Sleep(100 * time.Millisecond)
+		px.stop()
+	}()
+	status, _ := newCaller(t).call(ctx, t, px.port)
+	if status != 503 {
+		t.Errorf("caller got %d, want 503", status)
+	}
+	p1.await(t, "CANCEL")
+	select {
+	case r := <-px.results:
+		if !errors.Is(r.err, context.Canceled) || r.out.Status != 503 {
+			t.Errorf("Execute = %+v, %v; want 503 and context.Canceled", r.out, r.err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Execute did not return")
+	}
+	noCallGoroutines(t)
 }
 
 func TestExecuteTrunkAndReject(t *testing.T) {

@@ -1,6 +1,8 @@
 package fork
 
 import (
+	"strings"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -45,10 +47,14 @@ func (c *call) startFallback() {
 	err := sip.ParseUri(c.fbURI, &u)
 	addr, tp, ok := c.e.trunk()
 	if err != nil || !ok || (u.Scheme != "sip" && u.Scheme != "sips") {
-		c.log.Info("fallback by redirect", "fallback", c.fbURI, "trunk", ok)
-		c.agg.finish(302)
-		res := sip.NewResponseFromRequest(c.req, 302, reasonPhrase(302), nil)
-		if safeHeader(c.fbURI) {
+		status := 302
+		if !safeHeader(c.fbURI) || strings.ContainsAny(c.fbURI, "<>") {
+			status = 480 // cannot name it safely: as if there were no fallback
+		}
+		c.log.Info("fallback by redirect", "fallback", c.fbURI, "trunk", ok, "status", status)
+		c.agg.finish(status)
+		res := sip.NewResponseFromRequest(c.req, status, reasonPhrase(status), nil)
+		if status == 302 {
 			res.AppendHeader(sip.NewHeader("Contact", "<"+c.fbURI+">"))
 		}
 		if err := c.tx.Respond(res); err != nil {
@@ -58,11 +64,8 @@ func (c *call) startFallback() {
 		return
 	}
 	c.agg.addFallback()
-	t := target{uri: u, dest: addr, tp: transport(tp)}
-	if _, _, err := splitHostPort(addr); err != nil {
-		t.bad = err
-	}
 	c.timer.Reset(c.e.maxRing)
+	t := target{uri: u, dest: withPort(addr, tp), tp: transport(tp)}
 	c.startLeg(t)
 }
 

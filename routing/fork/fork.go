@@ -156,7 +156,10 @@ type Event struct {
 // transaction when the handler returns) and every branch has ended, at most
 // Options.Linger after that final response, and it never leaves a goroutine
 // behind. The caller must already have authenticated the request, removed a
-// Route naming us and set any P-Asserted-Identity. The error is for the
+// Route naming us and set any P-Asserted-Identity; req may be such a
+// prepared clone of tx's request as long as its Via, From, To, Call-ID,
+// CSeq and source are unchanged (our own responses are built from it). The
+// error is for the
 // operator's log (invalid plan, response not sent, ctx ended); SIP outcomes
 // are in Outcome.
 func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, plan ringplan.Plan) (Outcome, error) {

@@ -74,6 +74,7 @@ type proxy struct {
 	exec    *Executor
 	plan    ringplan.Plan
 	results chan execResult
+	stop    context.CancelFunc // ends the ctx Execute runs with (daemon shutdown)
 
 	mu     sync.Mutex
 	events []Event
@@ -104,6 +105,7 @@ func newProxy(t *testing.T, plan ringplan.Plan, trunk string) *proxy {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	p.stop = cancel
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		out, err := p.exec.Execute(ctx, req, tx, p.plan)
 		p.results <- execResult{out, err}
@@ -182,6 +184,7 @@ type behaviour struct {
 	ringAfter time.Duration // send 180 after this; 0 = at once; <0 = never
 	final     int           // final status; 0 = none (ring until CANCEL)
 	after     time.Duration // delay before the final
+	repeat    bool          // send a 2xx twice, as a phone whose ACK was lost does
 }
 
 // phone is a sipgo UA that answers INVITEs as its behaviour says and
@@ -259,6 +262,9 @@ func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: p.name, Host: "127.0.0.1", Port: p.port}})
 	}
 	_ = tx.Respond(res)
+	if p.b.repeat && p.b.final < 300 && wait(100*time.Millisecond) {
+		_ = tx.Respond(res)
+	}
 }
 
 // await waits until the phone got a request with that method.
@@ -276,6 +282,19 @@ func (p *phone) await(t *testing.T, method string) *sip.Request {
 			return nil
 		}
 	}
+}
+
+// count returns how many requests with that method the phone got.
+func (p *phone) count(method string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.reqs {
+		if r.Method.String() == method {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *phone) find(method string) *sip.Request {

@@ -14,7 +14,7 @@ const legSetup = 4 * time.Second
 // startLeg sends one INVITE and starts its watcher. A leg that cannot be
 // sent fails at once with a synthesised 503 (RFC 3261 §16.7: transport
 // error).
-func (c *call) startLeg(t target) int {
+func (c *call) startLeg(t target) {
 	i := len(c.legs)
 	l := &leg{target: t}
 	c.legs = append(c.legs, l)
@@ -30,12 +30,11 @@ func (c *call) startLeg(t target) int {
 		l.ct = nil
 		c.apply(i, nil, c.agg.response(i, 503))
 		c.branchEnded(i)
-		return i
+		return
 	}
 	l.ct.OnRetransmission(func(r *sip.Response) { c.retransmission(l, r) })
 	c.watchers.Add(1)
 	go c.watch(i, l.ct)
-	return i
 }
 
 // branchRequest builds the leg's INVITE from the caller's (libs.md §1.6):

@@ -2,7 +2,6 @@ package fork
 
 import (
 	"context"
-	"net"
 	"strings"
 
 	"github.com/emiago/sipgo"
@@ -153,5 +152,3 @@ func safeDisplay(s string) string {
 func safeHeader(v string) bool {
 	return !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
 }
-
-func splitHostPort(addr string) (string, string, error) { return net.SplitHostPort(addr) }

@@ -94,27 +94,37 @@ func registered() map[string][]Contact {
 	}
 }
 
-func TestMake(t *testing.T) {
-	snap := directorytest.MustParse(t, office)
-	ny, err := time.LoadLocation("America/New_York")
+// makeCase is one call through Make and the plan it must give.
+type makeCase struct {
+	name  string
+	dial  string
+	call  Call // Target is filled from dial
+	state mapState
+	hour  int // 0 = 10:00 (open hours)
+	want  string
+}
+
+// at is 25 November 2026 (a Wednesday) at hour:00 in the office's zone.
+func at(t *testing.T, hour int) time.Time {
+	t.Helper()
+	loc, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := time.Date(2026, 11, 25, 10, 0, 0, 0, ny)   // a Wednesday, 10:00
-	closed := time.Date(2026, 11, 25, 20, 0, 0, 0, ny) // same day, 20:00
-	alice := Call{Caller: "", CallerDisplay: "Alice Caller", CallerNumber: "+15550100", Domain: "hq.example.test"}
+	return time.Date(2026, 11, 25, hour, 0, 0, 0, loc)
+}
 
-	tests := []struct {
-		name  string
-		dial  string
-		call  Call // Target is filled from dial
-		state mapState
-		now   time.Time
-		want  string
-	}{
+// aliceCall is a call from the trunk with a display name.
+func aliceCall() Call {
+	return Call{Caller: "", CallerDisplay: "Alice Caller", CallerNumber: "+15550100", Domain: "hq.example.test"}
+}
+
+// TestMakeUser covers calls to a user: own phones, assistants, DND, fallback and timeouts.
+func TestMakeUser(t *testing.T) {
+	runMake(t, []makeCase{
 		{
 			name: "user by extension rings own phones and active assistants",
-			dial: "1001", call: alice,
+			dial: "1001", call: aliceCall(),
 			want: `fork timeout=20s fallback=sip:vm-1001@vm.example.test why="user jsmith"
   branch user=jsmith contact=sip:1001@10.0.0.1:5060 source=10.0.0.1:5060 transport=udp
   branch user=jsmith contact=sip:1001@10.0.0.11:5060 source=10.0.0.11:5060 transport=udp
@@ -139,14 +149,14 @@ func TestMake(t *testing.T) {
 		},
 		{
 			name: "executive in DND: only assistants ring",
-			dial: "1001", call: alice,
+			dial: "1001", call: aliceCall(),
 			state: mapState{dnd: map[string]bool{"jsmith": true}, contacts: map[string][]Contact{"mlee": registered()["mlee"]}},
 			want: `fork timeout=20s fallback=sip:vm-1001@vm.example.test why="user jsmith; skipped jsmith (dnd), alice (unregistered)"
   branch user=mlee contact=sip:1002@10.0.0.2:5060 source=10.0.0.2:5060 transport=udp on_behalf_of=jsmith display="Alice Caller for John Smith" history_info="<sip:1001@hq.example.test>;index=1,<sip:1002@hq.example.test>;index=1.1;mp=1"`,
 		},
 		{
 			name: "assistant in DND is skipped",
-			dial: "1001", call: alice,
+			dial: "1001", call: aliceCall(),
 			state: mapState{dnd: map[string]bool{"mlee": true, "alice": true}},
 			want: `fork timeout=20s fallback=sip:vm-1001@vm.example.test why="user jsmith; skipped mlee (dnd), alice (dnd)"
   branch user=jsmith contact=sip:1001@10.0.0.1:5060 source=10.0.0.1:5060 transport=udp
@@ -161,17 +171,17 @@ func TestMake(t *testing.T) {
 		},
 		{
 			name: "nobody registered with no_answer: fallback at once",
-			dial: "1001", call: alice, state: mapState{contacts: map[string][]Contact{}},
+			dial: "1001", call: aliceCall(), state: mapState{contacts: map[string][]Contact{}},
 			want: `redirect sip:vm-1001@vm.example.test why="user jsmith; skipped jsmith (unregistered), mlee (unregistered), alice (unregistered); nobody reachable"`,
 		},
 		{
 			name: "nobody registered without no_answer: 480, default timeout unused",
-			dial: "1002", call: alice, state: mapState{contacts: map[string][]Contact{}},
+			dial: "1002", call: aliceCall(), state: mapState{contacts: map[string][]Contact{}},
 			want: `reject 480 "Temporarily Unavailable" why="user mlee; skipped mlee (unregistered); nobody reachable"`,
 		},
 		{
 			name: "no ring_timeout: default 25s; pending pairing ignored; 5m kept",
-			dial: "1007", call: alice,
+			dial: "1007", call: aliceCall(),
 			want: `fork timeout=5m0s why="user erin"
   branch user=erin contact=sip:1007@10.0.0.7:5060 source=10.0.0.7:5060 transport=udp`,
 		},
@@ -182,25 +192,15 @@ func TestMake(t *testing.T) {
   branch user=pat contact=sip:1008@10.0.0.8:5060 source=10.0.0.8:5060 transport=udp
   branch user=bob contact=sip:1004@10.0.0.4:5060 source=10.0.0.4:5060 transport=udp on_behalf_of=pat display="Quoted for 1008" history_info="<sip:1008@hq.example.test>;index=1,<sip:1004@hq.example.test>;index=1.1;mp=1"`,
 		},
-		{
-			name: "closed hours go to closed, nothing rings",
-			dial: "1005", call: alice, now: closed,
-			want: `redirect sip:closed-1005@vm.example.test why="user carol: closed hours"`,
-		},
-		{
-			name: "open hours ring",
-			dial: "1005", call: alice, now: open,
-			want: `fork timeout=25s why="user carol"
-  branch user=carol contact=sip:1005@10.0.0.5:5060 source=10.0.0.5:5060 transport=udp`,
-		},
-		{
-			name: "closed without a closed destination: 480",
-			dial: "1006", call: alice, now: closed,
-			want: `reject 480 "Temporarily Unavailable" why="user dave: closed hours, no closed destination"`,
-		},
+	})
+}
+
+// TestMakeDepartment covers department calls: operators filtered by away, DND and registration.
+func TestMakeDepartment(t *testing.T) {
+	runMake(t, []makeCase{
 		{
 			name: "department rings operators, skipping away, DND and unregistered",
-			dial: "+15551232000", call: alice,
+			dial: "+15551232000", call: aliceCall(),
 			state: mapState{
 				away:     map[string][]string{"alice": {"sales"}, "bob": {"support"}},
 				contacts: map[string][]Contact{"alice": registered()["alice"], "bob": registered()["bob"]},
@@ -218,19 +218,41 @@ func TestMake(t *testing.T) {
 		},
 		{
 			name: "department with every operator away: no_answer at once",
-			dial: "2000", call: alice,
+			dial: "2000", call: aliceCall(),
 			state: mapState{away: map[string][]string{"alice": {"*"}, "bob": {"*"}, "jsmith": {"support"}}, contacts: registered()},
 			want:  `redirect sip:vm-2000@vm.example.test why="department support; skipped alice (away), bob (away), jsmith (away); nobody reachable"`,
 		},
 		{
 			name: "department without no_answer and nobody available: 480",
-			dial: "2200", call: alice, state: mapState{contacts: map[string][]Contact{}},
+			dial: "2200", call: aliceCall(), state: mapState{contacts: map[string][]Contact{}},
 			want: `reject 480 "Temporarily Unavailable" why="department empty; skipped bob (unregistered); nobody reachable"`,
 		},
 		{
 			name: "department closed",
-			dial: "2100", call: alice, now: closed,
+			dial: "2100", call: aliceCall(), hour: 20,
 			want: `redirect sip:closed-2100@vm.example.test why="department sales: closed hours"`,
+		},
+	})
+}
+
+// TestMakeGate covers the gate step: schedules, outside numbers, unknown targets and feature codes.
+func TestMakeGate(t *testing.T) {
+	runMake(t, []makeCase{
+		{
+			name: "closed hours go to closed, nothing rings",
+			dial: "1005", call: aliceCall(), hour: 20,
+			want: `redirect sip:closed-1005@vm.example.test why="user carol: closed hours"`,
+		},
+		{
+			name: "open hours ring",
+			dial: "1005", call: aliceCall(), hour: 10,
+			want: `fork timeout=25s why="user carol"
+  branch user=carol contact=sip:1005@10.0.0.5:5060 source=10.0.0.5:5060 transport=udp`,
+		},
+		{
+			name: "closed without a closed destination: 480",
+			dial: "1006", call: aliceCall(), hour: 20,
+			want: `reject 480 "Temporarily Unavailable" why="user dave: closed hours, no closed destination"`,
 		},
 		{
 			name: "outside number from a phone goes to the trunk",
@@ -257,21 +279,25 @@ func TestMake(t *testing.T) {
 			dial: "*78", call: Call{Caller: "bob"},
 			want: `reject 404 "Not Found" why="feature code *78 reached the proxy"`,
 		},
-	}
+	})
+}
+
+func runMake(t *testing.T, tests []makeCase) {
+	t.Helper()
+	snap := directorytest.MustParse(t, office)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := tt.state
 			if st.contacts == nil {
 				st.contacts = registered()
 			}
-			now := tt.now
-			if now.IsZero() {
-				now = open
+			now := at(t, 10)
+			if tt.hour != 0 {
+				now = at(t, tt.hour)
 			}
 			call := tt.call
 			call.Target = Classify(snap, tt.dial)
-			got := Make(snap, st, call, now).String()
-			if got != tt.want {
+			if got := Make(snap, st, call, now).String(); got != tt.want {
 				t.Errorf("Make(%q):\n got: %s\nwant: %s", tt.dial, got, tt.want)
 			}
 		})
@@ -318,75 +344,6 @@ func TestPlanStringZero(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
-	snap := directorytest.MustParse(t, office)
-	tests := []struct {
-		name, dial string
-		kind       TargetKind
-		id, number string
-	}{
-		{name: "extension", dial: "1001", kind: TargetUser, id: "jsmith", number: "1001"},
-		{name: "E.164", dial: "+15551230001", kind: TargetUser, id: "jsmith", number: "+15551230001"},
-		{name: "escaped plus", dial: "%2B15551230001", kind: TargetUser, id: "jsmith", number: "+15551230001"},
-		{name: "without plus", dial: "15551230001", kind: TargetUser, id: "jsmith", number: "+15551230001"},
-		{name: "visual separators", dial: "+1 555-123.0001", kind: TargetUser, id: "jsmith", number: "+15551230001"},
-		{name: "department extension", dial: "2000", kind: TargetDepartment, id: "support", number: "2000"},
-		{name: "department number", dial: "+15551232000", kind: TargetDepartment, id: "support", number: "+15551232000"},
-		{name: "outside", dial: "+4930123456", kind: TargetOutside, number: "+4930123456"},
-		{name: "outside national", dial: "0301234567", kind: TargetOutside, number: "0301234567"},
-		{name: "feature code", dial: "*452000", kind: TargetFeature, number: "*452000"},
-		{name: "spaces trimmed", dial: " 1002 ", kind: TargetUser, id: "mlee", number: "1002"},
-		{name: "empty", dial: "", kind: TargetUnknown},
-		{name: "letters", dial: "jsmith", kind: TargetUnknown, number: "jsmith"},
-		{name: "plus inside", dial: "1+2", kind: TargetUnknown, number: "1+2"},
-		{name: "only plus", dial: "+", kind: TargetUnknown, number: "+"},
-		{name: "bad escape kept", dial: "%zz1", kind: TargetUnknown, number: "%zz1"},
-		{name: "too long", dial: strings.Repeat("1", 33), kind: TargetUnknown, number: strings.Repeat("1", 33)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Classify(snap, tt.dial)
-			var id string
-			switch {
-			case got.User != nil:
-				id = got.User.ID
-			case got.Department != nil:
-				id = got.Department.ID
-			}
-			if got.Kind != tt.kind || id != tt.id || got.Number != tt.number {
-				t.Errorf("Classify(%q) = %v %q number=%q, want %v %q number=%q",
-					tt.dial, got.Kind, id, got.Number, tt.kind, tt.id, tt.number)
-			}
-		})
-	}
-}
-
-func FuzzClassify(f *testing.F) {
-	snap := directorytest.MustParse(f, office)
-	for _, s := range []string{"1001", "+15551230001", "%2B1555", "*45", "", "1-800-FLOWERS", "%", "%2", "++1", "(555) 010 0999"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := Classify(snap, s)
-		switch got.Kind {
-		case TargetOutside:
-			if _, ok := dialable(got.Number); !ok {
-				t.Errorf("outside number %q is not dialable", got.Number)
-			}
-		case TargetUser:
-			if got.User == nil {
-				t.Error("user target without user")
-			}
-		case TargetDepartment:
-			if got.Department == nil {
-				t.Error("department target without department")
-			}
-		}
-		// every target must yield a plan without panicking
-		_ = Make(snap, mapState{contacts: registered()}, Call{Target: got, Caller: "bob"}, time.Unix(0, 0)).String()
-	})
-}
-
 var _ State = mapState{}
 
 func TestLimitsClamp(t *testing.T) {
@@ -406,5 +363,22 @@ func TestLimitsClamp(t *testing.T) {
 				t.Errorf("limits = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func BenchmarkMakeDepartment(b *testing.B) {
+	snap := directorytest.MustParse(b, office)
+	st := mapState{contacts: registered()}
+	call := Call{Target: Classify(snap, "2000"), CallerDisplay: "X"}
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		_ = Make(snap, st, call, now)
+	}
+}
+
+func BenchmarkPickFinal(b *testing.B) {
+	statuses := []int{487, 486, 480, 408, 503, 603}
+	for b.Loop() {
+		_ = PickFinal(statuses)
 	}
 }

@@ -41,7 +41,7 @@ type Options struct {
 	OOC       string            // out-of-call scenario (-oocsf), optional
 	Remote    string            // host:port of the server; "" for a pure UAS
 	Transport string            // "u1" (default) or "t1"
-	LocalIP   string            // -i; default 127.0.0.1
+	LocalIP   string            // -i and -bind_local; default 127.0.0.1 (not bound)
 	Port      int               // -p; 0 = a free port
 	Calls     int               // -m; default 1
 	Rate      int               // -r calls per second; default sipp's
@@ -106,10 +106,13 @@ func args(o Options, dir string, media int) []string {
 	a := []string{"-sf", o.Scenario, "-nostdin", "-nd",
 		"-i", cmpOr(o.LocalIP, "127.0.0.1"), "-p", strconv.Itoa(o.Port), "-mp", strconv.Itoa(media),
 		"-m", strconv.Itoa(max(o.Calls, 1)), "-t", cmpOr(o.Transport, "u1"),
-		"-timeout", fmt.Sprintf("%ds", int(o.Timeout.Seconds())), "-timeout_error",
+		"-timeout", strconv.Itoa(max(int(o.Timeout.Seconds()), 1)), "-timeout_error",
 		"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
 		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
 		"-trace_screen", "-screen_file", filepath.Join(dir, "screen.log"),
+	}
+	if o.LocalIP != "" {
+		a = append(a, "-bind_local")
 	}
 	if o.OOC != "" {
 		a = append(a, "-oocsf", o.OOC)

@@ -1,0 +1,421 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"deskgate/daemon/directory"
+	"deskgate/daemon/directory/directorytest"
+)
+
+const (
+	uaYealinkT54W = "Yealink SIP-T54W 96.86.0.100 00:15:65:00:00:01"
+	uaPolyVVX450    = "FileTransport PolycomVVX-VVX_450-UA/6.4.3.5027 (SN:0004f2000001) Type/Application"
+)
+
+// headersWithoutDate are a response's headers minus Date, which changes by
+// the second.
+func headersWithoutDate(w *httptest.ResponseRecorder) http.Header {
+	h := w.Result().Header.Clone()
+	h.Del("Date")
+	return h
+}
+
+func TestNotFoundIsAlwaysTheSame(t *testing.T) {
+	snap := goldenOffice(t)
+	s, _ := newTestServer(t, snap, nil)
+	reference := get(s.Handler(), "/0015659999aa.cfg", "") // unknown MAC
+	if reference.Code != http.StatusNotFound {
+		t.Fatalf("unknown MAC: status %d, want 404", reference.Code)
+	}
+	tests := []struct{ name, path, ua string }{
+		{"unknown MAC, other vendor's file name", "/cfg0015659999aa.xml", ""},
+		{"known MAC, file its vendor does not have", "/001565000001-deskgate.cfg", ""},
+		{"known Poly MAC, Yealink boot file", "/0004f2000001.boot", ""},
+		{"name no vendor uses", "/phonebook.xml", ""},
+		{"sub-directory", "/cfg/001565000001.cfg", ""},
+		{"dot segment", "/..", ""},
+		{"empty path", "/", ""},
+		{"common file without MAC in the User-Agent", "/y000000000096.cfg", ""},
+		{"common file for an unknown MAC", "/y000000000096.cfg", "Yealink SIP-T54W 96.86.0.100 00:15:65:99:99:aa"},
+		{"common file of another vendor", "/y000000000096.cfg", uaPolyVVX450},
+		{"Poly override file", "/0004f2000001-phone.cfg", uaPolyVVX450},
+		{"all-zero MAC as a phone file", "/000000000000.boot", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := get(s.Handler(), tt.path, tt.ua)
+			if w.Code != reference.Code || w.Body.String() != reference.Body.String() {
+				t.Errorf("got %d %q, want %d %q", w.Code, w.Body, reference.Code, reference.Body)
+			}
+			if got, want := headersWithoutDate(w), headersWithoutDate(reference); !equalHeaders(got, want) {
+				t.Errorf("headers %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, "\x00") != strings.Join(b.Values(k), "\x00") {
+			return false
+		}
+	}
+	return true
+}
+
+func TestUserAgentMACMustMatch(t *testing.T) {
+	snap := goldenOffice(t)
+	s, _ := newTestServer(t, snap, nil)
+	tests := []struct {
+		name, path, ua string
+		want           int
+	}{
+		{"Yealink, own MAC", "/001565000001.cfg", uaYealinkT54W, 200},
+		{"Yealink, own MAC without colons", "/001565000001.cfg", "Yealink SIP-T54W 96.86.0.100 001565000001", 200},
+		{"Yealink, another phone's MAC", "/001565000002.cfg", uaYealinkT54W, 403},
+		{"Yealink boot file, another phone's MAC", "/001565000002.boot", uaYealinkT54W, 403},
+		{"another MAC asking for an unknown MAC's file: 403, not 404", "/0015659999aa.cfg", uaYealinkT54W, 403},
+		{"Poly SN matches", "/0004f2000001-deskgate.cfg", uaPolyVVX450, 200},
+		{"Poly SN of another phone", "/0004f2000002-deskgate.cfg", uaPolyVVX450, 403},
+		{"Poly firmware without SN", "/0004f2000002-deskgate.cfg", "FileTransport PolycomVVX-VVX_450-UA/5.9.0.9373 Type/Application", 200},
+		{"browser User-Agent carries no MAC", "/001565000002.cfg", "curl/8.5.0", 200},
+		{"Grandstream DevId of another phone", "/001565000002.cfg", "Grandstream Model HW GRP2614 SW 1.0.5.67 DevId c074ad112233", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if w := get(s.Handler(), tt.path, tt.ua); w.Code != tt.want {
+				t.Errorf("status %d, want %d: %s", w.Code, tt.want, w.Body)
+			}
+		})
+	}
+}
+
+func TestBasicAuth(t *testing.T) {
+	snap := goldenOffice(t)
+	s, logs := newTestServer(t, snap, func(o *Options) { o.Username, o.Password = "prov", "s3cret" })
+	tests := []struct {
+		name       string
+		user, pass string
+		path       string
+		want       int
+	}{
+		{"no credentials", "", "", "/001565000001.cfg", 401},
+		{"wrong password", "prov", "guess", "/001565000001.cfg", 401},
+		{"wrong user", "admin", "s3cret", "/001565000001.cfg", 401},
+		{"password as a prefix", "prov", "s3cre", "/001565000001.cfg", 401},
+		{"unknown MAC without credentials is 401 too", "", "", "/0015659999aa.cfg", 401},
+		{"right credentials", "prov", "s3cret", "/001565000001.cfg", 200},
+		{"right credentials, unknown MAC", "prov", "s3cret", "/0015659999aa.cfg", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := do(s.Handler(), http.MethodGet, tt.path, "", "192.0.2.50:1", func(r *http.Request) {
+				if tt.user != "" {
+					r.SetBasicAuth(tt.user, tt.pass)
+				}
+			})
+			if w.Code != tt.want {
+				t.Fatalf("status %d, want %d", w.Code, tt.want)
+			}
+			if tt.want == 401 && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic realm=") {
+				t.Errorf("WWW-Authenticate = %q", w.Header().Get("WWW-Authenticate"))
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "s3cret") || strings.Contains(logs.String(), "guess") {
+		t.Error("a provisioning password was logged")
+	}
+}
+
+// Every phone of the demo office gets its files, and no file carries a
+// password other than its own user's.
+func TestSecretsStayWithTheirPhone(t *testing.T) {
+	snap := directorytest.Demo(t)
+	s, _ := newTestServer(t, snap, nil)
+	for _, p := range snap.Phones() {
+		t.Run(p.MAC, func(t *testing.T) {
+			for _, path := range allPhonePaths(p) {
+				w := get(s.Handler(), path, "")
+				if w.Code != http.StatusOK {
+					t.Fatalf("%s: status %d", path, w.Code)
+				}
+				body := w.Body.String()
+				for _, u := range snap.Users() {
+					if u.ID != p.User && strings.Contains(body, passwordOf(u.ID)) {
+						t.Errorf("%s (%s) holds %s's password", path, p.User, u.ID)
+					}
+				}
+			}
+			if body := get(s.Handler(), phonePath(p), "").Body.String(); !strings.Contains(body, passwordOf(p.User)) {
+				t.Errorf("%s lacks its own user's password", phonePath(p))
+			}
+		})
+	}
+}
+
+// allPhonePaths lists every per-phone file a vendor serves.
+func allPhonePaths(p directory.Phone) []string {
+	hex := compactMAC(p.MAC)
+	switch directory.Vendor(p.Model) {
+	case "yealink":
+		return []string{"/" + hex + ".cfg", "/" + hex + ".boot"}
+	case "poly":
+		return []string{"/" + hex + "-deskgate.cfg", "/" + hex + ".cfg"}
+	}
+	return []string{phonePath(p)}
+}
+
+func TestCommonFilesCarryNoSecret(t *testing.T) {
+	snap := goldenOffice(t)
+	s, _ := newTestServer(t, snap, nil)
+	for _, c := range []struct{ path, ua string }{
+		{"/y000000000096.cfg", uaYealinkT54W},
+		{"/y000000000000.cfg", uaYealinkT54W},
+		{"/000000000000.cfg", uaPolyVVX450},
+		{"/0004f2000001.cfg", ""}, // Poly's per-phone master file names files only
+		{"/001565000001.boot", ""},
+	} {
+		w := get(s.Handler(), c.path, c.ua)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", c.path, w.Code)
+		}
+		body := strings.ToLower(w.Body.String())
+		for _, u := range snap.Users() {
+			if strings.Contains(body, strings.ToLower(passwordOf(u.ID))) {
+				t.Errorf("%s holds %s's password", c.path, u.ID)
+			}
+		}
+		if strings.Contains(body, "password") {
+			t.Errorf("%s mentions a password:\n%s", c.path, body)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	snap := goldenOffice(t)
+	var mu sync.Mutex
+	now := testNow
+	s, _ := newTestServer(t, snap, func(o *Options) {
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	h := s.Handler()
+	for i := range 40 {
+		if w := do(h, http.MethodGet, "/0015659999aa.cfg", "", "192.0.2.7:1000", nil); w.Code != 404 {
+			t.Fatalf("request %d: status %d, want 404 within the burst", i+1, w.Code)
+		}
+	}
+	w := do(h, http.MethodGet, "/001565000001.cfg", "", "192.0.2.7:1001", nil)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("request 41: status %d Retry-After %q, want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := do(h, http.MethodGet, "/001565000001.cfg", "", "192.0.2.8:1000", nil); w.Code != 200 {
+		t.Errorf("another source: status %d, want 200", w.Code)
+	}
+	mu.Lock()
+	now = now.Add(100 * time.Millisecond) // 20/s refills two tokens
+	mu.Unlock()
+	for i, want := range []int{200, 200, 429} {
+		if w := do(h, http.MethodGet, "/001565000001.cfg", "", "192.0.2.7:1002", nil); w.Code != want {
+			t.Errorf("after 100ms, request %d: status %d, want %d", i+1, w.Code, want)
+		}
+	}
+}
+
+func TestLimiterIsBounded(t *testing.T) {
+	l := newLimiter(20, 40, 3)
+	for i := range 100 {
+		src := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		if !l.allow(src, testNow.Add(time.Duration(i)*time.Millisecond)) {
+			t.Fatalf("a new source was refused")
+		}
+		if n := l.size(); n > 3 {
+			t.Fatalf("%d sources tracked, limit 3", n)
+		}
+	}
+	// A source that exhausted its bucket and is evicted comes back full:
+	// the bound trades precision for memory, never the other way.
+	busy := netip.MustParseAddr("10.9.9.9")
+	for range 40 {
+		l.allow(busy, testNow)
+	}
+	if l.allow(busy, testNow) {
+		t.Error("exhausted source allowed")
+	}
+}
+
+func TestMethodsAndHead(t *testing.T) {
+	snap := goldenOffice(t)
+	s, _ := newTestServer(t, snap, nil)
+	getW := get(s.Handler(), "/001565000001.cfg", "")
+	head := do(s.Handler(), http.MethodHead, "/001565000001.cfg", "", "192.0.2.50:1", nil)
+	if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("Content-Length") != getW.Header().Get("Content-Length") {
+		t.Errorf("HEAD: %d, %d body bytes, length %q vs %q", head.Code, head.Body.Len(),
+			head.Header().Get("Content-Length"), getW.Header().Get("Content-Length"))
+	}
+	if getW.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", getW.Header().Get("Cache-Control"))
+	}
+	for _, m := range []string{http.MethodPut, http.MethodPost, http.MethodDelete} {
+		if w := do(s.Handler(), m, "/0004f2000001-phone.cfg", "", "192.0.2.50:1", nil); w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: status %d Allow %q", m, w.Code, w.Header().Get("Allow"))
+		}
+	}
+}
+
+func TestInventoryAndStoreCredentials(t *testing.T) {
+	snap := goldenOffice(t)
+	db := openStore(t)
+	s, logs := newTestServer(t, snap, func(o *Options) { o.Credentials = nil; o.Store = db })
+	first := get(s.Handler(), "/001565000001.cfg", uaYealinkT54W)
+	second := get(s.Handler(), "/001565000001.cfg", uaYealinkT54W)
+	if first.Code != 200 || first.Body.String() != second.Body.String() {
+		t.Fatalf("status %d; the file changed between two fetches", first.Code)
+	}
+	c, ok, err := db.LookupCredential("pat")
+	if err != nil || !ok || !strings.Contains(first.Body.String(), "account.1.password = "+c.Password) || c.Username != "1101" {
+		t.Fatalf("credential %+v ok=%v err=%v not in the file", c, ok, err)
+	}
+	if _, ok, _ := db.LookupCredential("olive"); ok {
+		t.Error("serving pat's phone created olive's credential")
+	}
+	inv, err := db.Inventory()
+	if err != nil || len(inv) != 1 {
+		t.Fatalf("inventory %+v, %v", inv, err)
+	}
+	got := inv[0]
+	if got.MAC != "00:15:65:00:00:01" || got.Vendor != "yealink" || got.Model != "yealink-t54w" ||
+		got.Address != "192.0.2.50" || got.Source != "provisioning" || !got.LastSeen.Equal(testNow) {
+		t.Errorf("inventory entry %+v", got)
+	}
+	get(s.Handler(), "/0015659999aa.cfg", "")
+	if inv, _ := db.Inventory(); len(inv) != 1 {
+		t.Errorf("an unknown MAC was recorded: %+v", inv)
+	}
+	if strings.Contains(logs.String(), c.Password) {
+		t.Error("the SIP password was logged")
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	snap := goldenOffice(t)
+	s, logs := newTestServer(t, snap, nil)
+	get(s.Handler(), "/001565000004.cfg", "")
+	get(s.Handler(), "/0015659999aa.cfg", "")
+	out := logs.String()
+	for _, want := range []string{
+		`msg="provisioning request" component=provisioning mac=00:15:65:00:00:04 addr=192.0.2.50 status=200 path=/001565000004.cfg`,
+		`msg="provisioning request" component=provisioning mac=00:15:65:99:99:aa addr=192.0.2.50 status=404 path=/0015659999aa.cfg`,
+		`msg="phone keys do not fit" component=provisioning mac=00:15:65:00:00:04 model=yealink-t31p user=tim`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCredentialErrorIs500(t *testing.T) {
+	snap := goldenOffice(t)
+	s, _ := newTestServer(t, snap, func(o *Options) {
+		o.Credentials = func(string, string) (string, error) { return "", errors.New("disk on fire") }
+	})
+	if w := get(s.Handler(), "/001565000001.cfg", ""); w.Code != 500 || strings.Contains(w.Body.String(), "fire") {
+		t.Errorf("status %d body %q", w.Code, w.Body)
+	}
+}
+
+func TestNoDirectoryYet(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	if w := get(s.Handler(), "/001565000001.cfg", ""); w.Code != 404 {
+		t.Errorf("status %d, want 404", w.Code)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	snap := goldenOffice(t)
+	tests := []struct {
+		name string
+		edit func(*Options)
+	}{
+		{"no listen", func(o *Options) { o.Listen = "" }},
+		{"listen without port", func(o *Options) { o.Listen = "127.0.0.1" }},
+		{"no directory", func(o *Options) { o.Directory = nil }},
+		{"no credentials source", func(o *Options) { o.Credentials = nil }},
+		{"username without password", func(o *Options) { o.Password = ""; o.Username = "u" }},
+		{"no SIP server", func(o *Options) { o.SIPServer = "" }},
+		{"bad SIP port", func(o *Options) { o.SIPServer = "192.0.2.1:99999" }},
+		{"bad transport", func(o *Options) { o.Transport = "sctp" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := Options{Listen: "127.0.0.1:0", SIPServer: "192.0.2.1", Credentials: fakeCredentials,
+				Directory: func() *directory.Snapshot { return snap }}
+			tt.edit(&opts)
+			if _, err := New(opts); err == nil {
+				t.Error("New accepted the options")
+			}
+		})
+	}
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	snap := goldenOffice(t)
+	s, _ := newTestServer(t, snap, func(o *Options) { o.Now = time.Now })
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready after 5s")
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr().String()+"/001565000001.boot", nil)
+	req.Header.Set("User-Agent", uaYealinkT54W)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `include:config "001565000001.cfg"`) {
+		t.Fatalf("status %d body %q", res.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run returned %v after cancel", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop within 5s")
+	}
+}
+
+func TestRunReportsBindError(t *testing.T) {
+	snap := goldenOffice(t)
+	a, _ := newTestServer(t, snap, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	go func() { _ = a.Run(ctx, func() { close(ready) }) }()
+	<-ready
+	b, _ := newTestServer(t, snap, func(o *Options) { o.Listen = a.Addr().String() })
+	if err := b.Run(ctx, func() { t.Error("ready called although the bind failed") }); err == nil {
+		t.Error("second Run on the same port succeeded")
+	}
+}

@@ -1,0 +1,62 @@
+package routing
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	s := testServer(t)
+	opt := func(extra string) string {
+		return "OPTIONS sip:test.example SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-o1\n" +
+			"From: <sip:1001@test.example>;tag=a\nTo: <sip:test.example>\nCall-ID: v1\nCSeq: 1 OPTIONS\n" + extra + "Content-Length: 0\n\n"
+	}
+	inv := func(extra string) string {
+		return strings.Replace(opt(extra), "OPTIONS", "INVITE", 2)
+	}
+	tests := []struct {
+		name string
+		text string
+		want string
+	}{
+		{"fine", opt("Max-Forwards: 70\n"), ""},
+		{"no Max-Forwards is fine", opt(""), ""},
+		{"max-forwards 0 invite", inv("Max-Forwards: 0\n"), "483 Too Many Hops"},
+		{"max-forwards 0 options answered", opt("Max-Forwards: 0\n"), ""},
+		{"loop through us", inv("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\n"), "482 Loop Detected"},
+		{"another proxy on our IP", inv("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-x\n"), ""},
+		{"proxy-require", inv("Proxy-Require: foo, bar\n"), "420 Bad Extension"},
+		{"date in GMT", opt("Date: Sat, 13 Nov 2010 23:29:00 GMT\n"), ""},
+		{"date not GMT", opt("Date: Fri, 01 Jan 2010 16:00:00 EST\n"), "400 Bad Date"},
+		{"cseq mismatch", strings.Replace(opt(""), "CSeq: 1 OPTIONS", "CSeq: 1 INVITE", 1), "400 CSeq Method Mismatch"},
+		{"no call-id", strings.Replace(opt(""), "Call-ID: v1\n", "", 1), "400 Missing Call-ID"},
+		{"tel uri", strings.Replace(opt(""), "OPTIONS sip:test.example", "OPTIONS tel:+15551234567", 1), "416 Unsupported URI Scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := validate(parseReq(t, tc.text), s.me)
+			got := ""
+			if v.code != 0 {
+				got = strconv.Itoa(v.code) + " " + v.reason
+			}
+			if got != tc.want {
+				t.Errorf("validate = %q, want %q", got, tc.want)
+			}
+			if v.code == 420 && (len(v.headers) != 1 || v.headers[0].Value() != "foo, bar") {
+				t.Errorf("Unsupported header %v", v.headers)
+			}
+		})
+	}
+}
+
+// TestUnknownMethod: 405 with an Allow header out of dialog.
+func TestUnknownMethod(t *testing.T) {
+	s := testServer(t)
+	text := "FOO sip:test.example SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-f1\n" +
+		"From: <sip:1001@test.example>;tag=a\nTo: <sip:test.example>\nCall-ID: f1\nCSeq: 1 FOO\nContent-Length: 0\n\n"
+	raw := []byte(strings.ReplaceAll(text, "\n", "\r\n"))
+	if got := handleRaw(t, s, raw); got != "405 Method Not Allowed" {
+		t.Fatalf("got %q", got)
+	}
+}

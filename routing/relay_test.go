@@ -1,0 +1,136 @@
+package routing
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/emiago/sipgo/siptest"
+	"github.com/icholy/digest"
+
+	"deskgate/daemon/store"
+)
+
+// captured records what the server sent downstream; every request is
+// answered 200 by the fake transaction layer.
+type captured struct {
+	mu   sync.Mutex
+	reqs []*sip.Request
+}
+
+func (c *captured) install(s *Server) {
+	s.cli.TxRequester = &siptest.ClientTxRequester{OnRequest: func(req *sip.Request) *sip.Response {
+		c.mu.Lock()
+		c.reqs = append(c.reqs, req.Clone())
+		c.mu.Unlock()
+		return sip.NewResponseFromRequest(req, 200, "OK", nil)
+	}}
+}
+
+func (c *captured) all() []*sip.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*sip.Request(nil), c.reqs...)
+}
+
+// signed adds valid digest credentials of user ext to a request.
+func signed(t *testing.T, s *Server, text, ext, user string) []byte {
+	t.Helper()
+	c, err := s.opts.Store.Credential(user, ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := parseReq(t, text)
+	ch := &digest.Challenge{Realm: "test.example", Nonce: s.auth.nonces.issue(s.now()), Algorithm: "MD5", QOP: []string{"auth"}}
+	cred, err := digest.Digest(ch, digest.Options{Method: string(req.Method), URI: req.Recipient.String(),
+		Username: ext, Password: c.Password, Count: 1, Cnonce: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := "Proxy-Authorization: " + cred.String() + "\n"
+	return []byte(strings.ReplaceAll(strings.Replace(strings.TrimLeft(text, "\n"), "Content-Length: 0\n", h+"Content-Length: 0\n", 1), "\n", "\r\n"))
+}
+
+const subscribeText = `
+SUBSCRIBE sip:1002@test.example SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-sub1;rport
+Max-Forwards: 70
+From: <sip:1001@test.example>;tag=s1
+To: <sip:1002@test.example>
+Call-ID: sub-1@192.0.2.10
+CSeq: 1 SUBSCRIBE
+Event: dialog
+Expires: 600
+Contact: <sip:1001@192.0.2.10:5062>
+Content-Length: 0
+
+`
+
+// TestSubscribeRecordRoute: an authenticated initial SUBSCRIBE goes to the
+// subscribed user's phone with our signed Record-Route, so its NOTIFYs and
+// refreshes can be routed by Route alone.
+func TestSubscribeRecordRoute(t *testing.T) {
+	s := testServer(t)
+	var cap captured
+	cap.install(s)
+	now := s.now()
+	if _, err := s.bindings.update("bob", []store.Binding{{User: "bob", Contact: "sip:1002@192.0.2.20:5064",
+		Source: "192.0.2.20:5064", Transport: "UDP", Expires: now.Add(time.Hour), Updated: now}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := handleRaw(t, s, signed(t, s, subscribeText, "1001", "alice")); got != "200 OK" {
+		t.Fatalf("SUBSCRIBE answered %q", got)
+	}
+	reqs := cap.all()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests sent, want 1", len(reqs))
+	}
+	f := reqs[0]
+	if f.Recipient.String() != "sip:1002@192.0.2.20:5064" || f.Destination() != "192.0.2.20:5064" {
+		t.Errorf("sent %s to %s", f.Recipient.String(), f.Destination())
+	}
+	rr := f.GetHeaders("Record-Route")
+	if len(rr) != 1 || !strings.Contains(rr[0].Value(), ";dg="+s.routeToken("sub-1@192.0.2.10")) {
+		t.Errorf("Record-Route %v, want ours with the dialog token", rr)
+	}
+	if f.MaxForwards().Val() != 69 || len(f.GetHeaders("Proxy-Authorization")) != 0 {
+		t.Errorf("Max-Forwards %d, credentials %v", f.MaxForwards().Val(), f.GetHeaders("Proxy-Authorization"))
+	}
+	if len(f.GetHeaders("Via")) != 2 {
+		t.Errorf("want our Via on top of the phone's: %v", f.GetHeaders("Via"))
+	}
+	// Unauthenticated: challenged, nothing sent.
+	raw := []byte(strings.ReplaceAll(strings.TrimLeft(subscribeText, "\n"), "\n", "\r\n"))
+	if got := handleRaw(t, s, raw); got != "407 Proxy Authentication Required" || len(cap.all()) != 1 {
+		t.Errorf("unauthenticated SUBSCRIBE: %q, %d sent", got, len(cap.all()))
+	}
+}
+
+// TestRelayBye: a BYE with our signed Route is relayed and its response
+// comes back; one with a forged Route never leaves.
+func TestRelayBye(t *testing.T) {
+	s := testServer(t)
+	var cap captured
+	cap.install(s)
+	s.calls.start("fz-1@192.0.2.10", "1001", "1002", s.now())
+	s.calls.finish("fz-1@192.0.2.10", true, s.now())
+	good := strings.ReplaceAll(byeText, "TOKEN", s.routeToken("fz-1@192.0.2.10"))
+	if got := handleRaw(t, s, []byte(strings.ReplaceAll(strings.TrimLeft(good, "\n"), "\n", "\r\n"))); got != "200 OK" {
+		t.Fatalf("BYE answered %q", got)
+	}
+	if n := len(cap.all()); n != 1 {
+		t.Fatalf("%d requests relayed, want 1", n)
+	}
+	if s.calls.count() != 0 {
+		t.Error("BYE did not end the call in the calls list")
+	}
+	forged := strings.ReplaceAll(byeText, "TOKEN", "forged")
+	if got := handleRaw(t, s, []byte(strings.ReplaceAll(strings.TrimLeft(forged, "\n"), "\n", "\r\n"))); got != "403 Bad Route" {
+		t.Errorf("forged BYE answered %q", got)
+	}
+	if n := len(cap.all()); n != 1 {
+		t.Errorf("forged BYE was relayed")
+	}
+}
