@@ -110,12 +110,14 @@ func (d *Daemon) handleStatus(*http.Request) (any, error) { return d.statusValue
 func (d *Daemon) statusValue() controlapi.Status {
 	cfg := d.cfg.Load()
 	ds := d.dir.status()
-	regs, _ := d.db.AllBindings(time.Now())
+	st := d.sip.Stats()
 	return controlapi.Status{
 		Ready: d.ready.Load(), Version: d.opts.Version, Site: cfg.Site, Domain: cfg.Domain, Started: d.started,
 		Directory: controlapi.DirectoryStatus{Version: ds.Version, Source: ds.Source, Loaded: ds.Loaded,
 			Error: ds.Err, ErrorAt: ds.ErrAt},
-		Registrations: len(regs),
+		Registrations: st.Registrations,
+		Throttled:     st.ThrottledSources,
+		Calls:         st.Calls,
 		Users:         len(ds.Snapshot.Users()),
 		Departments:   len(ds.Snapshot.Departments()),
 		Phones:        len(ds.Snapshot.Phones()),
@@ -125,12 +127,11 @@ func (d *Daemon) statusValue() controlapi.Status {
 
 // statusLine is the one-line summary sent as STATUS= (SPEC §8).
 func (d *Daemon) statusLine(ds dirStatus) string {
-	regs, _ := d.db.AllBindings(time.Now())
 	v := ds.Version
 	if v == "" {
 		v = "unversioned"
 	}
-	s := fmt.Sprintf("%d phones registered, directory %s from %s", len(regs), v, ds.Source)
+	s := fmt.Sprintf("%d phones registered, directory %s from %s", d.sip.Stats().Registrations, v, ds.Source)
 	if ds.Err != "" {
 		s += "; last error: " + ds.Err
 	}
@@ -138,20 +139,23 @@ func (d *Daemon) statusLine(ds dirStatus) string {
 }
 
 func (d *Daemon) handleRegistrations(*http.Request) (any, error) {
-	bs, err := d.db.AllBindings(time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("read registrations: %w", err)
-	}
-	out := make([]controlapi.Registration, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, controlapi.Registration{User: b.User, Contact: b.Contact, Expires: b.Expires.UTC(),
-			Source: b.Source, Transport: b.Transport, UserAgent: b.UserAgent})
+	regs := d.sip.Registrations()
+	out := make([]controlapi.Registration, 0, len(regs))
+	for _, r := range regs {
+		out = append(out, controlapi.Registration{User: r.User, Contact: r.Contact, Expires: r.Expires.UTC(),
+			Source: r.Source, Transport: r.Transport, UserAgent: r.UserAgent})
 	}
 	return out, nil
 }
 
 func (d *Daemon) handleCalls(*http.Request) (any, error) {
-	return []controlapi.Call{}, nil
+	calls := d.sip.Calls()
+	out := make([]controlapi.Call, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, controlapi.Call{CallID: c.CallID, From: c.From, To: c.To, State: c.State,
+			Started: c.Started.UTC()})
+	}
+	return out, nil
 }
 
 func (d *Daemon) handleReload(r *http.Request) (any, error) {

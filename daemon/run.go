@@ -22,6 +22,7 @@ import (
 	"deskgate/daemon/directory"
 	"deskgate/daemon/dirsync"
 	"deskgate/daemon/store"
+	"deskgate/routing"
 )
 
 // Options are what cmd/deskgated hands to Run.
@@ -44,6 +45,7 @@ type Daemon struct {
 	db      *store.DB
 	dir     *dirState
 	source  dirsync.Source
+	sip     *routing.Server
 	notify  *notifier
 	started time.Time
 	ready   atomic.Bool
@@ -105,6 +107,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	d.source = src
+	if d.sip, err = d.newSIP(cfg); err != nil {
+		db.Close()
+		return err
+	}
 	d.loadInitial(ctx)
 	return nil
 }
@@ -150,7 +156,11 @@ func (d *Daemon) serve(ctx context.Context) error {
 	g.Go(func() error { return d.runSource(gctx) })
 	g.Go(func() error { return d.reloadLoop(gctx) })
 	g.Go(func() error { return d.notify.watchdog(gctx) })
-	g.Go(func() error { return d.sweep(gctx) })
+	if err := startService(gctx, g, "sip", d.sip.Run); err != nil {
+		cancel()
+		_ = g.Wait()
+		return err
+	}
 
 	d.ready.Store(true)
 	d.notify.send("READY=1\nSTATUS=" + d.statusLine(d.dir.status()))
@@ -178,24 +188,6 @@ func (d *Daemon) serve(ctx context.Context) error {
 // runSource follows the directory source until ctx ends.
 func (d *Daemon) runSource(ctx context.Context) error {
 	return d.source.Run(ctx, d.dir.apply, d.dir.fail)
-}
-
-// sweep drops expired state periodically.
-func (d *Daemon) sweep(ctx context.Context) error {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-t.C:
-			if n, err := d.db.PurgeExpired(now); err != nil {
-				d.log.Error("purge expired registrations", "err", err)
-			} else if n > 0 {
-				d.log.Debug("purged expired registrations", "count", n)
-			}
-		}
-	}
 }
 
 func newSource(cfg *config.Config, log *slog.Logger) (dirsync.Source, error) {

@@ -29,6 +29,7 @@ type Status struct {
 	Directory     DirectoryStatus `json:"directory"`
 	Registrations int             `json:"registrations"`
 	Throttled     int             `json:"throttled_sources"`
+	Calls         int             `json:"calls"` // calls in progress
 	Users         int             `json:"users"`
 	Departments   int             `json:"departments"`
 	Phones        int             `json:"phones"`
