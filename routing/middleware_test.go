@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,5 +59,16 @@ func TestUnknownMethod(t *testing.T) {
 	raw := []byte(strings.ReplaceAll(text, "\n", "\r\n"))
 	if got := handleRaw(t, s, raw); got != "405 Method Not Allowed" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestSipgoLogDemoted(t *testing.T) {
+	var buf syncBuffer
+	l := slog.New(sipgoHandler{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})})
+	l.Error("failed to parse", "data", "REGISTER ... Authorization: Digest response=secret", "error", "bad")
+	l.Info("Unhandled sip response")
+	out := buf.String()
+	if !strings.Contains(out, "level=WARN") || strings.Contains(out, "secret") || strings.Contains(out, "Unhandled") {
+		t.Errorf("sipgo log not demoted/redacted:\n%s", out)
 	}
 }

@@ -37,6 +37,8 @@ type nonces struct {
 
 	mu        sync.Mutex
 	seen      map[string]*ncWindow
+	order     []string // nonces in seen from index head on, first use first: eviction order
+	head      int
 	watermark time.Time // nonces issued at or before this may have been evicted: stale
 }
 
@@ -102,6 +104,7 @@ func (n *nonces) use(nonce string, nc uint32, now time.Time) nonceCheck {
 		n.makeRoomLocked(now)
 		w = &ncWindow{issued: issued}
 		n.seen[nonce] = w
+		n.order = append(n.order, nonce)
 		return w.accept(nc)
 	}
 	return w.accept(nc)
@@ -137,32 +140,25 @@ func (w *ncWindow) accept(nc uint32) nonceCheck {
 	}
 }
 
-// makeRoomLocked drops expired records and, if still full, the oldest one,
-// raising the watermark so its nonce cannot be replayed afterwards.
+// makeRoomLocked forgets records from the oldest first use on, while they
+// have expired or the table is full, raising the watermark so a forgotten
+// nonce cannot be replayed afterwards. Amortised O(1).
 func (n *nonces) makeRoomLocked(now time.Time) {
-	if len(n.seen) < n.max {
-		return
-	}
-	for k, w := range n.seen {
-		if now.Sub(w.issued) > n.ttl {
-			delete(n.seen, k)
-			if w.issued.After(n.watermark) {
-				n.watermark = w.issued
-			}
+	for n.head < len(n.order) {
+		w := n.seen[n.order[n.head]]
+		if len(n.seen) < n.max && now.Sub(w.issued) <= n.ttl {
+			break
+		}
+		delete(n.seen, n.order[n.head])
+		n.order[n.head] = ""
+		n.head++
+		if w.issued.After(n.watermark) {
+			n.watermark = w.issued
 		}
 	}
-	for len(n.seen) >= n.max {
-		var oldK string
-		var old *ncWindow
-		for k, w := range n.seen {
-			if old == nil || w.issued.Before(old.issued) {
-				oldK, old = k, w
-			}
-		}
-		delete(n.seen, oldK)
-		if old.issued.After(n.watermark) {
-			n.watermark = old.issued
-		}
+	if n.head > 1024 && n.head > len(n.order)/2 {
+		n.order = append(n.order[:0], n.order[n.head:]...)
+		n.head = 0
 	}
 }
 

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,7 +151,8 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 403, "Not Your Address Of Record")
 		return
 	}
-	parsed, rerr := parseRegister(req, user, s.bindings.get(user, now), s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
+	before := s.bindings.get(user, now)
+	parsed, rerr := parseRegister(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
 	if rerr != nil {
 		res := sip.NewResponseFromRequest(req, rerr.code, rerr.reason, nil)
 		if rerr.minExpires > 0 {
@@ -173,17 +175,27 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 500, "Storage Error")
 		return
 	}
-	s.logRegister(user, req, parsed)
+	s.logRegister(user, req, parsed, before, now)
 	s.send(tx, registerOK(req, cur, now))
 }
 
-func (s *Server) logRegister(user string, req *sip.Request, p regRequest) {
+// logRegister logs new and removed contacts at info, refreshes at debug.
+func (s *Server) logRegister(user string, req *sip.Request, p regRequest, before []store.Binding, now time.Time) {
 	if p.wildcard {
-		s.log.Info("unregistered all", "user", user, "source", req.Source())
+		s.log.Info("unregistered all contacts", "user", user, "source", req.Source())
 		return
 	}
 	for _, c := range p.changes {
-		s.log.Debug("binding", "user", user, "contact", c.Contact, "expires", c.Expires, "source", c.Source)
+		known := slices.ContainsFunc(before, func(b store.Binding) bool { return b.Contact == c.Contact })
+		switch {
+		case !c.Expires.After(now):
+			s.log.Info("unregistered", "user", user, "contact", c.Contact, "source", c.Source)
+		case !known:
+			s.log.Info("registered", "user", user, "contact", c.Contact, "source", c.Source,
+				"transport", c.Transport, "expires", c.Expires, "user_agent", c.UserAgent)
+		default:
+			s.log.Debug("registration refreshed", "user", user, "contact", c.Contact, "expires", c.Expires)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -73,7 +74,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 	}
 	advHost, advPort := parseAdvertise(s.opts.Advertise)
 	me := &self{domain: s.opts.Domain, advHost: advHost, advPort: advPort, listeners: bound, local: localIPs()}
-	sipLog := s.opts.Log.With("component", "sipgo")
+	sipLog := slog.New(sipgoHandler{s.opts.Log.Handler()}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("deskgate"),
 		sipgo.WithUserAgentHostname(s.opts.Domain),

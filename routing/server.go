@@ -4,7 +4,8 @@
 // routing/fork, Route-based in-dialog routing that needs no per-call memory,
 // the trunk (trusted sources, outbound calls, optional registration) and
 // the caller ID policy. It imports routing/ringplan, routing/fork,
-// daemon/directory and daemon/store; never daemon, provisioning or cmd.
+// daemon/directory and daemon/store; it must not import daemon,
+// provisioning or cmd.
 package routing
 
 import (

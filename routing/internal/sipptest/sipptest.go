@@ -2,7 +2,8 @@
 // real phones, callers and trunks: free ports, a bounded run (sipp's own
 // -timeout plus a watchdog that stops the process by PID), and the message
 // trace (-trace_msg) parsed so tests can assert what a peer received. It
-// imports only the standard library; tests skip when sipp is not on PATH.
+// must not import anything but the standard library; tests skip when sipp
+// is not on PATH.
 package sipptest
 
 import (
