@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -35,7 +34,7 @@ func runCheck(e *env) error {
 		}
 	}
 	if !res.OK {
-		return errors.New(fmt.Sprintf("%s: %d problem(s)", e.args[0], len(res.Problems)))
+		return fmt.Errorf("%s: %d problem(s)", e.args[0], len(res.Problems))
 	}
 	return nil
 }
