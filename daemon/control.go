@@ -76,6 +76,7 @@ func (d *Daemon) controlMux() *http.ServeMux {
 	route("GET "+controlapi.PathStatus, d.handleStatus)
 	route("GET "+controlapi.PathRegistrations, d.handleRegistrations)
 	route("GET "+controlapi.PathCalls, d.handleCalls)
+	route("GET "+controlapi.PathPhones, d.handlePhones)
 	route("POST "+controlapi.PathReload, d.handleReload)
 	route("POST "+controlapi.PathCheck, d.handleCheck)
 	route("GET "+controlapi.PathDND+"{user}", d.handleGetPresence)

@@ -22,6 +22,7 @@ import (
 	"deskgate/daemon/directory"
 	"deskgate/daemon/dirsync"
 	"deskgate/daemon/store"
+	"deskgate/provisioning"
 	"deskgate/routing"
 )
 
@@ -38,18 +39,23 @@ const stopGrace = 4 * time.Second
 
 // Daemon is one running deskgated.
 type Daemon struct {
-	opts    Options
-	log     *slog.Logger
-	level   *slog.LevelVar
-	cfg     atomic.Pointer[config.Config]
-	db      *store.DB
-	dir     *dirState
-	source  dirsync.Source
-	sip     *routing.Server
-	notify  *notifier
-	started time.Time
-	ready   atomic.Bool
-	reloads chan reloadReq
+	opts   Options
+	log    *slog.Logger
+	level  *slog.LevelVar
+	cfg    atomic.Pointer[config.Config]
+	db     *store.DB
+	dir    *dirState
+	source dirsync.Source
+	sip    *routing.Server
+	prov   *provisioning.Server // nil: provisioning disabled
+
+	// checkSync tells phones to re-fetch their configuration; nil until the
+	// SIP side can send NOTIFY check-sync.
+	checkSync func(macs []string)
+	notify    *notifier
+	started   time.Time
+	ready     atomic.Bool
+	reloads   chan reloadReq
 
 	presenceMu sync.Mutex // serialises read-modify-write of presence
 	restartMu  sync.Mutex
@@ -101,6 +107,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.db = db
 	d.dir = newDirState(d.log, d.db, d.notify)
 	d.dir.statusFn = d.statusLine
+	d.dir.onSwap = append(d.dir.onSwap, d.checkSyncAffected)
 	src, err := newSource(cfg, d.log)
 	if err != nil {
 		db.Close()
@@ -111,6 +118,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		db.Close()
 		return err
 	}
+
 	d.loadInitial(ctx)
 	return nil
 }
@@ -156,7 +164,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 	g.Go(func() error { return d.runSource(gctx) })
 	g.Go(func() error { return d.reloadLoop(gctx) })
 	g.Go(func() error { return d.notify.watchdog(gctx) })
-	if err := startService(gctx, g, "sip", d.sip.Run); err != nil {
+	if err := d.startServices(gctx, g); err != nil {
 		cancel()
 		_ = g.Wait()
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
+
 	"deskgate/daemon/config"
 	"deskgate/routing"
 )
@@ -34,9 +36,29 @@ func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 	return srv, nil
 }
 
+// startServices starts the network services one by one, each bound before
+// the next, so READY=1 means everything listens.
+func (d *Daemon) startServices(ctx context.Context, g *errgroup.Group) error {
+	if err := startService(ctx, g, "sip", d.sip.Run); err != nil {
+		return err
+	}
+	// Built after SIP is bound: phones are told the real SIP port.
+	prov, err := d.newProvisioning(d.cfg.Load())
+	if err != nil {
+		return err
+	}
+	d.prov = prov
+	if d.prov != nil {
+		if err := startService(ctx, g, "provisioning", d.prov.Run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // startService runs one service in the group and waits until it reports
 // ready, or fails: READY=1 goes out only once every listener is bound.
-func startService(ctx context.Context, g interface{ Go(func() error) }, name string,
+func startService(ctx context.Context, g *errgroup.Group, name string,
 	run func(ctx context.Context, ready func()) error) error {
 	ready := make(chan struct{})
 	failed := make(chan error, 1)

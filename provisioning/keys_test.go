@@ -179,7 +179,7 @@ func TestLayoutUnknownMAC(t *testing.T) {
 
 // Every model the directory knows has a renderer and sane options.
 func TestLayoutOptionsForEveryModel(t *testing.T) {
-	for _, v := range []string{"yealink", "poly"} {
+	for _, v := range []string{"yealink", "poly", "grandstream", "snom", "cisco", "fanvil"} {
 		for _, m := range directoryModels(v) {
 			o, ok := layoutOptionsFor(m, "d")
 			if !ok || o.Accounts < 1 || o.Keys < 0 || o.Domain != "d" {

@@ -57,6 +57,14 @@ func vendorFor(name string) vendor {
 		return yealink{}
 	case "poly":
 		return poly{}
+	case "grandstream":
+		return grandstream{}
+	case "snom":
+		return snom{}
+	case "cisco":
+		return cisco{}
+	case "fanvil":
+		return fanvil{}
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"status":        {"status", runStatus},
 	"registrations": {"registrations", runRegistrations},
 	"calls":         {"calls", runCalls},
+	"phones":        {"phones", runPhones},
 	"dnd":           {"dnd USER [on|off]", runDND},
 	"away":          {"away USER [on|off] [--department ID]", runAway},
 	"history":       {"history USER", runHistory},
@@ -124,7 +125,7 @@ func splitArgs(argv []string) (map[string]string, []string, error) {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: deskgatectl [--socket PATH] [--json] COMMAND [ARGS]\ncommands:")
-	for _, name := range []string{"status", "registrations", "calls", "dnd", "away", "history", "credentials", "reload", "check"} {
+	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "reload", "check"} {
 		fmt.Fprintf(w, "  %s\n", commands[name].usage)
 	}
 }

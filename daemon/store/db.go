@@ -1,8 +1,9 @@
 // Package store owns deskgated's persistent runtime state: one bbolt file with
 // declared buckets (registrations, presence, credentials, phone inventory, the
-// last good directory, call history), its schema version and its migrations.
-// Values are JSON so the file stays readable and forward compatible. It must not
-// import any deskgate package: callers own the meaning of what they store.
+// last good directory, call history, daemon secrets), its schema version and
+// its migrations. Values are JSON so the file stays readable and forward
+// compatible. It must not import any deskgate package: callers own the meaning
+// of what they store.
 package store
 
 import (
@@ -22,7 +23,7 @@ import (
 
 // SchemaVersion is the on-disk schema this build writes. Files written by an
 // older build are migrated at Open; files from a newer build are refused.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 const (
 	defaultTimeout      = time.Second
@@ -40,13 +41,14 @@ const (
 	bucketInventory   = "inventory"
 	bucketLastGood    = "lastgood"
 	bucketHistory     = "history" // one nested bucket per user
+	bucketSecrets     = "secrets" // since schema 2
 
 	keySchemaVersion = "schema_version"
 )
 
 func declaredBuckets() []string {
 	return []string{bucketMeta, bucketBindings, bucketPresence, bucketCredentials,
-		bucketInventory, bucketLastGood, bucketHistory}
+		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets}
 }
 
 var (
@@ -262,6 +264,7 @@ func hasBuckets(tx *bolt.Tx) bool {
 func migrations() []func(*bolt.Tx) error {
 	return []func(*bolt.Tx) error{
 		0: migrateFromV0,
+		1: migrateFromV1,
 	}
 }
 

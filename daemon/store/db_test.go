@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,7 @@ func putMeta(value string) func(tx *bolt.Tx) error {
 }
 
 func TestOpenSchema(t *testing.T) {
+	current, next := strconv.Itoa(SchemaVersion), strconv.Itoa(SchemaVersion+1)
 	tests := []struct {
 		name     string
 		setup    func(t *testing.T, path string)
@@ -90,34 +92,36 @@ func TestOpenSchema(t *testing.T) {
 		wantMsg  string // substring of the error; "" = must open
 		wantVers string // schema_version on disk afterwards
 	}{
-		{name: "new file", setup: func(*testing.T, string) {}, wantVers: "1"},
+		{name: "new file", setup: func(*testing.T, string) {}, wantVers: current},
 		{name: "zero-size file", setup: func(t *testing.T, p string) {
 			if err := os.WriteFile(p, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, wantVers: "1"},
+		}, wantVers: current},
 		{name: "current version", setup: func(t *testing.T, p string) {
 			db, err := Open(p, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			_ = db.Close()
-		}, wantVers: "1"},
+		}, wantVers: current},
 		{name: "v0 without meta bucket", setup: func(t *testing.T, p string) {
 			rawBolt(t, p, func(tx *bolt.Tx) error {
 				_, err := tx.CreateBucket([]byte(bucketBindings))
 				return err
 			})
-		}, wantVers: "1"},
+		}, wantVers: current},
 		{name: "v0 meta without version", setup: func(t *testing.T, p string) {
 			rawBolt(t, p, func(tx *bolt.Tx) error {
 				_, err := tx.CreateBucket([]byte(bucketMeta))
 				return err
 			})
-		}, wantVers: "1"},
-		{name: "too new", setup: func(t *testing.T, p string) { rawBolt(t, p, putMeta("2")) },
-			wantErr: ErrSchemaTooNew, wantMsg: "state db schema version 2 is newer than this deskgated supports (1); refusing to open",
-			wantVers: "2"},
+		}, wantVers: current},
+		{name: "v1", setup: func(t *testing.T, p string) { rawBolt(t, p, v1File) }, wantVers: current},
+		{name: "too new", setup: func(t *testing.T, p string) { rawBolt(t, p, putMeta(next)) },
+			wantErr:  ErrSchemaTooNew,
+			wantMsg:  "state db schema version " + next + " is newer than this deskgated supports (" + current + "); refusing to open",
+			wantVers: next},
 		{name: "garbage version", setup: func(t *testing.T, p string) { rawBolt(t, p, putMeta("one")) },
 			wantMsg: `schema version "one"`, wantVers: "one"},
 		{name: "negative version", setup: func(t *testing.T, p string) { rawBolt(t, p, putMeta("-1")) },

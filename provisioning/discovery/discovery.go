@@ -90,7 +90,7 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("discovery: SIP PnP needs a provisioning URL to hand out")
 	}
 	group, err := net.ResolveUDPAddr("udp4", opts.PnPAddr)
-	if err != nil || group.IP == nil || group.Port == 0 {
+	if err != nil || group.IP == nil || (group.Port == 0 && group.IP.IsMulticast()) {
 		return nil, fmt.Errorf("discovery: PnP address %q: want ipv4:port", opts.PnPAddr)
 	}
 	s.pnpGroup = group

@@ -56,11 +56,11 @@ func testStore(t testing.TB) *store.DB {
 // pnpSubscribe is a SIP PnP SUBSCRIBE shaped like the vendors' traces.
 type pnpSubscribe struct {
 	RURI, From, To, Contact string // header values / URI
-	Via                         string // sent-by host:port and params after it
-	Event                       string // full Event header line, "" = none
-	Method                      string // default SUBSCRIBE
-	CSeq                        string // default "1 SUBSCRIBE"
-	CallID                      string
+	Via                     string // sent-by host:port and params after it
+	Event                   string // full Event header line, "" = none
+	Method                  string // default SUBSCRIBE
+	CSeq                    string // default "1 SUBSCRIBE"
+	CallID                  string
 }
 
 // snomSubscribe is the Snom wiki trace with the MAC, vendor and model set.

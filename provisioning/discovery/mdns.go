@@ -38,6 +38,9 @@ func (s *Service) mdnsLogger() *log.Logger {
 	return slog.NewLogLogger(s.log.With("component", "mdns").Handler(), slog.LevelDebug)
 }
 
+// mdnsMaxEntries bounds the answers one query keeps.
+const mdnsMaxEntries = 1024
+
 // advert is one service deskgate announces.
 type advert struct {
 	service string
@@ -168,26 +171,40 @@ func (s *Service) browseLoop(ctx context.Context, ifaces []net.Interface) {
 	}
 }
 
-// query runs one mDNS query on ifi and records the phones it finds. The
-// library drops entries when the channel is full, so it is drained while
-// the query runs.
+// query runs one mDNS query per address family on ifi and records the
+// phones found. The library sends a query over IPv4 and IPv6 together and
+// gives up on both when the IPv6 send fails (no IPv6 on the link, or its
+// link-local address still tentative), so the families are queried apart
+// and IPv6 failures are only logged at debug level.
+//
+// The entries are read only after the query has ended: the library keeps
+// updating an entry it already sent as more records arrive (the race
+// detector caught it), and it drops entries when the channel is full, hence
+// the large buffer.
 func (s *Service) query(ctx context.Context, ifi net.Interface, service string) {
-	ch := make(chan *mdns.ServiceEntry, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	for _, v6 := range []bool{false, true} {
+		ch := make(chan *mdns.ServiceEntry, mdnsMaxEntries)
+		err := mdns.QueryContext(ctx, &mdns.QueryParam{
+			Service: service, Domain: "local", Timeout: s.opts.BrowseTimeout, Interface: &ifi,
+			Entries: ch, WantUnicastResponse: true, DisableIPv4: v6, DisableIPv6: !v6, Logger: s.mdnsLogger(),
+		})
+		close(ch) // the library sends only from inside QueryContext
+		level := slog.LevelWarn
+		if v6 {
+			level = slog.LevelDebug
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Log(ctx, level, "mdns browse", "service", service, "iface", ifi.Name, "ipv6", v6, "error", err)
+		}
+		if len(ch) == cap(ch) {
+			s.log.Warn("mdns browse: answers beyond the limit were dropped", "service", service, "iface", ifi.Name, "limit", cap(ch))
+		}
 		for e := range ch {
 			s.seeEntry(e)
 		}
-	}()
-	err := mdns.QueryContext(ctx, &mdns.QueryParam{
-		Service: service, Domain: "local", Timeout: s.opts.BrowseTimeout, Interface: &ifi,
-		Entries: ch, WantUnicastResponse: true, Logger: s.mdnsLogger(),
-	})
-	close(ch) // the library sends only from inside QueryContext
-	<-done
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("mdns browse", "service", service, "iface", ifi.Name, "error", err)
+		if ctx.Err() != nil {
+			return
+		}
 	}
 }
 
@@ -202,7 +219,11 @@ func (s *Service) seeEntry(e *mdns.ServiceEntry) {
 		return
 	}
 	ph = ph.complete(s.snapshot())
-	s.log.Info("mdns phone seen", "mac", ph.MAC, "vendor", ph.Vendor, "model", ph.Model, "address", ph.Address)
+	level := slog.LevelDebug // seen again every browse: only news at info
+	if _, known, err := s.opts.Store.LookupPhone(ph.MAC); err == nil && !known {
+		level = slog.LevelInfo
+	}
+	s.log.Log(context.Background(), level, "mdns phone seen", "mac", ph.MAC, "vendor", ph.Vendor, "model", ph.Model, "address", ph.Address)
 	err := s.opts.Store.SeePhone(store.InventoryPhone{MAC: ph.MAC, Vendor: ph.Vendor, Model: ph.Model,
 		Address: ph.Address, Source: "mdns", LastSeen: time.Now().UTC()})
 	if err != nil {

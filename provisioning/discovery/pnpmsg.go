@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -86,7 +87,15 @@ func parseEvent(v string) uaProfile {
 }
 
 // parsePnP parses one datagram with sipgo and returns it if it is a request.
+// Header sections with a CR or LF outside a CRLF pair are refused: sipgo
+// splits lines on CRLF only, so a bare LF would stay inside a header value
+// and could be copied into what we send back.
 func parsePnP(data []byte) (*sip.Request, error) {
+	head, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	if bytes.Count(head, []byte("\r")) != bytes.Count(head, []byte("\r\n")) ||
+		bytes.Count(head, []byte("\n")) != bytes.Count(head, []byte("\r\n")) {
+		return nil, errors.New("parse sip datagram: bare CR or LF in the header section")
+	}
 	msg, err := sip.ParseMessage(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse sip datagram: %w", err)
@@ -113,9 +122,8 @@ func decidePnP(req *sip.Request, src net.IP, snap *directory.Snapshot) pnpDecisi
 	if ev.Package != "ua-profile" {
 		return pnpDecision{Why: "event package is not ua-profile"}
 	}
-	if req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil ||
-		req.CSeq() == nil || req.CSeq().MethodName != sip.SUBSCRIBE {
-		return pnpDecision{Why: "missing or malformed Via, From, To, Call-ID or CSeq"}
+	if !wellFormed(req) {
+		return pnpDecision{Why: "missing or malformed version, Via, From, To, Call-ID or CSeq"}
 	}
 	mac, ok := pnpMAC(req)
 	if !ok {
@@ -137,6 +145,22 @@ func decidePnP(req *sip.Request, src net.IP, snap *directory.Snapshot) pnpDecisi
 		d.Action, d.Why = pnpAnswer, "directory phone"
 	}
 	return d
+}
+
+// wellFormed checks what the 200 OK copies back and the NOTIFY reuses:
+// sipgo parses leniently (libs.md §1.12), so a request with a Via it could
+// not write back meaningfully is not answered.
+func wellFormed(req *sip.Request) bool {
+	via := req.Via()
+	return req.SipVersion == "SIP/2.0" && via != nil && via.ProtocolName == "SIP" &&
+		via.ProtocolVersion == "2.0" && strings.EqualFold(via.Transport, "UDP") && via.Host != "" &&
+		req.From() != nil && sipURI(req.From().Address) && req.To() != nil && sipURI(req.To().Address) &&
+		req.CallID() != nil && req.CallID().Value() != "" &&
+		req.CSeq() != nil && req.CSeq().MethodName == sip.SUBSCRIBE
+}
+
+func sipURI(u sip.Uri) bool {
+	return (u.Scheme == "sip" || u.Scheme == "sips") && u.Host != ""
 }
 
 // eventHeader returns the Event header value, long or compact ("o") form.
@@ -231,12 +255,37 @@ func pnpNotify(req *sip.Request, res *sip.Response, local, dst *net.UDPAddr, pro
 	n.AppendHeader(&callID)
 	n.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.NOTIFY})
 	n.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: local.IP.String(), Port: local.Port}})
-	n.AppendHeader(sip.NewHeader("Event", eventHeader(req))) // RFC 6665: same package and parameters
+	n.AppendHeader(sip.NewHeader("Event", notifyEvent(parseEvent(eventHeader(req)))))
 	n.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=timeout"))
 	n.AppendHeader(sip.NewHeader("Content-Type", "application/url"))
 	n.AppendHeader(sip.NewHeader("User-Agent", "deskgate"))
 	n.SetBody([]byte(provURL))
 	return n
+}
+
+// notifyEvent is the NOTIFY's Event header: the subscription's package and
+// profile parameters (RFC 6665 wants the same package), rebuilt from the
+// parsed values with only safe characters rather than copied verbatim.
+func notifyEvent(ev uaProfile) string {
+	var b strings.Builder
+	b.WriteString("ua-profile")
+	for _, p := range [][2]string{{"profile-type", ev.ProfileType}, {"vendor", ev.Vendor}, {"model", ev.Model}, {"version", ev.Version}} {
+		if v := quotable(p[1]); v != "" {
+			b.WriteString(";" + p[0] + `="` + v + `"`)
+		}
+	}
+	return b.String()
+}
+
+// quotable keeps the printable ASCII a quoted-string can hold unescaped.
+func quotable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < 64; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // provisioningURL renders the URL told to a phone reached from local: an

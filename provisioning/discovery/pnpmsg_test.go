@@ -9,20 +9,23 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-func TestDecidePnP(t *testing.T) {
-	snap := testSnapshot(t)
-	src := net.ParseIP("192.168.10.67")
+// decideCase is one row of TestDecidePnP.
+type decideCase struct {
+	name       string
+	msg        pnpSubscribe
+	nilSnap    bool
+	want       pnpAction
+	mac        string
+	vendor     string
+	model      string
+	whyContain string
+}
+
+// decideCases are SUBSCRIBEs shaped like the vendors' traces, and
+// requests that must be ignored.
+func decideCases() []decideCase {
 	yealink := snomSubscribe(macYealink, "Yealink", "SIP-T54W", "192.168.10.67:5060")
-	tests := []struct {
-		name       string
-		msg        pnpSubscribe
-		nilSnap    bool
-		want       pnpAction
-		mac        string
-		vendor     string
-		model      string
-		whyContain string
-	}{
+	return []decideCase{
 		{name: "yealink in directory", msg: yealink, want: pnpAnswer, mac: macYealink, vendor: "yealink", model: "yealink-t54w"},
 		{name: "snom OEM vendor falls back to directory and OUI",
 			msg:  snomSubscribe(macSnom, "OEM", "OEM", "192.168.10.67:5060"),
@@ -41,7 +44,7 @@ func TestDecidePnP(t *testing.T) {
 			RURI: "sip:224.0.1.75:5060", From: "<sip:1001@10.0.0.1>;tag=9", To: "<sip:224.0.1.75:5060>",
 			Contact: `<sip:192.168.10.67:5060>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-001565aabb01>"`,
 			Via:     "192.168.10.67:5060;branch=z9hG4bK77", Event: `Event: ua-profile;profile-type=device;vendor=Yealink;model=T54W`,
-			CallID:  "x@y"}, want: pnpAnswer, mac: macYealink, vendor: "yealink", model: "yealink-t54w"},
+			CallID: "x@y"}, want: pnpAnswer, mac: macYealink, vendor: "yealink", model: "yealink-t54w"},
 		{name: "compact event header", msg: func() pnpSubscribe {
 			m := yealink
 			m.Event = `o: ua-profile;profile-type="device";vendor="Yealink";model="SIP-T54W"`
@@ -69,6 +72,12 @@ func TestDecidePnP(t *testing.T) {
 		{name: "CSeq method mismatch", msg: func() pnpSubscribe { m := yealink; m.CSeq = "1 NOTIFY"; return m }(),
 			want: pnpIgnore, whyContain: "CSeq"},
 	}
+}
+
+func TestDecidePnP(t *testing.T) {
+	snap := testSnapshot(t)
+	src := net.ParseIP("192.168.10.67")
+	tests := decideCases()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := parsePnP(tc.msg.bytes())
@@ -102,6 +111,9 @@ func TestParsePnPRejectsResponsesAndGarbage(t *testing.T) {
 		"response": "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n",
 		"garbage":  "\x00\x01hello",
 		"empty":    "",
+		"bare LF in a header": "SUBSCRIBE sip:MAC%3a001565aabb01@x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.7;branch=z9hG4bK1\r\n" +
+			"From: <sip:a@x>;tag=1\r\nTo: <sip:a@x>\r\nCall-ID: c\r\nCSeq: 1 SUBSCRIBE\r\n" +
+			"Event: ua-profile;profile-type=device\nX-Injected: 1\r\nContent-Length: 0\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parsePnP([]byte(data)); err == nil {
@@ -293,5 +305,24 @@ func TestTxKey(t *testing.T) {
 	}
 	if txKey(ra) == txKey(rb) {
 		t.Error("a new CSeq has the same key")
+	}
+}
+
+func TestNotifyEvent(t *testing.T) {
+	tests := []struct {
+		in   uaProfile
+		want string
+	}{
+		{uaProfile{"ua-profile", "device", "Yealink", "SIP-T54W", "96.86.0.100"},
+			`ua-profile;profile-type="device";vendor="Yealink";model="SIP-T54W";version="96.86.0.100"`},
+		{uaProfile{Package: "ua-profile", ProfileType: "device"}, `ua-profile;profile-type="device"`},
+		{uaProfile{Package: "ua-profile", ProfileType: "device", Vendor: "a\"b\\c\x01d"}, `ua-profile;profile-type="device";vendor="abcd"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := notifyEvent(tc.in); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

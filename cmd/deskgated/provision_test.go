@@ -1,0 +1,100 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"deskgate/daemon/directory"
+)
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// A phone of the directory fetches its file from the running daemon and
+// finds its own SIP password in it; an unknown MAC gets 404, and a directory
+// change is served on the next fetch.
+func TestProvisioningServed(t *testing.T) {
+	dir := t.TempDir()
+	office := filepath.Join(dir, "office.yaml")
+	if err := os.WriteFile(office, demoOffice(t, "p1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	writeConfig(t, dir, "directory: {file: office.yaml}\n")
+	cfg := filepath.Join(dir, "deskgate.yaml")
+	raw, _ := os.ReadFile(cfg)
+	raw = []byte(strings.Replace(string(raw), `provisioning: {listen: ""}`, `provisioning: {listen: "127.0.0.1:`+port+`"}`, 1))
+	os.WriteFile(cfg, raw, 0o644)
+	d := startDaemon(t, dir)
+
+	snap, err := directory.Parse(demoOffice(t, "p1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mac, user string
+	for _, p := range snap.Phones() {
+		if directory.Vendor(p.Model) == "yealink" {
+			mac, user = p.MAC, p.User
+			break
+		}
+	}
+	if mac == "" {
+		t.Fatal("demo office has no Yealink phone")
+	}
+	var cred struct{ Password string }
+	d.ctlJSON(&cred, "credentials", user)
+
+	get := func(file, ua string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+"/"+file, nil)
+		req.Header.Set("User-Agent", ua)
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	hex := strings.ReplaceAll(mac, ":", "")
+	code, body := get(hex+".cfg", "Yealink SIP-T54W 96.86.0.100 "+mac)
+	if code != 200 || !strings.Contains(body, cred.Password) {
+		t.Fatalf("own file: %d, password present %v", code, strings.Contains(body, cred.Password))
+	}
+	var phones []struct {
+		MAC                    string
+		User                   string
+		Configured, Discovered bool
+		Address                string
+	}
+	d.ctlJSON(&phones, "phones")
+	found := false
+	for _, p := range phones {
+		if p.MAC == mac {
+			found = p.Configured && p.Discovered && p.User == user && strings.Contains(p.Address, "127.0.0.1")
+		}
+	}
+	if !found || len(phones) != len(snap.Phones()) {
+		t.Errorf("phones after a provisioning fetch: %+v", phones)
+	}
+	if code, _ := get("001565ffffff.cfg", "Yealink SIP-T54W 96.86.0.100 00:15:65:ff:ff:ff"); code != 404 {
+		t.Errorf("unknown MAC: %d, want 404", code)
+	}
+	if code, _ := get(hex+".cfg", "Yealink SIP-T54W 96.86.0.100 00:15:65:ff:ff:ff"); code != 403 {
+		t.Errorf("User-Agent with another MAC: %d, want 403", code)
+	}
+}

@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+
+	"deskgate/daemon/controlapi"
+	"deskgate/daemon/directory/directorytest"
+	"deskgate/daemon/store"
+	"deskgate/routing"
+)
+
+func TestPhoneRows(t *testing.T) {
+	snap := directorytest.MustParse(t, `
+		plan: pro
+		timezone: UTC
+		users:
+		  - {id: ann, name: Ann, extension: "1001", license: talk}
+		  - {id: bob, name: Bob, extension: "1002", license: talk}
+		phones:
+		  - {mac: "00:15:65:00:00:01", model: yealink-t54w, user: ann}
+		  - {mac: "00:04:f2:00:00:02", model: poly-vvx450, user: bob}
+	`)
+	now := time.Now()
+	inv := []store.InventoryPhone{
+		{MAC: "00:04:f2:00:00:02", Address: "192.0.2.7", Source: "provisioning", LastSeen: now},
+		{MAC: "00:15:65:99:99:99", Vendor: "yealink", Model: "yealink-t46u", Address: "192.0.2.9", Source: "mdns"},
+	}
+	regs := []routing.Registration{
+		{User: "ann", UserAgent: "Yealink SIP-T54W 96.86.0.100 00:15:65:00:00:01", Source: "192.0.2.5:5060"},
+		{User: "bob", UserAgent: "PolycomVVX-VVX_450-UA/6.4", Source: "192.0.2.7:5060"},
+	}
+	rows := phoneRows(snap, inv, regs)
+	want := []controlapi.Phone{
+		{MAC: "00:04:f2:00:00:02", User: "bob", Vendor: "poly", Model: "poly-vvx450", Configured: true, Discovered: true, Registered: true, Address: "192.0.2.7", LastSeen: now},
+		{MAC: "00:15:65:00:00:01", User: "ann", Vendor: "yealink", Model: "yealink-t54w", Configured: true, Registered: true},
+		{MAC: "00:15:65:99:99:99", Vendor: "yealink", Model: "yealink-t46u", Discovered: true, Address: "192.0.2.9"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("rows %+v", rows)
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Errorf("row %d:\n got %+v\nwant %+v", i, rows[i], want[i])
+		}
+	}
+	// Another user's binding from the phone's address does not count.
+	regs = []routing.Registration{{User: "ann", Source: "192.0.2.7:5060"}}
+	if rows := phoneRows(snap, inv, regs); rows[0].Registered {
+		t.Errorf("bob's phone registered by ann's binding")
+	}
+}

@@ -1,0 +1,101 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"deskgate/daemon/config"
+	"deskgate/daemon/directory"
+	"deskgate/provisioning"
+)
+
+// advertised returns the address phones are told to reach: sip.advertise,
+// else the first concrete listen IP, else this box's first non-loopback
+// IPv4 address; and the SIP port and transport of the first listener
+// (bound: the listeners' real addresses).
+func advertised(cfg *config.Config, bound []string) (host string, port int, transport string) {
+	transport, ap, _ := config.ParseListen(cfg.SIP.Listen[0])
+	if len(bound) > 0 { // the real port when the config says 0
+		if _, b, err := config.ParseListen(bound[0]); err == nil {
+			ap = b
+		}
+	}
+	port = int(ap.Port())
+	host = cfg.SIP.Advertise
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			host, port = h, n
+		}
+	}
+	if host == "" && !ap.Addr().IsUnspecified() {
+		host = ap.Addr().String()
+	}
+	if host == "" {
+		host = firstLANAddr()
+	}
+	return host, port, transport
+}
+
+func firstLANAddr() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "127.0.0.1"
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+			return p.Addr().String()
+		}
+	}
+	return "127.0.0.1"
+}
+
+// newProvisioning builds the HTTP provisioning server, or nil when
+// provisioning.listen is "".
+func (d *Daemon) newProvisioning(cfg *config.Config) (*provisioning.Server, error) {
+	if cfg.Provisioning.Listen == "" {
+		return nil, nil
+	}
+	host, port, transport := advertised(cfg, d.sip.Addrs())
+	base := cfg.Provisioning.BaseURL
+	if base == "" {
+		_, pport, _ := net.SplitHostPort(cfg.Provisioning.Listen)
+		base = "http://" + net.JoinHostPort(host, pport) + "/"
+	}
+	srv, err := provisioning.New(provisioning.Options{
+		Listen:    cfg.Provisioning.Listen,
+		BaseURL:   base,
+		Username:  cfg.Provisioning.Username,
+		Password:  cfg.Provisioning.Password,
+		Domain:    cfg.Domain,
+		SIPServer: net.JoinHostPort(host, strconv.Itoa(port)),
+		Transport: transport,
+		Directory: d.dir.snapshot,
+		Store:     d.db,
+		Log:       d.log.With("component", "provisioning"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
+	}
+	return srv, nil
+}
+
+// checkSyncAffected finds the phones whose configuration a directory change
+// alters. Telling them (NOTIFY check-sync) is the SIP side's job and arrives
+// with the handset-keys work; until then the list is logged so IT can see
+// which phones need a re-provision.
+func (d *Daemon) checkSyncAffected(old, cur *directory.Snapshot) {
+	if old == nil || len(old.Phones()) == 0 {
+		return // first load: phones fetch their files when they boot
+	}
+	macs := provisioning.Affected(old, cur)
+	if len(macs) == 0 {
+		return
+	}
+	if d.checkSync != nil {
+		d.checkSync(macs)
+		return
+	}
+	d.log.Info("directory change alters these phones' configuration", "macs", macs, "count", len(macs))
+}

@@ -1,0 +1,131 @@
+package provisioning
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Cisco IP Phone 7800/8800 Multiplatform (3PCC/MPP) renderer: one
+// <flat-profile> per phone, fetched as <mac>.xml or spa<mac>.xml (the phone
+// asks for whatever its Profile_Rule says; "$MA.xml" is the usual rule).
+//
+// Parameter names come from the "Cisco IP Phone 8800 Series Multiplatform
+// Phones Administration Guide" (Ext n: Line_Enable_n_, Share_Ext_n_,
+// Proxy_n_, SIP_Transport_n_ UDP/TCP/TLS, Register_n_, Display_Name_n_,
+// User_ID_n_, Password_n_, Use_Auth_ID_n_, Auth_ID_n_, Feature_Key_Sync_n_,
+// Mailbox_ID_n_, Voice_Mail_Server_n_; Voice_Mail_Number; line keys
+// Extension_k_, Short_Name_k_, Share_Call_Appearance_k_ private/shared,
+// Extended_Function_k_), cross-checked with FusionPBX's 8851 template and
+// the Wazo provd Cisco MPP plugin, whose BLF function string
+// "fnc=blf+sd+cp;sub=<ext>@$PROXY;nme=<label>" (busy lamp, speed dial, call
+// pickup) is used here.
+//
+// Not verified on a phone: MWI through Mailbox_ID/Voice_Mail_Server for the
+// executive lines. The phones have DND and Messages keys of their own, so
+// the layout gives neither a line key. The User-Agent's parenthesised value
+// is read as the MAC ($MA); where firmware puts a serial number there it
+// does not parse as a MAC and nothing is checked.
+type cisco struct{}
+
+func (cisco) layoutOptions(model string) LayoutOptions {
+	keys := lineKeysOf(model)
+	return LayoutOptions{Keys: keys, Accounts: max(keys, 1)}
+}
+
+func (cisco) serves(k fileKind) bool { return k == kindMACXML }
+
+func (c cisco) phoneFile(req fileRequest, in renderInput) (file, bool) {
+	if req.Kind != kindMACXML {
+		return file{}, false
+	}
+	lay := in.Layout
+	var f xmlFile
+	f.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
+	f.raw("<flat-profile>\n")
+	if in.VoicemailNumber != "" {
+		f.elem(1, "Voice_Mail_Number", in.VoicemailNumber)
+	}
+	for _, a := range lay.Accounts {
+		c.account(&f, a, in)
+	}
+	opts := c.layoutOptions(lay.Model)
+	for i := len(lay.Accounts) + 1; i <= opts.Accounts; i++ {
+		f.elem(1, "Line_Enable_"+strconv.Itoa(i)+"_", "No")
+	}
+	for i := 1; i <= opts.Keys; i++ {
+		var k Key
+		if i <= len(lay.Keys) {
+			k = lay.Keys[i-1]
+		}
+		c.key(&f, i, k, in.SIP)
+	}
+	f.raw("</flat-profile>\n")
+	return file{body: f.bytes(), contentType: "application/xml"}, true
+}
+
+func (cisco) commonFile(fileRequest, commonInput) (file, bool) { return file{}, false }
+
+func (cisco) account(f *xmlFile, a Account, in renderInput) {
+	n := "_" + strconv.Itoa(a.Index) + "_"
+	share := "private"
+	if a.Type != KeyLine {
+		share = "shared"
+	}
+	f.comment("Ext %d (%s): %s <%s>", a.Index, a.Type, a.Label, a.Extension)
+	f.elem(1, "Line_Enable"+n, "Yes")
+	f.elem(1, "Share_Ext"+n, share)
+	f.elem(1, "Proxy"+n, in.SIP.Host+":"+strconv.Itoa(in.SIP.Port))
+	f.elem(1, "SIP_Transport"+n, strings.ToUpper(in.SIP.Transport))
+	f.elem(1, "Register"+n, "Yes")
+	f.elem(1, "Display_Name"+n, a.DisplayName)
+	f.elem(1, "User_ID"+n, a.Extension)
+	f.elem(1, "Password"+n, in.Password)
+	f.elem(1, "Use_Auth_ID"+n, "Yes")
+	f.elem(1, "Auth_ID"+n, a.AuthUser)
+	f.elem(1, "Feature_Key_Sync"+n, yesNo(a.Type == KeyLine))
+	if a.MWI {
+		f.elem(1, "Mailbox_ID"+n, a.Extension)
+		f.elem(1, "Voice_Mail_Server"+n, in.SIP.Host+":"+strconv.Itoa(in.SIP.Port))
+	} else {
+		f.elem(1, "Mailbox_ID"+n, "")
+	}
+}
+
+func (cisco) key(f *xmlFile, i int, k Key, sip sipServer) {
+	n := "_" + strconv.Itoa(i) + "_"
+	switch k.Type {
+	case KeyLine, KeySharedLine, KeyExecutiveLine:
+		share := "private"
+		if k.Type != KeyLine {
+			share = "shared"
+		}
+		f.elem(1, "Extension"+n, k.Account)
+		f.elem(1, "Short_Name"+n, k.Label)
+		f.elem(1, "Share_Call_Appearance"+n, share)
+		f.elem(1, "Extended_Function"+n, "")
+	case KeyBLF, KeyAway:
+		fn := "fnc=blf+sd"
+		if k.Pickup {
+			fn += "+cp"
+		}
+		// Labels go inside the function string: ';' would end the field.
+		label := strings.NewReplacer(";", " ", "=", " ").Replace(k.Label)
+		f.elem(1, "Extension"+n, "Disabled")
+		f.elem(1, "Short_Name"+n, k.Label)
+		f.elem(1, "Share_Call_Appearance"+n, "private")
+		f.elem(1, "Extended_Function"+n, fn+";sub="+k.Extension+"@$PROXY;nme="+label)
+	default:
+		f.elem(1, "Extension"+n, "Disabled")
+		f.elem(1, "Short_Name"+n, "")
+		f.elem(1, "Share_Call_Appearance"+n, "private")
+		f.elem(1, "Extended_Function"+n, "")
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}

@@ -1,0 +1,100 @@
+package provisioning
+
+import "strconv"
+
+// Snom D7xx/D8xx renderer: XML settings, fetched as
+// snom<model>-<MAC>.htm (or .xml) — the usual setting_server URL pattern;
+// the phone's User-Agent carries no MAC we read, so only the file name
+// identifies the phone.
+//
+// Parameter names come from the Snom configuration-parameter wiki
+// (service.snom.com "Function Key Types": fkey values "line",
+// "blf <sip:…>"; identity settings user_active, user_realname, user_name,
+// user_pname (authentication user), user_pass, user_host, user_outbound,
+// user_shared_line, user_mailbox) and FusionPBX's D785 template for the
+// <settings><phone-settings e="2"> / <functionKeys e="2"> layout with idx
+// and context attributes.
+//
+// Not done: server-synchronised DND. The BroadSoft feature event setting of
+// Snom identities was not confirmed in any document at hand, so no DND key
+// is configured (a local-only DND key would disagree with the server); the
+// feature codes still work. Voicemail uses the phone's own message key
+// (user_mailbox).
+type snom struct{}
+
+func (snom) layoutOptions(model string) LayoutOptions {
+	keys := lineKeysOf(model)
+	return LayoutOptions{Keys: keys, Accounts: min(max(keys, 1), 12)}
+}
+
+func (snom) serves(k fileKind) bool { return k == kindSnomCfg }
+
+func (s snom) phoneFile(req fileRequest, in renderInput) (file, bool) {
+	if req.Kind != kindSnomCfg {
+		return file{}, false
+	}
+	lay := in.Layout
+	var f xmlFile
+	f.raw(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
+	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
+	f.raw("<settings>\n  <phone-settings e=\"2\">\n")
+	for _, a := range lay.Accounts {
+		s.identity(&f, a, in)
+	}
+	opts := s.layoutOptions(lay.Model)
+	for i := len(lay.Accounts) + 1; i <= opts.Accounts; i++ {
+		f.raw(`    <user_active idx="` + strconv.Itoa(i) + `" perm="">off</user_active>` + "\n")
+	}
+	f.raw("  </phone-settings>\n  <functionKeys e=\"2\">\n")
+	for i := 1; i <= opts.Keys; i++ {
+		var k Key
+		if i <= len(lay.Keys) {
+			k = lay.Keys[i-1]
+		}
+		s.fkey(&f, i-1, k)
+	}
+	f.raw("  </functionKeys>\n</settings>\n")
+	return file{body: f.bytes(), contentType: "application/xml"}, true
+}
+
+func (snom) commonFile(fileRequest, commonInput) (file, bool) { return file{}, false }
+
+func (snom) identity(f *xmlFile, a Account, in renderInput) {
+	idx := strconv.Itoa(a.Index)
+	set := func(name, value string) {
+		f.raw(`    <` + name + ` idx="` + idx + `" perm="">` + escapeXML(value) + `</` + name + ">\n")
+	}
+	f.comment("Identity %d (%s): %s <%s>", a.Index, a.Type, a.Label, a.Extension)
+	set("user_active", "on")
+	set("user_realname", a.DisplayName)
+	set("user_name", a.Extension)
+	set("user_pname", a.AuthUser)
+	set("user_pass", in.Password)
+	set("user_host", in.SIP.Host+":"+strconv.Itoa(in.SIP.Port))
+	set("user_outbound", in.SIP.Host+":"+strconv.Itoa(in.SIP.Port)+";transport="+in.SIP.Transport)
+	set("user_shared_line", onOff(a.Type != KeyLine))
+	if a.MWI {
+		set("user_mailbox", in.VoicemailNumber)
+	} else {
+		set("user_mailbox", "")
+	}
+}
+
+func (snom) fkey(f *xmlFile, idx int, k Key) {
+	context, value := "active", "none"
+	switch k.Type {
+	case KeyLine, KeySharedLine, KeyExecutiveLine:
+		context, value = strconv.Itoa(k.Account), "line"
+	case KeyBLF, KeyAway:
+		context, value = strconv.Itoa(k.Account), "blf <"+k.URI+">"
+	}
+	f.raw(`    <fkey idx="` + strconv.Itoa(idx) + `" context="` + context + `" label="` + escapeXML(k.Label) +
+		`" perm="">` + escapeXML(value) + "</fkey>\n")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
