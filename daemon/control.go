@@ -123,6 +123,7 @@ func (d *Daemon) statusValue() controlapi.Status {
 		Departments:   len(ds.Snapshot.Departments()),
 		Phones:        len(ds.Snapshot.Phones()),
 		Restart:       d.restartRequired(),
+		Warnings:      d.warningList(),
 	}
 }
 
@@ -194,4 +195,10 @@ func problemLines(err error) []string {
 		return out
 	}
 	return strings.Split(strings.TrimSpace(err.Error()), "\n")
+}
+
+func (d *Daemon) warningList() []string {
+	d.warnMu.Lock()
+	defer d.warnMu.Unlock()
+	return append([]string(nil), d.warnings...)
 }

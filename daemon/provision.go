@@ -9,6 +9,7 @@ import (
 	"deskgate/daemon/config"
 	"deskgate/daemon/directory"
 	"deskgate/provisioning"
+	"deskgate/provisioning/discovery"
 )
 
 // advertised returns the address phones are told to reach: sip.advertise,
@@ -58,11 +59,7 @@ func (d *Daemon) newProvisioning(cfg *config.Config) (*provisioning.Server, erro
 		return nil, nil
 	}
 	host, port, transport := advertised(cfg, d.sip.Addrs())
-	base := cfg.Provisioning.BaseURL
-	if base == "" {
-		_, pport, _ := net.SplitHostPort(cfg.Provisioning.Listen)
-		base = "http://" + net.JoinHostPort(host, pport) + "/"
-	}
+	base := provisioningURL(cfg, host)
 	srv, err := provisioning.New(provisioning.Options{
 		Listen:    cfg.Provisioning.Listen,
 		BaseURL:   base,
@@ -79,6 +76,52 @@ func (d *Daemon) newProvisioning(cfg *config.Config) (*provisioning.Server, erro
 		return nil, fmt.Errorf("provisioning: %w", err)
 	}
 	return srv, nil
+}
+
+// provisioningURL is what phones are told to fetch their files from: the
+// configured base_url, else the provisioning port on the advertised host.
+func provisioningURL(cfg *config.Config, host string) string {
+	if cfg.Provisioning.BaseURL != "" || cfg.Provisioning.Listen == "" {
+		return cfg.Provisioning.BaseURL
+	}
+	_, pport, _ := net.SplitHostPort(cfg.Provisioning.Listen)
+	return "http://" + net.JoinHostPort(host, pport) + "/"
+}
+
+// newDiscovery builds mDNS browsing/advertising and the SIP PnP responder,
+// or nil when both are off.
+func (d *Daemon) newDiscovery(cfg *config.Config) (*discovery.Service, error) {
+	pnp := cfg.Discovery.PnP
+	host, port, _ := advertised(cfg, d.sip.Addrs())
+	url := provisioningURL(cfg, host)
+	if pnp && url == "" {
+		d.log.Warn("SIP plug-and-play is off: provisioning is disabled, so there is no URL to hand out")
+		pnp = false
+	}
+	if !cfg.Discovery.MDNS && !pnp {
+		return nil, nil
+	}
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && cfg.SIP.Advertise != "" {
+		ips = []net.IP{ip}
+	}
+	svc, err := discovery.New(discovery.Options{
+		Interfaces:      cfg.Discovery.Interfaces,
+		MDNS:            cfg.Discovery.MDNS,
+		PnP:             pnp,
+		Site:            cfg.Site,
+		Domain:          cfg.Domain,
+		SIPPort:         port,
+		ProvisioningURL: url,
+		AdvertiseIPs:    ips,
+		Directory:       d.dir.snapshot,
+		Store:           d.db,
+		Log:             d.log.With("component", "discovery"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	return svc, nil
 }
 
 // checkSyncAffected finds the phones whose configuration a directory change

@@ -58,6 +58,8 @@ type Daemon struct {
 	reloads   chan reloadReq
 
 	presenceMu sync.Mutex // serialises read-modify-write of presence
+	warnMu     sync.Mutex
+	warnings   []string // services that could not start (non-fatal)
 	restartMu  sync.Mutex
 	restart    []string // settings changed on reload that need a restart
 }

@@ -8,6 +8,7 @@ import (
 
 	"deskgate/daemon/config"
 	"deskgate/routing"
+	"deskgate/routing/presence"
 )
 
 // newSIP builds the registrar and proxy from the configuration.
@@ -29,6 +30,8 @@ func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 		Directory: d.dir.snapshot,
 		Store:     d.db,
 		Log:       d.log.With("component", "sip"),
+		FeatureCodes: presence.Codes{DNDOn: cfg.FeatureCodes.DNDOn, DNDOff: cfg.FeatureCodes.DNDOff,
+			AwayOn: cfg.FeatureCodes.AwayOn, AwayOff: cfg.FeatureCodes.AwayOff},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
@@ -39,7 +42,7 @@ func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 // startServices starts the network services one by one, each bound before
 // the next, so READY=1 means everything listens.
 func (d *Daemon) startServices(ctx context.Context, g *errgroup.Group) error {
-	if err := startService(ctx, g, "sip", d.sip.Run); err != nil {
+	if err := d.startService(ctx, g, "sip", d.sip.Run, true); err != nil {
 		return err
 	}
 	// Built after SIP is bound: phones are told the real SIP port.
@@ -49,25 +52,47 @@ func (d *Daemon) startServices(ctx context.Context, g *errgroup.Group) error {
 	}
 	d.prov = prov
 	if d.prov != nil {
-		if err := startService(ctx, g, "provisioning", d.prov.Run); err != nil {
+		if err := d.startService(ctx, g, "provisioning", d.prov.Run, true); err != nil {
 			return err
 		}
 	}
+	d.startDiscovery(ctx, g)
 	return nil
+}
+
+// startDiscovery runs mDNS and SIP PnP. They only help phones find us, so a
+// failure (no multicast interface, a missing named interface) is reported
+// in status and the log, and the appliance runs on without them.
+func (d *Daemon) startDiscovery(ctx context.Context, g *errgroup.Group) {
+	svc, err := d.newDiscovery(d.cfg.Load())
+	if err == nil && svc != nil {
+		err = d.startService(ctx, g, "discovery", svc.Run, false)
+	}
+	if err != nil {
+		d.log.Error("discovery not running; phones can still be provisioned by DHCP option 66 or by hand", "err", err)
+		d.warnMu.Lock()
+		d.warnings = append(d.warnings, err.Error())
+		d.warnMu.Unlock()
+	}
 }
 
 // startService runs one service in the group and waits until it reports
 // ready, or fails: READY=1 goes out only once every listener is bound.
-func startService(ctx context.Context, g *errgroup.Group, name string,
-	run func(ctx context.Context, ready func()) error) error {
+// A fatal service's error stops the daemon; another's is only logged.
+func (d *Daemon) startService(ctx context.Context, g *errgroup.Group, name string,
+	run func(ctx context.Context, ready func()) error, fatal bool) error {
 	ready := make(chan struct{})
 	failed := make(chan error, 1)
 	g.Go(func() error {
 		err := run(ctx, func() { close(ready) })
-		if err != nil {
-			failed <- err
+		if err == nil {
+			return nil
+		}
+		failed <- err
+		if fatal {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		d.log.Error("service stopped", "service", name, "err", err)
 		return nil
 	})
 	select {

@@ -1,13 +1,14 @@
 package daemon
 
 import (
+	"context"
 	"net/http"
 	"slices"
-	"time"
 
 	"deskgate/daemon/controlapi"
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
+	"deskgate/routing/presence"
 )
 
 // userFrom resolves the {user} of a per-user control request against the
@@ -104,20 +105,14 @@ func setAway(away []string, key string, on bool) []string {
 	return away
 }
 
+// changePresence goes through the presence service (routing's), so calls
+// see the change at once and the change feed (key LEDs) sees it too.
 func (d *Daemon) changePresence(user string, f func(*store.Presence)) (any, error) {
-	d.presenceMu.Lock()
-	defer d.presenceMu.Unlock()
-	p, err := d.db.Presence(user)
+	p, err := d.sip.Presence().Update(context.Background(), user, presence.ByControl,
+		func(p store.Presence) store.Presence { f(&p); return p })
 	if err != nil {
 		return nil, err
 	}
-	p.User = user
-	f(&p)
-	p.Updated = time.Now()
-	if err := d.db.PutPresence(p); err != nil {
-		return nil, err
-	}
-	d.log.Info("presence changed", "user", user, "dnd", p.DND, "away", p.Away, "by", "control")
 	return presenceValue(p), nil
 }
 

@@ -1,11 +1,13 @@
 package routing
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -64,7 +66,8 @@ func bind(spec listenSpec) (boundListener, error) {
 	addr := spec.addr.String()
 	switch spec.network {
 	case "udp":
-		pc, err := net.ListenPacket("udp"+family, addr)
+		lc := udpListenConfig(family)
+		pc, err := lc.ListenPacket(context.Background(), "udp"+family, addr)
 		if err != nil {
 			return boundListener{}, fmt.Errorf("listen %s: %w", spec, err)
 		}
@@ -133,4 +136,24 @@ func (l retryListener) Accept() (net.Conn, error) {
 		time.Sleep(delay)
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// ipMulticastAll is IP_MULTICAST_ALL from <linux/in.h> (syscall lacks it).
+const ipMulticastAll = 49
+
+// udpListenConfig lets the SIP PnP responder (provisioning/discovery) bind
+// 224.0.1.75:5060 beside our 5060 socket (SO_REUSEADDR), and keeps the
+// multicast PnP SUBSCRIBEs it joins for off our socket (IP_MULTICAST_ALL=0),
+// so phones get one answer, the responder's.
+func udpListenConfig(family string) net.ListenConfig {
+	return net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			if serr == nil && family == "4" {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipMulticastAll, 0)
+			}
+		})
+		return errors.Join(err, serr)
+	}}
 }

@@ -36,6 +36,9 @@ func runStatus(e *env) error {
 	if s.Throttled > 0 {
 		fmt.Fprintf(e.stdout, "throttled sources: %d\n", s.Throttled)
 	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
+	}
 	if len(s.Restart) > 0 {
 		fmt.Fprintf(e.stdout, "restart required for: %v\n", s.Restart)
 	}

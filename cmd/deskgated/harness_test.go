@@ -62,7 +62,15 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 func writeConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
 	cfg := "site: test\ndomain: hq.example.test\nstate_dir: state\ncontrol: {socket: control.sock}\n" +
-		"sip: {listen: [\"udp:127.0.0.1:0\"]}\nprovisioning: {listen: \"\"}\ndiscovery: {mdns: false, pnp: false}\n" + extra
+		"sip: {listen: [\"udp:127.0.0.1:0\"]}\n"
+	// Defaults a test may replace by naming the section in extra.
+	for _, def := range []string{"provisioning: {listen: \"\"}\n", "discovery: {mdns: false, pnp: false}\n"} {
+		key, _, _ := strings.Cut(def, ":")
+		if !strings.Contains(extra, key+":") {
+			cfg += def
+		}
+	}
+	cfg += extra
 	p := filepath.Join(dir, "deskgate.yaml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

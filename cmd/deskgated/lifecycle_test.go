@@ -234,3 +234,22 @@ func firstOperator(t *testing.T) (user, dept string) {
 	t.Fatal("demo office has no operator")
 	return "", ""
 }
+
+// Discovery only helps phones find the box: when it cannot start, the
+// daemon runs on and says why.
+func TestDiscoveryFailureIsNotFatal(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "office.yaml"), demoOffice(t, "d1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, dir, "directory: {file: office.yaml}\ndiscovery: {mdns: true, pnp: false, interfaces: [nosuch0]}\n")
+	d := startDaemon(t, dir)
+	var s struct {
+		Ready    bool
+		Warnings []string
+	}
+	d.ctlJSON(&s, "status")
+	if !s.Ready || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "nosuch0") {
+		t.Errorf("status: %+v", s)
+	}
+}

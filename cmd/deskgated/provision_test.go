@@ -35,11 +35,7 @@ func TestProvisioningServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	writeConfig(t, dir, "directory: {file: office.yaml}\n")
-	cfg := filepath.Join(dir, "deskgate.yaml")
-	raw, _ := os.ReadFile(cfg)
-	raw = []byte(strings.Replace(string(raw), `provisioning: {listen: ""}`, `provisioning: {listen: "127.0.0.1:`+port+`"}`, 1))
-	os.WriteFile(cfg, raw, 0o644)
+	writeConfig(t, dir, "directory: {file: office.yaml}\nprovisioning: {listen: \"127.0.0.1:"+port+"\"}\n")
 	d := startDaemon(t, dir)
 
 	snap, err := directory.Parse(demoOffice(t, "p1"))

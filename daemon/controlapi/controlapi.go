@@ -34,6 +34,7 @@ type Status struct {
 	Departments   int             `json:"departments"`
 	Phones        int             `json:"phones"`
 	Restart       []string        `json:"restart_required,omitempty"` // settings changed on reload that need a restart
+	Warnings      []string        `json:"warnings,omitempty"`         // optional services that are not running
 }
 
 // DirectoryStatus describes the running office directory.
