@@ -8,28 +8,94 @@ import (
 	"deskgate/daemon/directory"
 )
 
-// allowCallerID reports whether the authenticated user caller may present
-// the identity presented (an extension, E.164 number or user id) as caller
-// ID. Today a phone may present only its own user; departments it operates
-// and executives it assists are added here, in this one pure check.
-func allowCallerID(snap *directory.Snapshot, caller, presented string) bool {
+// identity is who a call presents itself as: the caller's own user, a
+// department the caller operates, or an executive the caller actively
+// assists (SPEC §4 "Caller ID on outbound calls").
+type identity struct {
+	user *directory.User       // the caller, or the executive; nil for a department
+	dept *directory.Department // set when calling as a department
+}
+
+// onBehalfOf is the executive's or department's id when the identity is
+// not the caller's own, else "".
+func (id identity) onBehalfOf(caller string) string {
+	switch {
+	case id.dept != nil:
+		return id.dept.ID
+	case id.user != nil && id.user.ID != caller:
+		return id.user.ID
+	}
+	return ""
+}
+
+func (id identity) name() string {
+	if id.dept != nil {
+		return sanitizeDisplay(id.dept.Name)
+	}
+	return sanitizeDisplay(id.user.Name)
+}
+
+func (id identity) extension() string {
+	if id.dept != nil {
+		return id.dept.Extension
+	}
+	return id.user.Extension
+}
+
+func (id identity) numbers() []string {
+	if id.dept != nil {
+		return id.dept.Numbers
+	}
+	return id.user.Numbers
+}
+
+// callerIdentity resolves what the authenticated user caller presents (an
+// extension, E.164 number or id) against what the caller may present: its
+// own user, then the departments it operates, then the executives it is an
+// active assistant of. ok=false means the presentation is refused (403).
+// The caller is always authenticated with its own credentials: presenting
+// an executive never involves the executive's password.
+func callerIdentity(snap *directory.Snapshot, caller, presented string) (identity, bool) {
 	if snap == nil || presented == "" {
-		return false
+		return identity{}, false
 	}
 	u, ok := snap.User(caller)
 	if !ok {
-		return false
+		return identity{}, false
 	}
-	return identifies(u, presented)
+	if identifies(u.ID, u.Extension, u.Numbers, presented) {
+		return identity{user: u}, true
+	}
+	for _, d := range snap.DepartmentsOf(caller) {
+		if identifies(d.ID, d.Extension, d.Numbers, presented) {
+			return identity{dept: d}, true
+		}
+	}
+	for _, p := range snap.ExecutivesOf(caller) {
+		if !p.Active() {
+			continue
+		}
+		if e, ok := snap.User(p.Executive); ok && identifies(e.ID, e.Extension, e.Numbers, presented) {
+			return identity{user: e}, true
+		}
+	}
+	return identity{}, false
 }
 
-// identifies reports whether s names the user: id, extension or one of its
-// numbers (also dialled without the '+').
-func identifies(u *directory.User, s string) bool {
-	if s == u.ID || s == u.Extension {
+// allowCallerID reports whether the authenticated user caller may present
+// the identity presented as caller ID.
+func allowCallerID(snap *directory.Snapshot, caller, presented string) bool {
+	_, ok := callerIdentity(snap, caller, presented)
+	return ok
+}
+
+// identifies reports whether s names the entry with this id, extension and
+// numbers (a number also dialled without the '+').
+func identifies(id, ext string, numbers []string, s string) bool {
+	if s == id || s == ext {
 		return true
 	}
-	for _, n := range u.Numbers {
+	for _, n := range numbers {
 		if s == n || "+"+s == n {
 			return true
 		}
@@ -64,41 +130,40 @@ func uriIdentity(u sip.Uri) string {
 }
 
 // setIdentity replaces whatever identity headers a phone sent (never
-// trusted: RFC 3325 §5) with our assertion: the user's E.164 number towards
-// the trunk, the extension on local calls.
-func setIdentity(fwd *sip.Request, snap *directory.Snapshot, caller, presented string, toTrunk bool, domain string) {
+// trusted: RFC 3325 §5) with our assertion of the chosen identity: its
+// E.164 number towards the trunk, its extension on local calls, with its
+// name as display name.
+func setIdentity(fwd *sip.Request, id identity, presented string, toTrunk bool, domain string) {
 	removeHeaders(fwd, "P-Asserted-Identity")
 	removeHeaders(fwd, "P-Preferred-Identity")
-	u, ok := snap.User(caller)
-	if !ok {
+	if id.user == nil && id.dept == nil {
 		return
 	}
-	id := u.Extension
+	num := id.extension()
 	if toTrunk {
-		id = assertedNumber(u, presented)
-		if id == "" {
+		num = assertedNumber(id.numbers(), presented)
+		if num == "" {
 			return // no DID: the trunk decides what to show
 		}
 	}
-	pai := sip.Uri{Scheme: "sip", User: id, Host: domain}
-	name := sanitizeDisplay(u.Name)
+	pai := sip.Uri{Scheme: "sip", User: num, Host: domain}
 	v := "<" + pai.String() + ">"
-	if name != "" {
+	if name := id.name(); name != "" {
 		v = `"` + name + `" ` + v
 	}
 	fwd.AppendHeader(sip.NewHeader("P-Asserted-Identity", v))
 }
 
-// assertedNumber is the E.164 number to assert for u: the one presented if
-// it is theirs, else their first.
-func assertedNumber(u *directory.User, presented string) string {
-	for _, n := range u.Numbers {
+// assertedNumber is the E.164 number to assert: the one presented if it is
+// one of numbers, else the first.
+func assertedNumber(numbers []string, presented string) string {
+	for _, n := range numbers {
 		if presented == n || "+"+presented == n {
 			return n
 		}
 	}
-	if len(u.Numbers) > 0 {
-		return u.Numbers[0]
+	if len(numbers) > 0 {
+		return numbers[0]
 	}
 	return ""
 }
@@ -131,12 +196,12 @@ func removeHeader(req *sip.Request, h sip.Header) {
 }
 
 // callerDisplay is the display name of an authenticated caller: what the
-// phone put in From, else the directory name.
-func callerDisplay(req *sip.Request, u *directory.User) string {
+// phone put in From, else the chosen identity's directory name.
+func callerDisplay(req *sip.Request, id identity) string {
 	if d := fromDisplay(req); d != "" {
 		return d
 	}
-	return sanitizeDisplay(u.Name)
+	return id.name()
 }
 
 func fromDisplay(req *sip.Request) string {

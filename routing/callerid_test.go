@@ -7,27 +7,71 @@ import (
 	"deskgate/daemon/directory/directorytest"
 )
 
-func TestAllowCallerID(t *testing.T) {
-	snap := directorytest.MustParse(t, testOffice)
+// idOffice has an operator, an executive with an active and a pending
+// assistant, and an assistant who also operates a department.
+const idOffice = `
+	plan: pro
+	timezone: UTC
+	users:
+	  - {id: alice, name: Alice Able, extension: "1001", numbers: ["+15551230001", "+15551230011"], license: talk}
+	  - {id: bob, name: Bob Baker, extension: "1002", license: talk}
+	  - {id: exec, name: Erin Exec, extension: "1010", numbers: ["+15551230010"], license: talk}
+	  - {id: asst, name: Amy Asst, extension: "1011", license: talk}
+	  - {id: pend, name: Pat Pending, extension: "1012", license: talk}
+	departments:
+	  - {id: support, name: Support, extension: "2000", numbers: ["+15551232000"], operators: [alice, asst]}
+	  - {id: sales, name: Sales, extension: "2100", operators: [bob]}
+	pairings:
+	  - {executive: exec, assistant: asst, state: active}
+	  - {executive: exec, assistant: pend, state: pending}
+`
+
+func TestCallerIdentity(t *testing.T) {
+	snap := directorytest.MustParse(t, idOffice)
 	tests := []struct {
 		caller, presented string
-		want              bool
+		want              string // "" = refused, else the identity's id and on-behalf-of
 	}{
-		{"alice", "1001", true},
-		{"alice", "alice", true},
-		{"alice", "+15551230001", true},
-		{"alice", "15551230011", true}, // a number dialled without '+'
-		{"alice", "1002", false},       // bob's extension
-		{"alice", "bob", false},
-		{"alice", "+15559999999", false},
-		{"alice", "", false},
-		{"nobody", "1001", false},
-		{"bob", "1002", true},
+		{"alice", "1001", "alice"},
+		{"alice", "alice", "alice"},
+		{"alice", "+15551230001", "alice"},
+		{"alice", "15551230011", "alice"}, // a number dialled without '+'
+		{"alice", "1002", ""},             // bob's extension
+		{"alice", "bob", ""},
+		{"alice", "+15559999999", ""},
+		{"alice", "", ""},
+		{"nobody", "1001", ""},
+		{"bob", "1002", "bob"},
+		{"alice", "2000", "support on behalf of support"},         // a department alice operates
+		{"alice", "+15551232000", "support on behalf of support"}, // by its number
+		{"alice", "support", "support on behalf of support"},      // by its id
+		{"alice", "2100", ""},                                     // sales: bob's department
+		{"asst", "1010", "exec on behalf of exec"},                // the executive asst assists
+		{"asst", "15551230010", "exec on behalf of exec"},         // by number
+		{"asst", "2000", "support on behalf of support"},          // an assistant who also operates
+		{"pend", "1010", ""},                                      // a pending pairing has no effect
+		{"exec", "1011", ""},                                      // the executive cannot present the assistant
+		{"asst", "+15551230001", ""},                              // nor anyone else
 	}
 	for _, tc := range tests {
 		t.Run(tc.caller+" as "+tc.presented, func(t *testing.T) {
-			if got := allowCallerID(snap, tc.caller, tc.presented); got != tc.want {
-				t.Errorf("allowCallerID(%s, %q) = %v, want %v", tc.caller, tc.presented, got, tc.want)
+			id, ok := callerIdentity(snap, tc.caller, tc.presented)
+			got := ""
+			if ok {
+				if id.dept != nil {
+					got = id.dept.ID
+				} else {
+					got = id.user.ID
+				}
+				if o := id.onBehalfOf(tc.caller); o != "" {
+					got += " on behalf of " + o
+				}
+			}
+			if got != tc.want {
+				t.Errorf("callerIdentity(%s, %q) = %q, want %q", tc.caller, tc.presented, got, tc.want)
+			}
+			if allowCallerID(snap, tc.caller, tc.presented) != (tc.want != "") {
+				t.Errorf("allowCallerID disagrees with callerIdentity")
 			}
 		})
 	}
@@ -57,7 +101,7 @@ func TestPresentedIdentity(t *testing.T) {
 }
 
 func TestSetIdentity(t *testing.T) {
-	snap := directorytest.MustParse(t, testOffice)
+	snap := directorytest.MustParse(t, idOffice)
 	tests := []struct {
 		name, caller, presented string
 		toTrunk                 bool
@@ -67,12 +111,20 @@ func TestSetIdentity(t *testing.T) {
 		{"trunk gets the first number", "alice", "1001", true, `"Alice Able" <sip:+15551230001@test.example>`},
 		{"trunk gets the presented number", "alice", "15551230011", true, `"Alice Able" <sip:+15551230011@test.example>`},
 		{"no number, no assertion to the trunk", "bob", "1002", true, ""},
+		{"operator as the department to the trunk", "alice", "2000", true, `"Support" <sip:+15551232000@test.example>`},
+		{"operator as the department locally", "alice", "+15551232000", false, `"Support" <sip:2000@test.example>`},
+		{"assistant as the executive to the trunk", "asst", "1010", true, `"Erin Exec" <sip:+15551230010@test.example>`},
+		{"department without a number to the trunk", "bob", "2100", true, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			extra := "P-Asserted-Identity: <sip:+1999@evil.example>\np-preferred-identity: <sip:1002@test.example>\n"
 			req := parseReq(t, strings.Replace(inviteText, "Content-Length: 0\n", extra+"Content-Length: 0\n", 1))
-			setIdentity(req, snap, tc.caller, tc.presented, tc.toTrunk, "test.example")
+			id, ok := callerIdentity(snap, tc.caller, tc.presented)
+			if !ok {
+				t.Fatalf("%s may not present %s", tc.caller, tc.presented)
+			}
+			setIdentity(req, id, tc.presented, tc.toTrunk, "test.example")
 			var got []string
 			for _, h := range req.GetHeaders("P-Asserted-Identity") {
 				got = append(got, h.Value())

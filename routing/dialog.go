@@ -26,13 +26,15 @@ const routeParam = "dg"
 // never appear in a directory user id, so it cannot clash with a user.
 const routeKeyUser = "deskgate:route-key"
 
-// routeKey loads (creating on first start) the persistent route key.
+// routeKey loads (creating on first start) the persistent route key. A
+// schema-1 store's key (kept as routeKeyUser's password) was migrated to
+// this secret, so tokens signed before the upgrade stay valid.
 func routeKey(db *store.DB) ([]byte, error) {
-	c, err := db.Credential(routeKeyUser, routeKeyUser)
+	key, err := db.Secret("route-key", 32)
 	if err != nil {
 		return nil, fmt.Errorf("route key: %w", err)
 	}
-	return []byte(c.Password), nil
+	return key, nil
 }
 
 // routeToken is the dialog token for a Call-ID.

@@ -85,6 +85,12 @@ func withThrottle(n int) harnessOption {
 // them) and waits until it is ready.
 func newHarness(t *testing.T, opt ...harnessOption) *harness {
 	t.Helper()
+	return newHarnessOffice(t, office, opt...)
+}
+
+// newHarnessOffice is newHarness with another office directory.
+func newHarnessOffice(t *testing.T, officeYAML string, opt ...harnessOption) *harness {
+	t.Helper()
 	sipptest.Require(t)
 	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
 	if err != nil {
@@ -92,7 +98,7 @@ func newHarness(t *testing.T, opt ...harnessOption) *harness {
 	}
 	t.Cleanup(func() { db.Close() })
 	port := sipptest.FreePorts(t, 1)
-	h := &harness{t: t, db: db, snap: directorytest.MustParse(t, office), logs: &logBuffer{}}
+	h := &harness{t: t, db: db, snap: directorytest.MustParse(t, officeYAML), logs: &logBuffer{}}
 	h.udp = fmt.Sprintf("127.0.0.1:%d", port)
 	h.tcp = h.udp
 	snap := h.snap

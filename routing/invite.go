@@ -47,9 +47,10 @@ func (s *Server) prepareInitial(req *sip.Request) (*sip.Request, bool) {
 	return fwd, len(routes) == 0
 }
 
-// handleInvite is the proxy core for INVITEs: admit, classify, caller ID
-// policy, identity headers, plan, then routing/fork executes the plan and
-// blocks until a final response went upstream.
+// handleInvite is the proxy core for INVITEs: admit, classify, feature
+// codes, caller ID policy, identity headers, plan, then routing/fork
+// executes the plan and blocks until a final response went upstream; the
+// call's history is written once it has ended.
 func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if hasToTag(req) {
 		s.handleInDialog(req, tx) // re-INVITE
@@ -66,7 +67,12 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, code, reason)
 		return
 	}
-	call, ok := s.callOf(req, tx, snap, org)
+	target := ringplan.Classify(snap, s.dialled(req, org))
+	if target.Kind == ringplan.TargetFeature && !org.fromTrunk {
+		s.handleFeature(req, tx, snap, org.caller, target.Feature)
+		return
+	}
+	call, id, ok := s.callOf(req, tx, snap, org, target)
 	if !ok {
 		return
 	}
@@ -76,13 +82,15 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		plan = ringplan.Plan{Action: ringplan.ActionReject, Status: 404, Reason: "Not Found", Why: "trunk to trunk"}
 	}
 	if !org.fromTrunk {
-		setIdentity(fwd, snap, org.caller, presentedIdentity(req), plan.Action == ringplan.ActionTrunk, s.opts.Domain)
+		setIdentity(fwd, id, presentedIdentity(req), plan.Action == ringplan.ActionTrunk, s.opts.Domain)
 	}
 	// Our signed Record-Route for the caller's side; routing/fork adds the
 	// callee's side per branch (sipgo's, unsigned) and decrements
 	// Max-Forwards.
 	s.addRecordRoute(fwd, req.Transport(), req.Transport())
-	s.execute(req, tx, fwd, plan, call)
+	rec := callRecord{callID: callID(req), start: now, caller: org.caller, onBehalfOf: id.onBehalfOf(org.caller),
+		callerPeer: call.CallerNumber, target: target}
+	s.execute(req, tx, fwd, plan, call, rec)
 }
 
 // initialRequest checks an admitted dialog-creating request is for us and
@@ -102,26 +110,24 @@ func (s *Server) initialRequest(req *sip.Request, org origin, snap *directory.Sn
 }
 
 // callOf describes the call for ringplan, enforcing the caller ID policy
-// on phones (403 when they present someone else).
-func (s *Server) callOf(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, org origin) (ringplan.Call, bool) {
-	call := ringplan.Call{
-		Target: ringplan.Classify(snap, s.dialled(req, org)),
-		Caller: org.caller,
-		Domain: s.opts.Domain,
-	}
+// on phones (403 when they present an identity they may not use), and
+// returns the identity a phone calls as (zero from the trunk).
+func (s *Server) callOf(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, org origin,
+	target ringplan.Target) (ringplan.Call, identity, bool) {
+	call := ringplan.Call{Target: target, Caller: org.caller, Domain: s.opts.Domain}
 	if org.fromTrunk {
 		call.CallerDisplay, call.CallerNumber = fromDisplay(req), fromUser(req)
-		return call, true
+		return call, identity{}, true
 	}
-	caller, _ := snap.User(org.caller)
 	presented := presentedIdentity(req)
-	if caller == nil || !allowCallerID(snap, org.caller, presented) {
+	id, ok := callerIdentity(snap, org.caller, presented)
+	if !ok {
 		s.log.Warn("caller id refused", "user", org.caller, "presented", presented, "call_id", callID(req))
 		s.respond(req, tx, 403, "Caller ID Not Allowed")
-		return call, false
+		return call, identity{}, false
 	}
-	call.CallerDisplay, call.CallerNumber = callerDisplay(req, caller), caller.Extension
-	return call, true
+	call.CallerDisplay, call.CallerNumber = callerDisplay(req, id), id.extension()
+	return call, id, true
 }
 
 // dialled is the number a call is for: the Request-URI user, except for a
@@ -139,7 +145,7 @@ func (s *Server) dialled(req *sip.Request, org origin) string {
 
 // plan makes the ring plan; outside numbers without a trunk are 404.
 func (s *Server) plan(snap *directory.Snapshot, call ringplan.Call, now time.Time) ringplan.Plan {
-	st := &routeState{b: s.bindings, db: s.opts.Store, now: now, log: s.log}
+	st := &routeState{b: s.bindings, p: s.presence, now: now}
 	p := ringplan.Make(snap, st, call, now)
 	if p.Action == ringplan.ActionTrunk && s.opts.Trunk.Address == "" {
 		return ringplan.Plan{Action: ringplan.ActionReject, Status: 404, Reason: "Not Found",
@@ -148,8 +154,10 @@ func (s *Server) plan(snap *directory.Snapshot, call ringplan.Call, now time.Tim
 	return p
 }
 
-// execute hands the plan to the fork executor and tracks the call.
-func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, plan ringplan.Plan, call ringplan.Call) {
+// execute hands the plan to the fork executor, tracks the call and
+// records its history once it has ended.
+func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, plan ringplan.Plan,
+	call ringplan.Call, rec callRecord) {
 	id := callID(req)
 	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
 	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
@@ -158,6 +166,7 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 		s.log.Error("call failed", "call_id", id, "error", err)
 	}
 	s.calls.finish(id, out.Result == fork.ResultAnswered, s.now())
+	s.recordHistory(rec, out)
 }
 
 // trustedSource reports whether the request comes from a trunk.trusted

@@ -3,9 +3,11 @@
 // the proxy core that classifies each INVITE and hands a ringplan.Plan to
 // routing/fork, Route-based in-dialog routing that needs no per-call memory,
 // the trunk (trusted sources, outbound calls, optional registration) and
-// the caller ID policy. It imports routing/ringplan, routing/fork,
-// daemon/directory and daemon/store; it must not import daemon,
-// provisioning or cmd.
+// the caller ID policy (own user, departments operated, executives
+// assisted), presence feature codes, the voicemail subscription permission
+// and call history. It imports routing/ringplan, routing/fork,
+// routing/presence, daemon/directory and daemon/store; it must not import
+// daemon, provisioning or cmd.
 package routing
 
 import (
@@ -24,6 +26,7 @@ import (
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
 	"deskgate/routing/fork"
+	"deskgate/routing/presence"
 )
 
 // udpMTU is what sipgo's sip.UDPMTUSize is raised to. sipgo refuses to send
@@ -57,6 +60,13 @@ type Options struct {
 	Store     *store.DB
 	Log       *slog.Logger
 
+	// Presence is the DND / away state calls consult and feature codes
+	// change; nil = New builds one on Store (see Server.Presence).
+	Presence *presence.Service
+	// FeatureCodes are the presence feature codes; empty fields take the
+	// defaults *78 *79 *45 *46.
+	FeatureCodes presence.Codes
+
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
@@ -76,6 +86,7 @@ type Server struct {
 	throttle *throttle
 	bindings *bindings
 	calls    *callTable
+	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
 
@@ -117,6 +128,14 @@ func New(opts Options) (*Server, error) {
 	s.throttle = newThrottle(opts.Throttle)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.presence = opts.Presence
+	if s.presence == nil {
+		s.presence, err = presence.New(presence.Options{Store: opts.Store, Log: opts.Log,
+			Directory: opts.Directory, Now: opts.Now})
+		if err != nil {
+			return nil, err
+		}
+	}
 	s.trusted = opts.Trunk.Trusted
 	s.routeKey, err = routeKey(opts.Store)
 	if err != nil {
@@ -149,6 +168,7 @@ func checkOptions(o *Options) error {
 		return fmt.Errorf("routing options: %w", err)
 	}
 	o.Domain = strings.ToLower(strings.TrimSpace(o.Domain))
+	o.FeatureCodes = o.FeatureCodes.WithDefaults()
 	if o.RegisterMinExpires <= 0 {
 		o.RegisterMinExpires = 60
 	}
@@ -254,6 +274,11 @@ func (s *Server) Stats() Stats {
 		TrunkRegistered:  trunkUp,
 	}
 }
+
+// Presence is the presence service calls consult and feature codes
+// change: the one from Options, or the one New built. Control requests go
+// through it too, so its change feed sees every change.
+func (s *Server) Presence() *presence.Service { return s.presence }
 
 // Calls lists calls in progress, oldest first.
 func (s *Server) Calls() []Call { return s.calls.list() }

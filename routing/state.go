@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -9,31 +8,22 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"deskgate/daemon/store"
+	"deskgate/routing/presence"
 	"deskgate/routing/ringplan"
 )
 
 // routeState serves ringplan.State for one call: contacts from the binding
-// table, DND and away from the store's presence records.
+// table, DND and away from the presence service's in-memory state (the
+// store's records, loaded at start and written through on every change).
 type routeState struct {
 	b   *bindings
-	db  *store.DB
+	p   *presence.Service
 	now time.Time
-	log *slog.Logger
 }
 
-func (r *routeState) presence(user string) store.Presence {
-	p, err := r.db.Presence(user)
-	if err != nil {
-		// Ring rather than silence a phone because the store hiccuped.
-		r.log.Error("read presence", "user", user, "error", err)
-		return store.Presence{User: user}
-	}
-	return p
-}
+func (r *routeState) DND(user string) bool { return r.p.DND(user) }
 
-func (r *routeState) DND(user string) bool { return r.presence(user).DND }
-
-func (r *routeState) Away(user, dept string) bool { return r.presence(user).AwayFrom(dept) }
+func (r *routeState) Away(user, dept string) bool { return r.p.Away(user, dept) }
 
 func (r *routeState) Contacts(user string) []ringplan.Contact {
 	bs := r.b.get(user, r.now)

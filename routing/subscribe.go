@@ -5,6 +5,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
 	"deskgate/routing/ringplan"
 )
@@ -12,10 +13,11 @@ import (
 // handleSubscribe routes an initial SUBSCRIBE (record-routed, so refreshes
 // and NOTIFYs follow Route like any dialog) and refreshes in dialogs.
 //
-// Until presence lands (next issue) the daemon serves no event package
-// itself: a subscription to a local user goes to that user's most recently
-// registered phone; message-summary (voicemail lives upstream) goes to the
-// trunk, and only for the subscriber's own mailbox.
+// The daemon serves no event package itself yet (key LEDs come next): a
+// subscription to a local user goes to that user's most recently registered
+// phone; message-summary (voicemail lives upstream) goes to the trunk, for
+// the subscriber's own mailbox or an executive's whose active pairing
+// grants the subscriber the voicemail permission (mailboxAllowed).
 func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	if hasToTag(req) {
 		s.handleInDialog(req, tx)
@@ -37,7 +39,7 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	event, _, _ = strings.Cut(event, ";")
 	switch {
 	case event == "message-summary":
-		code, reason = s.aimMailbox(fwd, org, t)
+		code, reason = s.aimMailbox(fwd, snap, org, t)
 	case t.Kind == ringplan.TargetUser:
 		code, reason = s.aimNewestPhone(fwd, t.User.ID)
 	default:
@@ -59,14 +61,15 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	s.relay(req, tx, fwd)
 }
 
-// aimMailbox sends a message-summary subscription for the caller's own
-// mailbox to the trunk.
-func (s *Server) aimMailbox(fwd *sip.Request, org origin, t ringplan.Target) (int, string) {
+// aimMailbox sends a message-summary subscription to the trunk, where
+// voicemail lives, when the subscriber may watch that mailbox.
+func (s *Server) aimMailbox(fwd *sip.Request, snap *directory.Snapshot, org origin, t ringplan.Target) (int, string) {
 	addr, transport, ok := s.trunkTarget()
 	if org.fromTrunk || !ok {
 		return 404, "Not Found"
 	}
-	if t.Kind != ringplan.TargetUser || t.User.ID != org.caller {
+	if t.Kind != ringplan.TargetUser || !mailboxAllowed(snap, org.caller, t.User.ID) {
+		s.log.Info("mailbox subscription refused", "user", org.caller, "mailbox", t.Number)
 		return 403, "Not Your Mailbox"
 	}
 	host, port, err := splitHostPort(addr)
@@ -78,6 +81,28 @@ func (s *Server) aimMailbox(fwd *sip.Request, org origin, t ringplan.Target) (in
 	fwd.SetDestination(hostPortString(host, port))
 	s.pinLocal(fwd)
 	return 0, ""
+}
+
+// mailboxAllowed reports whether subscriber may watch owner's mailbox:
+// their own, or an executive's whose active pairing with the subscriber
+// grants the voicemail permission (SPEC §4). Pending pairings, and active
+// ones without the permission, grant nothing.
+func mailboxAllowed(snap *directory.Snapshot, subscriber, owner string) bool {
+	if subscriber == "" || owner == "" {
+		return false
+	}
+	if subscriber == owner {
+		return true
+	}
+	if snap == nil {
+		return false
+	}
+	for _, p := range snap.ExecutivesOf(subscriber) {
+		if p.Executive == owner && p.Active() && p.Has(directory.PermVoicemail) {
+			return true
+		}
+	}
+	return false
 }
 
 // aimNewestPhone points the request at the user's most recently

@@ -15,6 +15,7 @@ timezone: America/New_York
 schedules:
   business:
     mon-fri: ["09:00-17:00"]
+    closed_dates: ["2026-12-24"]
 users:
   - id: jsmith
     name: John Smith
@@ -35,6 +36,13 @@ users:
   - {id: dave, name: Dave Hours, extension: "1006", license: talk, schedule: business}
   - {id: erin, name: Erin Long, extension: "1007", license: talk, ring_timeout: 5m}
   - {id: pat, name: "", extension: "1008", license: talk}
+  - id: hank
+    name: Hank Hours
+    extension: "1009"
+    license: talk
+    schedule: business
+    closed: "sip:closed-1009@vm.example.test"
+    no_answer: "sip:vm-1009@vm.example.test"
 departments:
   - id: support
     name: Support
@@ -55,6 +63,7 @@ pairings:
   - {executive: jsmith, assistant: alice, state: active}
   - {executive: erin, assistant: bob, state: pending}
   - {executive: pat, assistant: bob, state: active}
+  - {executive: hank, assistant: mlee, state: active}
 `
 
 // mapState is a State backed by maps.
@@ -91,6 +100,7 @@ func registered() map[string][]Contact {
 		"dave":   {contact("dave", "1006", "10.0.0.6")},
 		"erin":   {contact("erin", "1007", "10.0.0.7")},
 		"pat":    {contact("pat", "1008", "10.0.0.8")},
+		"hank":   {contact("hank", "1009", "10.0.0.9")},
 	}
 }
 
@@ -100,7 +110,8 @@ type makeCase struct {
 	dial  string
 	call  Call // Target is filled from dial
 	state mapState
-	hour  int // 0 = 10:00 (open hours)
+	hour  int    // 0 = 10:00 (open hours)
+	clock string // overrides hour: "15:04:05" on the same day, or "2006-01-02 15:04:05"
 	want  string
 }
 
@@ -112,6 +123,21 @@ func at(t *testing.T, hour int) time.Time {
 		t.Fatal(err)
 	}
 	return time.Date(2026, 11, 25, hour, 0, 0, 0, loc)
+}
+
+// clock is "15:04:05" on 25 November 2026, or "2006-01-02 15:04:05", in
+// the office's zone.
+func clock(t *testing.T, s string) time.Time {
+	t.Helper()
+	loc := at(t, 0).Location()
+	if len(s) == len("15:04:05") {
+		s = "2026-11-25 " + s
+	}
+	v, err := time.ParseInLocation("2006-01-02 15:04:05", s, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // aliceCall is a call from the trunk with a display name.
@@ -294,6 +320,9 @@ func runMake(t *testing.T, tests []makeCase) {
 			now := at(t, 10)
 			if tt.hour != 0 {
 				now = at(t, tt.hour)
+			}
+			if tt.clock != "" {
+				now = clock(t, tt.clock)
 			}
 			call := tt.call
 			call.Target = Classify(snap, tt.dial)

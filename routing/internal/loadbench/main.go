@@ -1,0 +1,218 @@
+// Package main (loadbench, run by `make bench`) owns the SIP load run
+// against the built deskgated: it writes a generated office and config into
+// a temp dir, starts build/bin/deskgated on free 127.0.0.1 ports, gets the
+// passwords with deskgatectl, and drives sipp through three phases —
+// REGISTER with digest auth, calls to a user with 5 phones (one answers,
+// four are CANCELled) and calls to a 25-operator department (one answers,
+// 24 CANCELled) — reporting per phase the rate achieved, failures, and the
+// daemon's peak RSS and CPU time from /proc. Every process it starts is
+// bounded in time and stopped by PID. It builds nothing and must not import
+// deskgate packages: it measures the binaries.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	bin       string
+	scenarios string
+	regUsers  int
+	regRate   int
+	regCount  int
+	forkRate  int
+	forkCalls int
+	deptRate  int
+	deptCalls int
+	rounds    int
+	hold      time.Duration
+	limit     time.Duration
+	keep      bool
+}
+
+func parseFlags() options {
+	var o options
+	flag.StringVar(&o.bin, "bin", "build/bin", "directory with the built deskgated and deskgatectl")
+	flag.StringVar(&o.scenarios, "scenarios", "routing/testdata/sipp", "directory with the sipp scenarios")
+	flag.IntVar(&o.regUsers, "reg-users", 200, "users in the REGISTER load (CSV cycles through them)")
+	flag.IntVar(&o.regRate, "reg-rate", 300, "REGISTERs per second offered (each: 401 challenge, then 200)")
+	flag.IntVar(&o.regCount, "reg-count", 6000, "REGISTERs in total")
+	flag.IntVar(&o.forkRate, "fork-rate", 50, "calls per second offered to the user with 5 phones")
+	flag.IntVar(&o.forkCalls, "fork-calls", 1500, "calls to the user with 5 phones")
+	flag.IntVar(&o.deptRate, "dept-rate", 25, "calls per second offered to the 25-operator department")
+	flag.IntVar(&o.deptCalls, "dept-calls", 750, "calls to the department")
+	flag.IntVar(&o.rounds, "rounds", 1, "run the two call phases this many times (a peak that keeps growing points at a leak)")
+	flag.DurationVar(&o.hold, "hold", 100*time.Millisecond, "how long each answered call lasts before the BYE")
+	flag.DurationVar(&o.limit, "max", 4*time.Minute, "bound on the whole run")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, sipp stats) for inspection")
+	flag.Parse()
+	return o
+}
+
+func main() {
+	o := parseFlags()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.limit)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one run: its work dir, ports, and every process it started.
+type bench struct {
+	opts   options
+	bin    string
+	sipp   string
+	scen   string
+	work   string
+	ports  portAllocator
+	d      *daemonProc
+	remote string
+	pw     map[string]string // extension -> SIP password
+
+	mu    sync.Mutex
+	stops []func()
+}
+
+// track remembers how to stop a process; cleanup stops all, newest first.
+func (b *bench) track(stop func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stops = append(b.stops, stop)
+}
+
+func (b *bench) cleanup() {
+	b.mu.Lock()
+	stops := b.stops
+	b.stops = nil
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for i := len(stops) - 1; i >= 0; i-- {
+		wg.Go(stops[i])
+	}
+	wg.Wait()
+}
+
+func run(ctx context.Context, o options) error {
+	b, err := newBench(o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		b.cleanup()
+		if o.keep {
+			fmt.Printf("work directory kept: %s\n", b.work)
+		} else {
+			os.RemoveAll(b.work)
+		}
+	}()
+	sipPort, err := b.ports.block(1)
+	if err != nil {
+		return err
+	}
+	cfg, err := writeSetup(b.work, o.regUsers, sipPort)
+	if err != nil {
+		return err
+	}
+	b.remote = fmt.Sprintf("127.0.0.1:%d", sipPort)
+	if b.d, err = b.startDaemon(ctx, cfg); err != nil {
+		return err
+	}
+	if err := b.fetchPasswords(ctx); err != nil {
+		return err
+	}
+	phases := []func(context.Context) (result, error){b.registerPhase}
+	for round := range max(o.rounds, 1) {
+		phases = append(phases,
+			func(ctx context.Context) (result, error) { return b.callPhase(ctx, forkPhase(o, round)) },
+			func(ctx context.Context) (result, error) { return b.callPhase(ctx, deptPhase(o, round)) })
+	}
+	var results []result
+	for _, ph := range phases {
+		if ctx.Err() != nil {
+			printResults(os.Stdout, b, results)
+			return fmt.Errorf("stopped before the next phase (-max %v or a signal): %w", o.limit, context.Cause(ctx))
+		}
+		r, err := ph(ctx)
+		if err != nil {
+			printResults(os.Stdout, b, results)
+			return err
+		}
+		results = append(results, r)
+		if b.d.exited() {
+			return fmt.Errorf("deskgated exited during %s (%v); log:\n%s", r.Name, b.d.err, b.d.logTail(20))
+		}
+	}
+	b.d.stop()
+	printResults(os.Stdout, b, results)
+	if b.d.err != nil {
+		return fmt.Errorf("deskgated did not stop cleanly on SIGTERM: %v", b.d.err)
+	}
+	return nil
+}
+
+func newBench(o options) (*bench, error) {
+	sippBin, err := exec.LookPath("sipp")
+	if err != nil {
+		return nil, errors.New("sipp not on PATH: install it (apt-get install sip-tester, or `make test-deps`)")
+	}
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return nil, fmt.Errorf("bin dir: %w", err)
+	}
+	for _, name := range []string{"deskgated", "deskgatectl"} {
+		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
+			return nil, fmt.Errorf("%s not built (run `make build`): %w", name, err)
+		}
+	}
+	scen, err := filepath.Abs(o.scenarios)
+	if err != nil {
+		return nil, fmt.Errorf("scenarios dir: %w", err)
+	}
+	for _, name := range []string{"reg.xml", "uac_call.xml", "uas_answer.xml", "uas_noanswer.xml"} {
+		if _, err := os.Stat(filepath.Join(scen, name)); err != nil {
+			return nil, fmt.Errorf("scenario %s (run from the repository root or set -scenarios): %w", name, err)
+		}
+	}
+	work, err := os.MkdirTemp("", "deskgate-loadbench-")
+	if err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	return &bench{opts: o, bin: bin, sipp: sippBin, scen: scen, work: work,
+		ports: portAllocator{used: map[int]bool{}}, pw: map[string]string{}}, nil
+}
+
+// fetchPasswords asks deskgatectl for every generated user's password.
+func (b *bench) fetchPasswords(ctx context.Context) error {
+	ids := map[string]string{callerID: callerExt, forkID: forkExt}
+	for i := range deptPhones {
+		ids[operatorID(i)] = operatorExt(i)
+	}
+	for i := range b.opts.regUsers {
+		ids[regUserID(i)] = regUserExt(i)
+	}
+	for id, ext := range ids {
+		pw, err := b.d.password(ctx, id)
+		if err != nil {
+			return err
+		}
+		b.pw[ext] = pw
+	}
+	return nil
+}
+
+func (b *bench) scenario(name string) string { return filepath.Join(b.scen, name) }
