@@ -57,11 +57,10 @@ type Daemon struct {
 	ready     atomic.Bool
 	reloads   chan reloadReq
 
-	presenceMu sync.Mutex // serialises read-modify-write of presence
-	warnMu     sync.Mutex
-	warnings   []string // services that could not start (non-fatal)
-	restartMu  sync.Mutex
-	restart    []string // settings changed on reload that need a restart
+	warnMu    sync.Mutex
+	warnings  []string // services that could not start (non-fatal)
+	restartMu sync.Mutex
+	restart   []string // settings changed on reload that need a restart
 }
 
 // Run runs the daemon until ctx is cancelled (SIGTERM/SIGINT), then stops

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"net/http"
 	"slices"
 
@@ -38,10 +37,7 @@ func (d *Daemon) handleGetPresence(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := d.db.Presence(u.ID)
-	if err != nil {
-		return nil, err
-	}
+	p := d.sip.Presence().Get(u.ID)
 	p.User = u.ID
 	return presenceValue(p), nil
 }
@@ -63,7 +59,13 @@ func (d *Daemon) handleSetDND(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.changePresence(u.ID, func(p *store.Presence) { p.DND = c.On })
+	// Through routing's presence service, so the next call and the change
+	// feed (key LEDs) see it, as they see feature codes.
+	p, err := d.sip.Presence().SetDND(r.Context(), u.ID, c.On, presence.ByControl)
+	if err != nil {
+		return nil, err
+	}
+	return presenceValue(p), nil
 }
 
 func (d *Daemon) handleSetAway(r *http.Request) (any, error) {
@@ -75,7 +77,6 @@ func (d *Daemon) handleSetAway(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := "*"
 	if c.Department != "" {
 		dept, ok := d.snapshot().Department(c.Department)
 		if !ok {
@@ -84,44 +85,31 @@ func (d *Daemon) handleSetAway(r *http.Request) (any, error) {
 		if !slices.Contains(dept.Operators, u.ID) {
 			return nil, errorf(http.StatusConflict, "%s is not an operator of department %s", u.ID, dept.ID)
 		}
-		key = dept.ID
 	}
-	return d.changePresence(u.ID, func(p *store.Presence) { p.Away = setAway(p.Away, key, c.On) })
-}
-
-// setAway turns away on or off for one department or ("*") for all.
-// Turning all off clears every department too: the user is back.
-func setAway(away []string, key string, on bool) []string {
-	switch {
-	case key == "*" && !on:
-		return nil
-	case key == "*":
-		return []string{"*"}
-	case on && !slices.Contains(away, key) && !slices.Contains(away, "*"):
-		return append(slices.Clone(away), key)
-	case !on:
-		return slices.DeleteFunc(slices.Clone(away), func(s string) bool { return s == key })
-	}
-	return away
-}
-
-// changePresence goes through the presence service (routing's), so calls
-// see the change at once and the change feed (key LEDs) sees it too.
-func (d *Daemon) changePresence(user string, f func(*store.Presence)) (any, error) {
-	p, err := d.sip.Presence().Update(context.Background(), user, presence.ByControl,
-		func(p store.Presence) store.Presence { f(&p); return p })
+	p, err := d.sip.Presence().SetAway(r.Context(), u.ID, c.Department, c.On, presence.ByControl)
 	if err != nil {
 		return nil, err
 	}
 	return presenceValue(p), nil
 }
 
+// handleHistory shows a user's history, or a department's (its missed
+// calls; answered ones are in the answering operator's history).
 func (d *Daemon) handleHistory(r *http.Request) (any, error) {
-	u, err := d.userFrom(r)
-	if err != nil {
-		return nil, err
+	id := r.PathValue("user")
+	snap := d.snapshot()
+	if dept, ok := snap.Department(id); ok {
+		id = dept.ID
+	} else if e, ok := snap.ByExtension(id); ok && e.Kind == directory.KindDepartment {
+		id = e.Department.ID
+	} else {
+		u, err := d.userFrom(r)
+		if err != nil {
+			return nil, err
+		}
+		id = u.ID
 	}
-	hs, err := d.db.History(u.ID, 0)
+	hs, err := d.db.History(id, 0)
 	if err != nil {
 		return nil, err
 	}
