@@ -28,8 +28,13 @@ run: build
 	@echo "deskgated on the demo office; try: $(BIN)/deskgatectl --socket build/demo/control.sock status"
 	$(BIN)/deskgated -config testdata/demo/deskgate.yaml
 
-# Installs what the tests need (only when missing), then runs them all.
+# Installs what the tests need (only when missing), then runs them all: the
+# package checks first (they need root: CI runs as root; elsewhere run
+# `sudo make package-test` on its own), the Go tests last so their summary
+# ends the output.
 test: test-deps go-check fmt-check vet
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory package-test; \
+	else echo "package tests skipped: they need root (sudo make package-test)"; fi
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 test-deps:
@@ -54,9 +59,13 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 # Benchmarks: Go benchmarks (start-up and reload with a 1,000-user office,
-# store writes, parsing). Speed is measured here, never asserted in tests.
-bench: go-check
+# store writes, parsing), then sipp load against the built deskgated
+# (REGISTER with digest auth, a user with 5 phones, a 25-operator
+# department: rate, failures, peak RSS and CPU; about 1.5 minutes; needs
+# sipp, see test-deps). Speed is measured here, never asserted in tests.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	$(GO) run ./routing/internal/loadbench -bin $(BIN)
 
 # A short run of every fuzz target (the seed corpora also run in `make test`).
 FUZZTIME ?= 20s

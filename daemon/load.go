@@ -31,6 +31,11 @@ func LoadConfig(path string) (*config.Config, error) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+	// Under systemd, StateDirectory= and RuntimeDirectory= name the writable
+	// places; they replace the paths the config leaves at their defaults.
+	if env := os.Getenv("STATE_DIRECTORY"); env != "" && cfg.StateDir == config.DefaultStateDir {
+		cfg.StateDir = filepath.SplitList(env)[0]
+	}
 	if env := os.Getenv("RUNTIME_DIRECTORY"); env != "" && cfg.Control.Socket == config.DefaultSocket {
 		cfg.Control.Socket = filepath.Join(filepath.SplitList(env)[0], "control.sock")
 	}

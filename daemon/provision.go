@@ -70,7 +70,7 @@ func (d *Daemon) newProvisioning(cfg *config.Config) (*provisioning.Server, erro
 		Transport: transport,
 		Directory: d.dir.snapshot,
 		Store:     d.db,
-		Log:       d.log.With("component", "provisioning"),
+		Log:       d.log, // provisioning names its own component
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provisioning: %w", err)

@@ -95,9 +95,6 @@ func newDaemon(opts Options, cfg *config.Config) *Daemon {
 func (d *Daemon) start(ctx context.Context) error {
 	cfg := d.cfg.Load()
 	stateDir := cfg.StateDir
-	if env := os.Getenv("STATE_DIRECTORY"); env != "" {
-		stateDir = filepath.SplitList(env)[0]
-	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
@@ -205,7 +202,7 @@ func newSource(cfg *config.Config, log *slog.Logger) (dirsync.Source, error) {
 			URL:          cfg.Directory.API.URL,
 			TokenFile:    cfg.Directory.API.TokenFile,
 			PollInterval: cfg.Directory.API.PollInterval.D(),
-			Log:          log.With("component", "dirsync"),
+			Log:          log, // dirsync names its own component
 		})
 		if err != nil {
 			return nil, fmt.Errorf("directory api: %w", err)
@@ -214,7 +211,7 @@ func newSource(cfg *config.Config, log *slog.Logger) (dirsync.Source, error) {
 	}
 	return dirsync.NewFileSource(dirsync.FileOptions{
 		Path: cfg.Directory.File,
-		Log:  log.With("component", "dirsync"),
+		Log:  log, // dirsync names its own component
 	}), nil
 }
 

@@ -29,7 +29,7 @@ func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 		},
 		Directory: d.dir.snapshot,
 		Store:     d.db,
-		Log:       d.log.With("component", "sip"),
+		Log:       d.log, // routing names its own component
 		FeatureCodes: presence.Codes{DNDOn: cfg.FeatureCodes.DNDOn, DNDOff: cfg.FeatureCodes.DNDOff,
 			AwayOn: cfg.FeatureCodes.AwayOn, AwayOff: cfg.FeatureCodes.AwayOff},
 	})

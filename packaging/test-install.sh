@@ -69,7 +69,7 @@ wait_for() {
 wait_after() {
 	local i
 	for ((i = 0; i < $4 * 10; i++)); do
-		tail -n +"$(($2 + 1))" "$1" | grep -Eq "$3" && return 0
+		tail -n +"$(($2 + 1))" "$1" | grep -E "$3" >/dev/null && return 0
 		sleep 0.1
 	done
 	return 1
@@ -266,6 +266,7 @@ in_namespace() {
 	if [[ ${KEEP:-} != 1 ]]; then
 		no_mounts_under "$WORK/root" && rm -rf "$WORK/root"
 		no_mounts_under "$WORK/root-boot" && rm -rf "$WORK/root-boot"
+		rm -f "$WORK/upgrade.deb"
 	fi
 	return "$FAILS"
 }

@@ -18,13 +18,15 @@
 #    would, with a fake NOTIFY_SOCKET (READY=1, WATCHDOG=1, RELOADING=1 /
 #    READY=1 on SIGHUP, STOPPING=1 and exit 0 on SIGTERM, control socket
 #    permissions); upgrade, remove and purge with dpkg;
-# 4. the same root booted with systemd-nspawn: the service enabled and
-#    started on install, active (READY=1), reload, a rejected reload, the
-#    low-port drop-in, a clean stop, restart on upgrade, stop on remove, state
-#    kept on remove and deleted on purge. Skipped, with the exact error, when
-#    systemd cannot boot a container on this machine.
+# 4. the same root booted with systemd-nspawn (packaging/boottest.sh runs
+#    inside): the service enabled and started on install, active (READY=1)
+#    under the unit's sandbox, listening, discovery on a test LAN, no
+#    warnings logged, reload, a rejected reload, the low-port drop-in, a
+#    clean stop, restart on upgrade, stop on remove, state kept on remove and
+#    deleted on purge. Skipped, with the exact error, when systemd cannot
+#    boot a container on this machine (PACKAGE_TEST_NSPAWN=yes: a failure).
 #
-# Environment: PACKAGE_TEST_NSPAWN=auto|no (auto), DEBIAN_MIRROR (default:
+# Environment: PACKAGE_TEST_NSPAWN=auto|yes|no (auto), DEBIAN_MIRROR (default:
 # the first Debian URI in /etc/apt/sources.list*), KEEP=1 keeps build/pkgtest.
 # Every step has a timeout; mounts live in a private mount namespace and
 # processes in a private PID namespace, so nothing outlives the script.
@@ -36,8 +38,9 @@ WORK=$REPO/build/pkgtest
 CACHE=$REPO/build/debroot-bookworm.tar
 SUITE=bookworm
 # Packages the cached root gets besides minbase: systemd to boot it,
-# man-db for systemd-analyze verify's man: checks.
-ROOT_PKGS=systemd,systemd-sysv,man-db
+# man-db for systemd-analyze verify's man: checks, iproute2 for a test LAN
+# interface in the container (discovery under the unit's sandbox).
+ROOT_PKGS=systemd,systemd-sysv,man-db,iproute2
 GO=${GO:-go}
 export WORK CACHE SUITE ROOT_PKGS GO REPO
 
@@ -60,7 +63,7 @@ eq() {
 }
 # no_mounts_under DIR: refuse to rm -rf a tree something is mounted in.
 no_mounts_under() {
-	if findmnt -rn -o TARGET | grep -q "^$1\(/\|$\)"; then
+	if findmnt -rn -o TARGET | grep "^$1\(/\|$\)" >/dev/null; then
 		echo "test.sh: something is mounted under $1; not removing it" >&2
 		return 1
 	fi
@@ -75,6 +78,7 @@ need_tools() {
 	command -v systemd-analyze >/dev/null || missing+=(systemd)
 	command -v file >/dev/null || missing+=(file)
 	command -v man >/dev/null || missing+=(man-db)
+	command -v ip >/dev/null || missing+=(iproute2)
 	if [[ ${PACKAGE_TEST_NSPAWN:-auto} != no ]] && ! command -v systemd-nspawn >/dev/null; then
 		missing+=(systemd-container)
 	fi
@@ -214,7 +218,7 @@ check_package() {
 
 	if [[ $arch == "$(dpkg --print-architecture)" ]]; then
 		local etc=$x/data/etc/deskgate
-		check "deskgated -version" eval "timeout 10 '$x/data/usr/bin/deskgated' -version | grep -q '^deskgated '"
+		check "deskgated -version" eval "timeout 10 '$x/data/usr/bin/deskgated' -version | grep '^deskgated ' >/dev/null"
 		check "shipped deskgate.yaml + office.yaml pass deskgated -check" \
 			timeout 10 "$x/data/usr/bin/deskgated" -check -config "$etc/deskgate.yaml"
 		# The check must be able to fail: an unknown key is an error.
@@ -277,6 +281,7 @@ main() {
 			"$REPO/packaging/test.sh" --in-namespace "$native" || rc=$?
 		((rc == 0)) || fail "install tests: $rc failure(s) (exit $rc)"
 	fi
+	[[ ${KEEP:-} == 1 ]] || rm -rf "$WORK/extract"
 	log "package-test: $FAILS failure(s), $(elapsed "$start")"
 	((FAILS == 0))
 }

@@ -12,7 +12,7 @@ import (
 func (s *Server) forkOptions() fork.Options {
 	return fork.Options{
 		Client: s.cli,
-		Log:    s.log.With("component", "fork"),
+		Log:    s.opts.Log.With("component", "fork"),
 		Laddr:  s.laddr,
 		Trunk:  s.trunkTarget,
 		Events: s.callEvent,

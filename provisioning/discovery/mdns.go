@@ -35,7 +35,7 @@ import (
 // logs routine things ("Failed to listen to both unicast and multicast on
 // IPv6") as errors.
 func (s *Service) mdnsLogger() *log.Logger {
-	return slog.NewLogLogger(s.log.With("component", "mdns").Handler(), slog.LevelDebug)
+	return slog.NewLogLogger(s.log.With("part", "mdns").Handler(), slog.LevelDebug)
 }
 
 // mdnsMaxEntries bounds the answers one query keeps.

@@ -44,7 +44,7 @@ type pnpServer struct {
 
 func newPNPServer(svc *Service, conn net.PacketConn) *pnpServer {
 	return &pnpServer{
-		conn: conn, svc: svc, log: svc.log.With("component", "pnp"),
+		conn: conn, svc: svc, log: svc.log.With("part", "pnp"),
 		lim:   newLimiter(pnpBurst, pnpRefill, pnpMaxSources),
 		txs:   newTxCache(64*sipT1, pnpMaxTx),
 		slots: make(chan struct{}, pnpMaxExchanges),
