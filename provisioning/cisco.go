@@ -15,16 +15,30 @@ import (
 // User_ID_n_, Password_n_, Use_Auth_ID_n_, Auth_ID_n_, Feature_Key_Sync_n_,
 // Mailbox_ID_n_, Voice_Mail_Server_n_; Voice_Mail_Number; line keys
 // Extension_k_, Short_Name_k_, Share_Call_Appearance_k_ private/shared,
-// Extended_Function_k_), cross-checked with FusionPBX's 8851 template and
-// the Wazo provd Cisco MPP plugin, whose BLF function string
-// "fnc=blf+sd+cp;sub=<ext>@$PROXY;nme=<label>" (busy lamp, speed dial, call
-// pickup) is used here.
+// Extended_Function_k_), cross-checked with FusionPBX's 8851 template
+// (fusionpbx/fusionpbx resources/templates/provision/cisco/8851/{$mac}.xml:
+// every name above, Extension_k_ "1…12/Disabled", and DND_Serv under
+// Supplementary Services) and the Wazo provd Cisco MPP plugin, whose BLF
+// function string "fnc=blf+sd+cp;sub=<ext>@$PROXY;nme=<label>" (busy lamp,
+// speed dial, call pickup) is used here and matches the admin guides'
+// "fnc=blf+sd+cp;sub=xxxx@$PROXY" syntax.
 //
-// Not verified on a phone: MWI through Mailbox_ID/Voice_Mail_Server for the
-// executive lines. The phones have DND and Messages keys of their own, so
-// the layout gives neither a line key. The User-Agent's parenthesised value
-// is read as the MAC ($MA); where firmware puts a serial number there it
-// does not parse as a MAC and nothing is checked.
+// DND: DND_Serv=Yes keeps the phone's DND softkey; Feature_Key_Sync=Yes on
+// the user's own Ext synchronises DND (and call forwarding) with the server
+// over SIP ("DND and Call Forwarding Status Sync" in the Cisco IP Phone
+// 7800 Series Multiplatform Phones Administration Guide: FKS uses SIP
+// messages, takes precedence over XSI). The phones have DND and Messages
+// keys of their own, so the layout gives neither a line key.
+//
+// Not written: Message_Waiting_n_ (present in the templates, left at its
+// default by FusionPBX; whether it subscribes or merely holds the lamp
+// state was not confirmed — MWI comes from Mailbox_ID_n_ with
+// Voice_Mail_Server_n_), a "DND_Enable" parameter (not found in any
+// source), and a DND line key (fnc=dnd is documented for 9800-series key
+// expansion modules only). Not verified on a phone: MWI through
+// Mailbox_ID/Voice_Mail_Server for the executive lines. The User-Agent's
+// parenthesised value is read as the MAC ($MA); where firmware puts a
+// serial number there it does not parse as a MAC and nothing is checked.
 type cisco struct{}
 
 func (cisco) layoutOptions(model string) LayoutOptions {
@@ -46,6 +60,7 @@ func (c cisco) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	if in.VoicemailNumber != "" {
 		f.elem(1, "Voice_Mail_Number", in.VoicemailNumber)
 	}
+	f.elem(1, "DND_Serv", "Yes")
 	for _, a := range lay.Accounts {
 		c.account(&f, a, in)
 	}

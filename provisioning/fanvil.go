@@ -5,20 +5,26 @@ import "strconv"
 // Fanvil X-series renderer (firmware 2.x XML <sysConf>), fetched as
 // <mac>.cfg.
 //
-// Element names come from FusionPBX's Fanvil X6U template ("optimized for
-// firmware 2.2.10 and newer"): <sip><line index="n"> with PhoneNumber,
+// Element names come from FusionPBX's Fanvil X6U template (fusionpbx/
+// fusionpbx resources/templates/provision/fanvil/x6u/{$mac}.cfg, "optimized
+// for firmware 2.2.10 and newer"): <sip><line index="n"> with PhoneNumber,
 // DisplayName, RegisterAddr, RegisterPort, RegisterUser (authentication
 // user), RegisterPswd, EnableReg, Transport (0 UDP, 1 TCP, 3 TLS),
-// EnableSCA, FeatureSync; <dsskey><dssSide index="1"><Fkey index="k"> with
-// Type/Value/Title, where a line key is Type 2 with Value "SIP<n>". BLF
-// keys are Type 1 (memory key) with Value "<ext>@<line>/ba" as in the Wazo
-// provd Fanvil plugin (BLF with pickup).
+// EnableSCA, FeatureSync, MWINum; <dsskey><dssSide index="1"><Fkey
+// index="k"> with Type/Value/Title, where a line key is Type 2 with Value
+// "SIP<n>". BLF keys are Type 1 (memory key) with Value "<ext>@<line>/ba"
+// as in the Wazo provd Fanvil plugin (wazo-platform/wazo-provd-plugins
+// plugins/wazo_fanvil/common/common.py, BLF with pickup). MWINum is the
+// voicemail number the line's message key dials (the same plugin's
+// templates/base-new.tpl writes the line's voicemail extension there).
 //
-// Not done or not verified: MWI subscription and a voicemail key (the
-// per-line MWI element's meaning was not confirmed), a DND key (no
-// confirmed key type; FeatureSync is set on the user's own line), whether
-// models with paged keys (X6U) number all their keys in dssSide 1, and the
-// number of SIP lines per model (assumed at least the number of keys).
+// Not done or not verified: the MWI SUBSCRIBE switch (the X6U template has
+// <Subscribe>/<SubExpire> per line, but no document at hand says they are
+// the message-waiting subscription), a DND key and a voicemail key (no
+// confirmed DSS key type or key-event value for either; FeatureSync is set
+// on the user's own line), whether models with paged keys (X6U) number all
+// their keys in dssSide 1, and the number of SIP lines per model (assumed
+// at least the number of keys).
 type fanvil struct{}
 
 func (fanvil) layoutOptions(model string) LayoutOptions {
@@ -64,6 +70,11 @@ func (fanvil) line(f *xmlFile, a Account, in renderInput) {
 	f.elem(3, "Transport", transportCode(in.SIP.Transport, "0", "1", "3"))
 	f.elem(3, "EnableSCA", boolDigit(a.Type != KeyLine))
 	f.elem(3, "FeatureSync", boolDigit(a.Type == KeyLine))
+	if a.MWI {
+		f.elem(3, "MWINum", in.VoicemailNumber)
+	} else {
+		f.elem(3, "MWINum", "")
+	}
 	f.raw("    </line>\n")
 }
 

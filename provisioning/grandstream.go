@@ -2,27 +2,47 @@ package provisioning
 
 import "strconv"
 
-// Grandstream GRP26xx/GXP21xx renderer: <gs_provision><config> with
+// Grandstream GXP21xx/GRP261x renderer: <gs_provision><config> with
 // P-values, fetched as cfg<mac>.xml (older firmware: cfg<mac>).
 //
-// P-values come from Grandstream's GRP2614 configuration template as
-// shipped with FusionPBX (itself the annotated Grandstream template):
-// account 1 P271 active, P270 account name, P47 SIP server, P35 user ID,
-// P36 authenticate ID, P34 password, P3 display name, P33 voicemail number,
-// P130 transport (0 UDP, 1 TCP, 2 TLS), P99 subscribe for MWI, P2325
-// feature key synchronisation, P6752 BLF call-pickup (0 auto); account 2
-// P401, P417, P402, P404, P405, P406, P407, P426, P448, P415, P2425, P6753.
-// Line keys: key k has mode P(1363+2(k-1)), account P(1364+2(k-1), 0-based),
-// description P(1465+2(k-1)) and value P(1466+2(k-1)) — confirmed for keys
-// 1–4 in two independent generators; keys 5–12 (GXP2170) extrapolate the
-// stride. Modes from FusionPBX's grandstream.php: 0 Line, 1 Shared line,
-// 11 BLF, 16 Voicemail.
+// Sources (Grandstream's own annotated configuration templates, as shipped
+// in wazo-platform/wazo-provd-plugins under plugins/wazo-grandstream/docs/
+// config-template/):
+//   - gxp2130_40_60_70_35_config_1.0.11.16.txt ("Configuration Template For
+//     GXP2130/2135/2140/2160/2170 Firmware Version 1.0.11.16");
+//   - grp261x_config_1.0.5.15.txt ("Configuration Template For GRP261x
+//     Firmware Version 1.0.5.15") and change_log/changelog_grp261x_config_
+//     1.0.5.15.txt.
 //
-// Not done: accounts 3 and up (their P-value block was not confirmed, so
-// lines beyond the second become BLF keys with a warning), a DND line key
-// (no line-key mode for it was confirmed; the phone's DND key is
-// synchronised by P2325), and clearing keys a previous configuration set
-// beyond the layout (no confirmed "none" mode; they are left as they were).
+// Accounts (same P-values in both templates; accounts 5 and 6 read in the
+// GXP template, 1–4 in both): active, account name, SIP server, user ID,
+// authenticate ID, password, name, voicemail number, transport (0 UDP,
+// 1 TCP, 2 TLS), SUBSCRIBE for MWI, feature key synchronisation, BLF
+// call-pickup (0 auto) — see gsAccountP. Accounts per model: GXP2160/2170
+// six ("Account 5/6 - GXP2160/2170 only"); GRP2612 two, GRP2613 three,
+// GRP2614 four, GRP2615 five, GRP2616 six (the VPK "Account" choices of
+// each model's section).
+//
+// Line keys are "virtual multi-purpose keys" (VPKs): VPK k ≤ 6 has mode
+// P(1363+2(k-1)), account P(1364+2(k-1), 0-based), description
+// P(1465+2(k-1)) and value P(1466+2(k-1)); VPK k ≥ 7 has mode, account,
+// description and value at P(23800+4(k-7)) … +3 (both templates, every
+// model section read). Only "fixed" VPKs take line modes, and their mode codes
+// differ by family — see grandstream_keys.go. Every key this renderer
+// writes is a fixed VPK: each model's key count is capped at its fixed VPK
+// count.
+//
+// DND: a line key in DND mode (both templates' mode lists) toggles DND;
+// "Feature Key Synchronization" (P2325, listed under the templates'
+// Broadsoft settings) is on for the user's own account so the phone can
+// exchange DND with the server.
+//
+// Not verified: key layouts on firmware older than these two templates
+// (FusionPBX's copy of the GXP21xx 1.0.9.127 template, grandstream/gxp2170/
+// {$mac}.xml, already has the P23800 block but not every model section was
+// compared); whether the DND key follows the server through P2325 rather
+// than only toggling local DND (the templates do not say; not tried on a
+// phone). P2325 stays off on shared and executive accounts.
 type grandstream struct{}
 
 // gsAccount holds the P-value numbers of one account.
@@ -30,16 +50,28 @@ type gsAccount struct {
 	active, name, server, user, auth, password, display, voicemail, transport, mwi, featureSync, blfPickup int
 }
 
-func gsAccountP(i int) gsAccount {
-	if i == 2 {
-		return gsAccount{401, 417, 402, 404, 405, 406, 407, 426, 448, 415, 2425, 6753}
+// gsAccountP returns account i's P-values (1..6), per the templates above.
+func gsAccountP(i int) (gsAccount, bool) {
+	switch i {
+	case 1:
+		return gsAccount{271, 270, 47, 35, 36, 34, 3, 33, 130, 99, 2325, 6752}, true
+	case 2:
+		return gsAccount{401, 417, 402, 404, 405, 406, 407, 426, 448, 415, 2425, 6753}, true
+	case 3:
+		return gsAccount{501, 517, 502, 504, 505, 506, 507, 526, 548, 515, 2525, 6754}, true
+	case 4:
+		return gsAccount{601, 617, 602, 604, 605, 606, 607, 626, 648, 615, 2625, 6755}, true
+	case 5:
+		return gsAccount{1701, 1717, 1702, 1704, 1705, 1706, 1707, 1726, 1748, 1715, 2725, 6756}, true
+	case 6:
+		return gsAccount{1801, 1817, 1802, 1804, 1805, 1806, 1807, 1826, 1848, 1815, 2825, 6757}, true
 	}
-	return gsAccount{271, 270, 47, 35, 36, 34, 3, 33, 130, 99, 2325, 6752}
+	return gsAccount{}, false
 }
 
 func (grandstream) layoutOptions(model string) LayoutOptions {
-	keys := lineKeysOf(model)
-	return LayoutOptions{Keys: min(keys, 12), Accounts: 2, VoicemailKey: true}
+	m := gsModelOf(modelName(model))
+	return LayoutOptions{Keys: min(lineKeysOf(model), m.fixed), Accounts: m.accounts, DNDKey: true, VoicemailKey: true}
 }
 
 func (grandstream) serves(k fileKind) bool { return k == kindGrandstreamCfg }
@@ -51,6 +83,8 @@ func (g grandstream) phoneFile(req fileRequest, in renderInput) (file, bool) {
 		return file{}, false
 	}
 	lay := in.Layout
+	m := gsModelOf(modelName(lay.Model))
+	opts := g.layoutOptions(lay.Model)
 	var f xmlFile
 	f.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
@@ -60,11 +94,19 @@ func (g grandstream) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	for _, a := range lay.Accounts {
 		g.account(&f, a, in)
 	}
-	if len(lay.Accounts) < 2 {
-		f.elem(2, p(gsAccountP(2).active), 0)
+	// Accounts a previous layout used are switched off.
+	for i := len(lay.Accounts) + 1; i <= opts.Accounts; i++ {
+		if ps, ok := gsAccountP(i); ok {
+			f.elem(2, p(ps.active), 0)
+		}
 	}
-	for i, k := range lay.Keys {
-		g.key(&f, i+1, k)
+	// Keys beyond the layout are set to None so old ones do not linger.
+	for i := 1; i <= opts.Keys; i++ {
+		var k Key
+		if i <= len(lay.Keys) {
+			k = lay.Keys[i-1]
+		}
+		gsKey(&f, i, k, m.family.modes())
 	}
 	f.raw("  </config>\n</gs_provision>\n")
 	return file{body: f.bytes(), contentType: "application/xml"}, true
@@ -74,7 +116,10 @@ func (g grandstream) phoneFile(req fileRequest, in renderInput) (file, bool) {
 func p(n int) string { return "P" + strconv.Itoa(n) }
 
 func (grandstream) account(f *xmlFile, a Account, in renderInput) {
-	ps := gsAccountP(a.Index)
+	ps, ok := gsAccountP(a.Index)
+	if !ok {
+		return // layoutOptions never allows more accounts than the table has
+	}
 	f.comment("Account %d (%s): %s <%s>", a.Index, a.Type, a.Label, a.Extension)
 	f.elem(2, p(ps.active), 1)
 	f.elem(2, p(ps.name), a.Label)
@@ -90,26 +135,4 @@ func (grandstream) account(f *xmlFile, a Account, in renderInput) {
 	}
 	f.elem(2, p(ps.featureSync), boolDigit(a.Type == KeyLine))
 	f.elem(2, p(ps.blfPickup), 0)
-}
-
-func (grandstream) key(f *xmlFile, i int, k Key) {
-	mode, value := -1, ""
-	switch k.Type {
-	case KeyLine:
-		mode = 0
-	case KeySharedLine, KeyExecutiveLine:
-		mode = 1
-	case KeyBLF, KeyAway:
-		mode, value = 11, k.Extension
-	case KeyVoicemail:
-		mode = 16
-	}
-	if mode < 0 {
-		return
-	}
-	off := 2 * (i - 1)
-	f.elem(2, p(1363+off), mode)
-	f.elem(2, p(1364+off), k.Account-1)
-	f.elem(2, p(1465+off), k.Label)
-	f.elem(2, p(1466+off), value)
 }

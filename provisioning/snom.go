@@ -9,22 +9,32 @@ import "strconv"
 //
 // Parameter names come from the Snom configuration-parameter wiki
 // (service.snom.com "Function Key Types": fkey values "line",
-// "blf <sip:…>"; identity settings user_active, user_realname, user_name,
-// user_pname (authentication user), user_pass, user_host, user_outbound,
-// user_shared_line, user_mailbox) and FusionPBX's D785 template for the
-// <settings><phone-settings e="2"> / <functionKeys e="2"> layout with idx
-// and context attributes.
+// "blf <sip:…>", "keyevent <event>", "none"; identity settings user_active,
+// user_realname, user_name, user_pname (authentication user), user_pass,
+// user_host, user_outbound, user_shared_line, user_mailbox) and FusionPBX's
+// D785 template (fusionpbx/fusionpbx resources/templates/provision/snom/
+// D785/{$mac}.xml) for the <settings><phone-settings e="2"> /
+// <functionKeys e="2"> layout with idx and context attributes.
 //
-// Not done: server-synchronised DND. The BroadSoft feature event setting of
-// Snom identities was not confirmed in any document at hand, so no DND key
-// is configured (a local-only DND key would disagree with the server); the
-// feature codes still work. Voicemail uses the phone's own message key
-// (user_mailbox).
+// DND: the user's identity gets using_server_managed_dnd=on — "the SIP
+// server manages Do Not Disturb for this SIP account (identity)", per-idx,
+// on/off: Gigaset Pro wiki "FAQ Desktop - using_server_managed_dnd" (the
+// Snom-based Desktop IP PRO firmware; its example is BroadWorks, i.e. the
+// as-feature-event synchronisation) and Snom wiki "server_managed_dnd_state"
+// (names the setting; since 8.7.3 dnd_mode is held per identity). The DND
+// key is fkey "keyevent F_DND" (Snom wiki Settings/F_DND: toggles DND, the
+// key's LED shows it).
+//
+// Not verified on a phone: that a D7xx with using_server_managed_dnd
+// subscribes to as-feature-event (the wiki pages name BroadWorks, not the
+// event package); whether user_server_type must also be set (FusionPBX
+// writes "Default"; its other values were not found documented, so it is
+// left alone). Voicemail uses the phone's own message key (user_mailbox).
 type snom struct{}
 
 func (snom) layoutOptions(model string) LayoutOptions {
 	keys := lineKeysOf(model)
-	return LayoutOptions{Keys: keys, Accounts: min(max(keys, 1), 12)}
+	return LayoutOptions{Keys: keys, Accounts: min(max(keys, 1), 12), DNDKey: true}
 }
 
 func (snom) serves(k fileKind) bool { return k == kindSnomCfg }
@@ -73,6 +83,7 @@ func (snom) identity(f *xmlFile, a Account, in renderInput) {
 	set("user_host", in.SIP.Host+":"+strconv.Itoa(in.SIP.Port))
 	set("user_outbound", in.SIP.Host+":"+strconv.Itoa(in.SIP.Port)+";transport="+in.SIP.Transport)
 	set("user_shared_line", onOff(a.Type != KeyLine))
+	set("using_server_managed_dnd", onOff(a.Type == KeyLine))
 	if a.MWI {
 		set("user_mailbox", in.VoicemailNumber)
 	} else {
@@ -87,6 +98,8 @@ func (snom) fkey(f *xmlFile, idx int, k Key) {
 		context, value = strconv.Itoa(k.Account), "line"
 	case KeyBLF, KeyAway:
 		context, value = strconv.Itoa(k.Account), "blf <"+k.URI+">"
+	case KeyDND:
+		context, value = strconv.Itoa(k.Account), "keyevent F_DND"
 	}
 	f.raw(`    <fkey idx="` + strconv.Itoa(idx) + `" context="` + context + `" label="` + escapeXML(k.Label) +
 		`" perm="">` + escapeXML(value) + "</fkey>\n")
