@@ -22,6 +22,7 @@ func (s *Server) forkOptions() fork.Options {
 // callEvent keeps the calls list current while Execute runs (it returns
 // only after the losing branches are gone).
 func (s *Server) callEvent(ev fork.Event) {
+	s.lineEvent(ev)
 	switch ev.Kind {
 	case fork.EventAnswered:
 		s.calls.finish(ev.CallID, true, ev.Time)

@@ -2,11 +2,13 @@ package routing
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"deskgate/daemon/directory"
+	"deskgate/routing/events"
 	"deskgate/routing/fork"
 	"deskgate/routing/ringplan"
 )
@@ -62,9 +64,17 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	snap := s.opts.Directory()
+	if c, ok := s.pickupCall(req); ok && !org.fromTrunk && snap != nil {
+		s.handlePickup(req, tx, snap, org.caller, c) // a BLF key pressed on a ringing line
+		return
+	}
 	fwd, code, reason := s.initialRequest(req, org, snap)
 	if code != 0 {
 		s.respond(req, tx, code, reason)
+		return
+	}
+	if _, _, away := parseAway(req.Recipient.User); away && !org.fromTrunk {
+		s.handleAwayKey(req, tx, snap, org.caller) // an away key was pressed
 		return
 	}
 	target := ringplan.Classify(snap, s.dialled(req, org))
@@ -161,11 +171,15 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 	id := callID(req)
 	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
 	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
+	s.notifyLines(s.lines.start(s.lineCallOf(req, call, rec), s.now()))
 	out, err := s.fork.Execute(s.ctx, fwd, tx, plan)
 	if err != nil {
 		s.log.Error("call failed", "call_id", id, "error", err)
 	}
 	s.calls.finish(id, out.Result == fork.ResultAnswered, s.now())
+	if out.Result != fork.ResultAnswered {
+		s.notifyLines(s.lines.end(id, endEvent(out), s.now()))
+	}
 	s.recordHistory(rec, out)
 }
 
@@ -191,4 +205,38 @@ func sourceIP(req *sip.Request) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return ap.Addr().Unmap(), true
+}
+
+// lineCallOf describes a call for BLF: the caller's extensions (its own
+// and the identity it calls as), the dialled extension, both parties as
+// the other side sees them, and the caller's dialog tag and Contact (what
+// a directed pickup needs).
+func (s *Server) lineCallOf(req *sip.Request, call ringplan.Call, rec callRecord) lineCall {
+	c := lineCall{callID: rec.callID, callerSource: req.Source(), callerTransport: req.Transport(),
+		fromTrunk: rec.caller == ""}
+	if rec.caller != "" {
+		if snap := s.opts.Directory(); snap != nil {
+			if u, ok := snap.User(rec.caller); ok {
+				c.callerExt = append(c.callerExt, u.Extension)
+			}
+		}
+		if n := call.CallerNumber; n != "" && !slices.Contains(c.callerExt, n) {
+			c.callerExt = append(c.callerExt, n) // the department or executive it calls as
+		}
+	}
+	switch t := call.Target; {
+	case t.Kind == ringplan.TargetUser && t.User != nil:
+		c.targetExt = t.User.Extension
+	case t.Kind == ringplan.TargetDepartment && t.Department != nil:
+		c.targetExt = t.Department.Extension
+	}
+	c.caller = events.Participant{Identity: "sip:" + call.CallerNumber + "@" + s.opts.Domain, Display: call.CallerDisplay}
+	if ct := req.Contact(); ct != nil {
+		c.caller.Target = ct.Address.String()
+	}
+	c.callee = events.Participant{Identity: "sip:" + call.Target.Number + "@" + s.opts.Domain}
+	if f := req.From(); f != nil {
+		c.fromTag, _ = f.Params.Get("tag")
+	}
+	return c
 }

@@ -134,22 +134,30 @@ func headerValue(m interface{ GetHeader(string) sip.Header }, name string) strin
 }
 
 // handleRegister is the registrar: authenticate, check the address of
-// record belongs to the authenticated user, apply the contacts, answer 200
-// with the resulting bindings.
+// record belongs to the authenticated user (or is a line it may carry),
+// apply the contacts, answer 200 with the resulting bindings.
 func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	now := s.now()
 	if !s.me.isMe(req.Recipient) {
 		s.respond(req, tx, 404, "Domain Not Served")
 		return
 	}
-	user, ok := s.authenticate(req, tx, now)
+	authUser, ok := s.authenticate(req, tx, now)
 	if !ok {
 		return
 	}
-	if !aorIsUser(s.opts.Directory(), req.To(), user) {
-		s.log.Warn("register for another user refused", "user", user, "aor", uriUser(req.To()))
-		s.respond(req, tx, 403, "Not Your Address Of Record")
-		return
+	// user is the binding table's key: the authenticated user for its own
+	// address of record, a line appearance key for a department or
+	// executive line the user may carry (appearance.go).
+	user := authUser
+	if snap := s.opts.Directory(); !aorIsUser(snap, req.To(), authUser) {
+		key, ok := appearanceKey(snap, req.To(), authUser)
+		if !ok {
+			s.log.Warn("register for another user refused", "user", authUser, "aor", uriUser(req.To()))
+			s.respond(req, tx, 403, "Not Your Address Of Record")
+			return
+		}
+		user = key
 	}
 	before := s.bindings.get(user, now)
 	parsed, rerr := parseRegister(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)

@@ -30,6 +30,7 @@ func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if req.Method == sip.BYE {
 		s.calls.end(callID(req))
+		s.notifyLines(s.lines.end(callID(req), "", s.now()))
 	}
 	s.relay(req, tx, hop.fwd)
 }

@@ -41,6 +41,12 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		s.closeAll(ls)
 		return err
 	}
+	if err := s.loadSubscriptions(s.now()); err != nil {
+		s.closeAll(ls)
+		return err
+	}
+	feed, stopFeed := s.presence.Subscribe(0)
+	defer stopFeed()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range ls {
 		g.Go(func() error { return s.serve(l) })
@@ -52,12 +58,17 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	}
 	g.Go(func() error { s.sweepLoop(gctx); return nil })
 	g.Go(func() error { s.trunkRegisterLoop(gctx); return nil })
+	g.Go(func() error { s.presenceLoop(gctx, feed); return nil })
+	s.resumeSubscriptions()
 	s.log.Info("sip listening", "addrs", strings.Join(s.Addrs(), " "), "domain", s.opts.Domain)
 	if ready != nil {
 		ready()
 	}
 	<-gctx.Done()
 	s.drain()
+	if !s.senders.stop(s.opts.DrainTimeout) {
+		s.log.Warn("NOTIFYs still in flight at shutdown", "waited", s.opts.DrainTimeout)
+	}
 	s.closeAll(ls)
 	err := g.Wait()
 	if ctx.Err() != nil {
@@ -196,5 +207,6 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		}
 		s.throttle.sweep(now)
 		s.calls.sweep(now)
+		s.sweepSubscriptions(now)
 	}
 }

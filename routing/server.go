@@ -69,6 +69,7 @@ type Options struct {
 
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
+	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // wait for calls in progress at shutdown; default 3s
 	Now           func() time.Time
@@ -89,6 +90,10 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
+	subs     *subTable    // subscriptions we notify (key LEDs)
+	lines    *lineTable   // BLF state of extensions
+	subLimit *rateLimiter // SUBSCRIBE flood throttle
+	senders  workers      // NOTIFY senders
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -128,6 +133,9 @@ func New(opts Options) (*Server, error) {
 	s.throttle = newThrottle(opts.Throttle)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.subs = newSubTable()
+	s.lines = newLineTable()
+	s.subLimit = newRateLimiter(opts.Subscribe)
 	s.presence = opts.Presence
 	if s.presence == nil {
 		s.presence, err = presence.New(presence.Options{Store: opts.Store, Log: opts.Log,
@@ -249,7 +257,7 @@ func (s *Server) Registrations() []Registration {
 // Stats is the registrar's part of deskgatectl status.
 type Stats struct {
 	Registrations    int  `json:"registrations"`     // live bindings
-	Users            int  `json:"users"`             // users with at least one binding
+	Users            int  `json:"users"`             // users with at least one binding (line appearances not counted)
 	ThrottledSources int  `json:"throttled_sources"` // source IPs refused for failed auth
 	Calls            int  `json:"calls"`             // calls in progress
 	TrunkRegistered  bool `json:"trunk_registered"`  // outbound registration to the trunk is up
@@ -261,7 +269,9 @@ func (s *Server) Stats() Stats {
 	users := map[string]bool{}
 	all := s.bindings.all(now)
 	for _, b := range all {
-		users[b.User] = true
+		if !isAppearance(b.User) {
+			users[b.User] = true
+		}
 	}
 	s.mu.Lock()
 	trunkUp := s.trunkReg.ok

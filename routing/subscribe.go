@@ -7,23 +7,40 @@ import (
 
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
+	"deskgate/routing/events"
 	"deskgate/routing/ringplan"
 )
 
-// handleSubscribe routes an initial SUBSCRIBE (record-routed, so refreshes
-// and NOTIFYs follow Route like any dialog) and refreshes in dialogs.
+// handleSubscribe serves SUBSCRIBEs. Every one, initial or in a dialog,
+// first passes the per-source flood limit (503 with Retry-After beyond it).
 //
-// The daemon serves no event package itself yet (key LEDs come next): a
-// subscription to a local user goes to that user's most recently registered
-// phone; message-summary (voicemail lives upstream) goes to the trunk, for
-// the subscriber's own mailbox or an executive's whose active pairing
-// grants the subscriber the voicemail permission (mailboxAllowed).
+// The daemon is the notifier for as-feature-event (DND key) and dialog
+// (BLF and away keys): see acceptSubscription and refreshSubscription.
+// Other packages are routed (record-routed, so refreshes and NOTIFYs follow
+// Route like any dialog): message-summary (voicemail lives upstream) to the
+// trunk, for the subscriber's own mailbox or an executive's whose active
+// pairing grants the subscriber the voicemail permission (mailboxAllowed);
+// anything else for a local user to that user's most recently registered
+// phone.
 func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
-	if hasToTag(req) {
-		s.handleInDialog(req, tx)
+	now := s.now()
+	if ip, ok := sourceIP(req); ok && !s.trustedSource(req) && !s.subLimit.allow(ip, now) {
+		res := sip.NewResponseFromRequest(req, 503, "Too Many Subscriptions", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "10"))
+		s.send(tx, res)
 		return
 	}
-	now := s.now()
+	if hasToTag(req) {
+		if !s.refreshSubscription(req, tx) {
+			s.handleInDialog(req, tx)
+		}
+		return
+	}
+	ev, evOK := events.ParseEvent(headerValue(req, "Event"))
+	if !evOK {
+		s.respond(req, tx, 489, "Bad Event") // RFC 6665 §8.2.1: Event is mandatory
+		return
+	}
 	org, ok := s.admit(req, tx, now)
 	if !ok {
 		return
@@ -34,10 +51,12 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, code, reason)
 		return
 	}
+	if served(ev.Package) {
+		s.acceptSubscription(req, tx, org, snap, ev)
+		return
+	}
 	t := ringplan.Classify(snap, req.Recipient.User)
-	event := strings.ToLower(strings.TrimSpace(headerValue(req, "Event")))
-	event, _, _ = strings.Cut(event, ";")
-	switch {
+	switch event := ev.Package; {
 	case event == "message-summary":
 		code, reason = s.aimMailbox(fwd, snap, org, t)
 	case t.Kind == ringplan.TargetUser:

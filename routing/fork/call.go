@@ -260,7 +260,7 @@ func (c *call) onLegEvent(ev legEvent) {
 		v := c.agg.provisional(ev.i, code)
 		if v.relay && !l.rang { // a leg being CANCELled does not count as ringing
 			l.rang = true
-			c.e.emit(Event{Kind: EventRinging, CallID: c.id, Branch: l.branch, Status: code})
+			c.e.emit(Event{Kind: EventRinging, CallID: c.id, Branch: l.branch, Status: code, ToTag: toTag(ev.res)})
 		}
 		c.apply(ev.i, ev.res, v)
 	case code < 300:

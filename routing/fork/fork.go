@@ -149,6 +149,10 @@ type Event struct {
 	Branch  ringplan.Branch
 	Status  int
 	Outcome Outcome // EventEnded only
+	// ToTag is the branch response's To tag (EventRinging, EventAnswered):
+	// the callee side's dialog tag, which BLF watchers need for a Replaces
+	// header (directed pickup). "" when the response had none.
+	ToTag string
 }
 
 // Execute carries out plan for the INVITE req received on tx. It blocks
@@ -256,4 +260,13 @@ func reasonPhrase(status int) string {
 		return "Decline"
 	}
 	return "Error"
+}
+
+// toTag is a response's To tag, "" when it has none.
+func toTag(res *sip.Response) string {
+	if res == nil || res.To() == nil {
+		return ""
+	}
+	t, _ := res.To().Params.Get("tag")
+	return t
 }

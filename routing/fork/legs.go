@@ -139,7 +139,7 @@ func (c *call) answer(i int, res *sip.Response) {
 		return
 	}
 	c.out.Answered = l.branch
-	c.e.emit(Event{Kind: EventAnswered, CallID: c.id, Branch: l.branch, Status: res.StatusCode})
+	c.e.emit(Event{Kind: EventAnswered, CallID: c.id, Branch: l.branch, Status: res.StatusCode, ToTag: toTag(res)})
 	c.decided()
 }
 

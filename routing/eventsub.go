@@ -1,0 +1,267 @@
+package routing
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/daemon/directory"
+	"deskgate/daemon/store"
+	"deskgate/routing/events"
+	"deskgate/routing/presence"
+)
+
+// byFeatureKey is the presence change origin for a phone's own DND key
+// (as-feature-event SetDoNotDisturb) and for pressing an away key.
+const byFeatureKey = "feature_key"
+
+// served reports whether the daemon is the notifier for an event package.
+func served(pkg string) bool {
+	return pkg == events.PackageFeature || pkg == events.PackageDialog
+}
+
+// contentTypes is what each served package's NOTIFYs carry.
+func contentType(pkg string) string {
+	if pkg == events.PackageFeature {
+		return events.FeatureContentType
+	}
+	return events.DialogContentType
+}
+
+// subscribeRequest is what an accepted SUBSCRIBE asks for.
+type subscribeRequest struct {
+	event   events.Event
+	expires int // seconds; 0 = fetch or unsubscribe
+	feature *events.FeatureRequest
+}
+
+// readSubscribe checks the parts of a SUBSCRIBE to a served package that
+// do not depend on who sends it: Accept, Expires and a feature body.
+func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, int, string, []sip.Header) {
+	out := subscribeRequest{event: ev, expires: subDefaultExpires}
+	if !accepts(req, contentType(ev.Package)) {
+		return out, 406, "Not Acceptable", []sip.Header{sip.NewHeader("Accept", contentType(ev.Package))}
+	}
+	if n, has, err := expiresHeader(req); err != nil {
+		return out, 400, "Bad Expires", nil
+	} else if has {
+		out.expires = n
+	}
+	switch {
+	case out.expires > 0 && out.expires < subMinExpires:
+		return out, 423, "Interval Too Brief", []sip.Header{sip.NewHeader("Min-Expires", strconv.Itoa(subMinExpires))}
+	case out.expires > subMaxExpires:
+		out.expires = subMaxExpires
+	}
+	if len(req.Body()) > 0 && ev.Package == events.PackageFeature {
+		fr, err := events.ParseFeatureRequest(req.Body())
+		if err != nil {
+			return out, 400, "Bad Feature Request", nil
+		}
+		out.feature = &fr
+	}
+	return out, 0, "", nil
+}
+
+// accepts reports whether the request's Accept headers (if any) allow ct.
+func accepts(req *sip.Request, ct string) bool {
+	list := headerList(req, "Accept")
+	if len(list) == 0 {
+		return true
+	}
+	main, _, _ := strings.Cut(ct, "/")
+	for _, a := range list {
+		a, _, _ = strings.Cut(a, ";")
+		switch strings.ToLower(strings.TrimSpace(a)) {
+		case ct, "*/*", main + "/*":
+			return true
+		}
+	}
+	return false
+}
+
+// acceptSubscription serves an initial SUBSCRIBE to a package we notify
+// for: resource and permission, then the subscription, 200, first NOTIFY.
+func (s *Server) acceptSubscription(req *sip.Request, tx sip.ServerTransaction, org origin,
+	snap *directory.Snapshot, ev events.Event) {
+	if org.fromTrunk {
+		s.respond(req, tx, 403, "Forbidden")
+		return
+	}
+	res := resolveResource(snap, ev.Package, org.caller, req.Recipient.User)
+	if res.code != 0 {
+		s.log.Info("subscription refused", "user", org.caller, "event", ev.Package, "resource", req.Recipient.User,
+			"status", res.code)
+		s.respond(req, tx, res.code, res.reason)
+		return
+	}
+	sr, code, reason, hdrs := readSubscribe(req, ev)
+	if code != 0 {
+		s.respondWith(req, tx, code, reason, hdrs)
+		return
+	}
+	rec, ok := s.newRecord(req, org.caller, res.key, sr)
+	if !ok {
+		s.respond(req, tx, 400, "Bad Subscription Dialog")
+		return
+	}
+	if sr.feature != nil {
+		s.applyFeature(org.caller, *sr.feature)
+	}
+	if sr.expires == 0 {
+		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, no subscription.
+		s.send(tx, s.subscribeOK(req, rec, 0))
+		sb := &subscription{rec: rec}
+		s.senders.start(func() { s.sendNotify(s.advance(sb), events.ReasonTimeout) })
+		return
+	}
+	sb, err := s.subs.add(rec)
+	if err != nil {
+		s.log.Warn("subscription refused", "user", org.caller, "resource", res.key, "error", err)
+		s.respond(req, tx, 503, "Too Many Subscriptions")
+		return
+	}
+	if err := s.opts.Store.PutSubscription(rec); err != nil {
+		s.log.Error("store subscription", "user", org.caller, "resource", res.key, "error", err)
+	}
+	for _, old := range s.subs.sameWatcher(rec) {
+		s.dropSub(old) // the same phone subscribed again (rebooted): the old dialog is dead
+	}
+	s.log.Info("subscribed", "user", org.caller, "resource", res.key, "event", rec.Event, "expires", sr.expires,
+		"contact", rec.Contact)
+	s.send(tx, s.subscribeOK(req, rec, sr.expires))
+	s.notify(sb)
+}
+
+// advance returns a record ready for one more NOTIFY (CSeq and version
+// stepped) of a subscription that is not in the table.
+func (s *Server) advance(sb *subscription) store.Subscription {
+	sb.rec.CSeq++
+	return sb.rec
+}
+
+// newRecord builds the subscription record of an initial SUBSCRIBE.
+func (s *Server) newRecord(req *sip.Request, user, resource string, sr subscribeRequest) (store.Subscription, bool) {
+	from, to, contact := req.From(), req.To(), req.Contact()
+	if from == nil || to == nil || contact == nil {
+		return store.Subscription{}, false
+	}
+	remoteTag, _ := from.Params.Get("tag")
+	if remoteTag == "" || contact.Address.Host == "" {
+		return store.Subscription{}, false
+	}
+	now := s.now()
+	localTag := sip.GenerateTagN(16)
+	rec := store.Subscription{
+		ID: subID(localTag, callID(req), sr.event.String()), User: user, Event: sr.event.String(),
+		Package: sr.event.Package, Resource: resource, CallID: callID(req),
+		LocalTag: localTag, RemoteTag: remoteTag,
+		LocalURI: bareURI(to.Address), RemoteURI: bareURI(from.Address), Contact: contact.Address.String(),
+		Source: req.Source(), Transport: strings.ToUpper(req.Transport()),
+		Expires: now.Add(time.Duration(sr.expires) * time.Second), Created: now,
+	}
+	for _, h := range req.GetHeaders("Record-Route") {
+		rec.RouteSet = append(rec.RouteSet, h.Value())
+	}
+	if sr.feature != nil {
+		rec.Device = sr.feature.Device
+	}
+	return rec, true
+}
+
+// bareURI is a From/To URI without its header parameters (the tag lives
+// in the record separately).
+func bareURI(u sip.Uri) string {
+	c := u.Clone()
+	c.Headers = nil
+	return c.String()
+}
+
+// subscribeOK is the 200 to a SUBSCRIBE: our tag, the granted expiry, our
+// Contact (RFC 6665 §4.2.1.1).
+func (s *Server) subscribeOK(req *sip.Request, rec store.Subscription, expires int) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	if to := res.To(); to != nil {
+		to.Params.Add("tag", rec.LocalTag)
+	}
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	if c, ok := s.ourContact(req.Transport()); ok {
+		res.AppendHeader(c)
+	}
+	return res
+}
+
+func (s *Server) respondWith(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs []sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	s.send(tx, res)
+}
+
+// refreshSubscription handles a SUBSCRIBE inside one of our subscription
+// dialogs: refresh, unsubscribe (Expires: 0) or a feature key press. It
+// returns false when the dialog is not one of ours.
+func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction) bool {
+	ev, ok := events.ParseEvent(headerValue(req, "Event"))
+	if !ok || !served(ev.Package) {
+		return false
+	}
+	toTag, _ := req.To().Params.Get("tag")
+	sb, ok := s.subs.get(subID(toTag, callID(req), ev.String()))
+	if !ok {
+		return false
+	}
+	rec := s.subs.record(sb)
+	if fromTag, _ := req.From().Params.Get("tag"); fromTag != rec.RemoteTag {
+		s.respond(req, tx, 481, "Subscription Does Not Exist")
+		return true
+	}
+	sr, code, reason, hdrs := readSubscribe(req, ev)
+	if code != 0 {
+		s.respondWith(req, tx, code, reason, hdrs)
+		return true
+	}
+	if sr.feature != nil {
+		s.applyFeature(rec.User, *sr.feature)
+	}
+	if sr.expires == 0 {
+		s.send(tx, s.subscribeOK(req, rec, 0))
+		s.log.Info("unsubscribed", "user", rec.User, "resource", rec.Resource)
+		s.endSub(sb, events.ReasonTimeout)
+		return true
+	}
+	s.subs.mu.Lock()
+	sb.rec.Expires = s.now().Add(time.Duration(sr.expires) * time.Second)
+	if c := req.Contact(); c != nil && c.Address.Host != "" {
+		sb.rec.Contact = c.Address.String() // target refresh (RFC 6665 §4.1.2.1)
+	}
+	if sr.feature != nil && sr.feature.Device != "" {
+		sb.rec.Device = sr.feature.Device
+	}
+	rec = sb.rec
+	s.subs.mu.Unlock()
+	if err := s.opts.Store.PutSubscription(rec); err != nil {
+		s.log.Error("store subscription", "user", rec.User, "resource", rec.Resource, "error", err)
+	}
+	s.send(tx, s.subscribeOK(req, rec, sr.expires))
+	s.notify(sb)
+	return true
+}
+
+// applyFeature carries out a phone's feature key press. DND goes through
+// the presence service, whose change feed NOTIFYs every subscribed phone of
+// the user, this one included (the confirmation DFKS expects). Forwarding
+// is not a deskgate feature: the request is answered and logged only.
+func (s *Server) applyFeature(user string, fr events.FeatureRequest) {
+	switch fr.Kind {
+	case events.SetDoNotDisturb:
+		if _, err := s.presence.Set(s.ctx, user, presence.Op{Kind: presence.KindDND, On: fr.DND}, byFeatureKey); err != nil {
+			s.log.Error("DND from the phone's key", "user", user, "error", err)
+		}
+	case events.SetForwarding:
+		s.log.Info("call forwarding from a phone key ignored (not supported)", "user", user, "type", fr.ForwardingType)
+	}
+}

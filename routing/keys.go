@@ -1,0 +1,147 @@
+package routing
+
+import (
+	"context"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/daemon/directory"
+	"deskgate/daemon/store"
+	"deskgate/routing/events"
+	"deskgate/routing/fork"
+	"deskgate/routing/presence"
+)
+
+// render is the NOTIFY body of a subscription now. gone is non-empty when
+// the resource no longer exists or the subscriber may no longer watch it
+// (a directory change): the NOTIFY then ends the subscription.
+func (s *Server) render(rec store.Subscription) (ctype string, body []byte, gone string) {
+	snap := s.opts.Directory()
+	if snap == nil {
+		snap = directory.Empty()
+	}
+	kind, name, _ := strings.Cut(rec.Resource, ":")
+	switch kind + ":" {
+	case resDND:
+		device := rec.Device
+		u, ok := snap.User(name)
+		if device == "" && ok {
+			device = u.Extension
+		}
+		if !ok {
+			gone = events.ReasonNoResource
+		}
+		return events.FeatureContentType, events.DNDEvent(device, s.presence.DND(name)), gone
+	case resLine:
+		if _, ok := snap.ByExtension(name); !ok {
+			gone = events.ReasonNoResource
+		}
+		info := events.Info{Version: rec.Version, Full: true, Entity: rec.LocalURI,
+			Dialogs: s.lines.dialogs(name, s.opts.Domain, lineInsider(snap, rec.User, name))}
+		return events.DialogContentType, info.Marshal(), gone
+	case resAway:
+		info := events.Info{Version: rec.Version, Full: true, Entity: rec.LocalURI}
+		if name != store.AwayAll && !operates(snap, rec.User, name) {
+			gone = events.ReasonRejected
+		} else if awayLit(snap, s.presence.Get(rec.User), name) {
+			// Lamp on: one confirmed dialog, as BLF shows a busy line.
+			info.Dialogs = []events.Dialog{{ID: "away", Direction: events.Recipient, State: events.StateConfirmed}}
+		}
+		return events.DialogContentType, info.Marshal(), gone
+	}
+	return "", nil, events.ReasonNoResource
+}
+
+func operates(snap *directory.Snapshot, user, dept string) bool {
+	for _, d := range snap.DepartmentsOf(user) {
+		if d.ID == dept {
+			return true
+		}
+	}
+	return false
+}
+
+// presenceLoop NOTIFYs the DND and away keys of every change the presence
+// service makes, whoever made it (a phone key, a feature code, the control
+// API), until ctx ends.
+func (s *Server) presenceLoop(ctx context.Context, feed <-chan presence.Change) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-feed:
+			if !ok {
+				return
+			}
+			s.presenceChanged(c)
+		}
+	}
+}
+
+func (s *Server) presenceChanged(c presence.Change) {
+	if c.Resync {
+		for _, sb := range s.subs.matching(resDND, "") {
+			s.notify(sb)
+		}
+		for _, sb := range s.subs.matching(resAway, "") {
+			s.notify(sb)
+		}
+		return
+	}
+	if c.Old.DND != c.New.DND {
+		for _, sb := range s.subs.watching(resDND + c.User) {
+			s.notify(sb)
+		}
+	}
+	if !presence.Same(store.Presence{User: c.User, Away: c.Old.Away}, store.Presence{User: c.User, Away: c.New.Away}) {
+		for _, sb := range s.subs.matching(resAway, c.User) {
+			s.notify(sb)
+		}
+	}
+}
+
+// notifyLines NOTIFYs the BLF watchers of extensions.
+func (s *Server) notifyLines(exts []string) {
+	for _, ext := range exts {
+		for _, sb := range s.subs.watching(resLine + ext) {
+			s.notify(sb)
+		}
+	}
+}
+
+// lineEvent feeds a fork event to the BLF table.
+func (s *Server) lineEvent(ev fork.Event) {
+	ext := ""
+	if ev.Branch.User != "" {
+		if snap := s.opts.Directory(); snap != nil {
+			if u, ok := snap.User(ev.Branch.User); ok {
+				ext = u.Extension
+			}
+		}
+	}
+	s.notifyLines(s.lines.event(ev, ext, ev.Time))
+}
+
+// handleAwayKey toggles the caller's away state for the department (or
+// all departments) an away key stands for: pressing the key dials the
+// resource it watches. The answer is a final non-2xx like a feature
+// code's, naming the new state; the lamps follow through the presence feed.
+func (s *Server) handleAwayKey(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, user string) {
+	res, _ := awayResource(snap, user, req.Recipient.User)
+	if res.code != 0 {
+		s.respond(req, tx, res.code, res.reason)
+		return
+	}
+	dept := strings.TrimPrefix(res.key, resAway)
+	op := presence.Op{Kind: presence.KindAway, On: !awayLit(snap, s.presence.Get(user), dept)}
+	if dept != store.AwayAll {
+		op.Department = dept
+	}
+	if _, err := s.presence.Set(s.ctx, user, op, byFeatureKey); err != nil {
+		s.log.Error("away key", "user", user, "department", dept, "call_id", callID(req), "error", err)
+		s.respond(req, tx, 500, "Presence Not Saved")
+		return
+	}
+	s.respond(req, tx, featureStatus, op.Phrase())
+}
