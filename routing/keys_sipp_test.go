@@ -258,3 +258,63 @@ func TestSippSubscriptionSurvivesRestart(t *testing.T) {
 		t.Errorf("unsubscribe after the restart: last Subscription-State %q", st)
 	}
 }
+
+// TestSippPickup: issue 5 item 2, directed pickup. The assistant's BLF key
+// on the executive's ringing line carries the call's identifiers; pressing
+// it sends INVITE with Replaces, which the daemon authorises (active
+// assistant) and routes to the caller's phone with Replaces written from
+// the caller's side; the caller's phone answers the assistant. A colleague
+// trying the same gets 403 and nothing reaches the caller.
+func TestSippPickup(t *testing.T) {
+	h := newHarnessOffice(t, `
+	version: "pickup"
+	plan: pro
+	timezone: UTC
+	users:
+	  - {id: bob, name: Bob Baker, extension: "1002", license: talk}
+	  - {id: erin, name: Erin Exec, extension: "1010", license: talk, ring_timeout: 3s}
+	  - {id: amy, name: Amy Asst, extension: "1011", license: talk}
+	  - {id: olga, name: Olga Ops, extension: "1020", license: talk}
+	pairings:
+	  - {executive: erin, assistant: amy, state: active}
+`)
+	watch := h.subscriber("amy-blf-erin", "1011", "amy", "1010", events.PackageDialog)
+	waitNotifies(t, watch, 1)
+	erin := h.phone("erin-rings", "uas_noanswer.xml", "1010", "erin")
+	caller := sipptest.Start(t, sipptest.Options{Name: "bob-calls-erin", Scenario: scenario("uac_reject.xml"),
+		OOC: scenario("uas_answer.xml"), Remote: h.udp, Service: "1010",
+		Inf: h.usersCSV(userLine("1002", h.password("bob"), 5999)), Timeout: 20 * time.Second})
+	info, err := events.ParseInfo([]byte(body(waitNotifies(t, watch, 2)[1])))
+	if err != nil || len(info.Dialogs) != 1 || info.Dialogs[0].State != events.StateEarly {
+		t.Fatalf("no early dialog for the pickup: %v %+v", err, info)
+	}
+	d := info.Dialogs[0]
+	replaces := d.CallID + ";to-tag=" + d.LocalTag + ";from-tag=" + d.RemoteTag + ";early-only"
+	pickup := func(name, ext, user string) *sipptest.Process {
+		return sipptest.Start(t, sipptest.Options{Name: name, Scenario: scenario("uac_pickup.xml"), Remote: h.udp,
+			Service: "1010", Inf: h.usersCSV(userLine(ext, h.password(user), 5999)),
+			Keys: map[string]string{"replaces": replaces}, Pause: 200 * time.Millisecond, Timeout: 10 * time.Second})
+	}
+	colleague := pickup("olga-picks", "1020", "olga")
+	wantExit(t, colleague)
+	if got := finalStatus(colleague); got != "SIP/2.0 403 Pickup Not Allowed" {
+		t.Errorf("colleague's pickup answered %q", got)
+	}
+	asst := pickup("amy-picks", "1011", "amy")
+	wantExit(t, asst)
+	if got := finalStatus(asst); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Errorf("assistant's pickup answered %q, want 200 from the caller", got)
+	}
+	wantExit(t, caller)
+	wantExit(t, erin)
+	invites := caller.Received("INVITE")
+	if len(invites) != 1 {
+		t.Fatalf("caller's phone got %d pickup INVITEs, want 1 (the assistant's only)", len(invites))
+	}
+	fromTag := strings.Split(strings.Join(caller.Messages()[0].Header("From"), ""), "tag=")[1]
+	want := d.CallID + ";to-tag=" + fromTag + ";from-tag=" + d.LocalTag + ";early-only"
+	if got := strings.Join(invites[0].Header("Replaces"), ""); got != want {
+		t.Errorf("Replaces at the caller %q, want %q", got, want)
+	}
+	watch.Stop()
+}

@@ -1,13 +1,16 @@
 // Package routing owns deskgate's SIP side: UDP/TCP transports, the
-// registrar (digest auth, nonces, failure throttling, persisted bindings),
-// the proxy core that classifies each INVITE and hands a ringplan.Plan to
-// routing/fork, Route-based in-dialog routing that needs no per-call memory,
-// the trunk (trusted sources, outbound calls, optional registration) and
-// the caller ID policy (own user, departments operated, executives
-// assisted), presence feature codes, the voicemail subscription permission
-// and call history. It imports routing/ringplan, routing/fork,
-// routing/presence, daemon/directory and daemon/store; it must not import
-// daemon, provisioning or cmd.
+// registrar (digest auth, nonces, failure throttling, persisted bindings,
+// line appearances), the proxy core that classifies each INVITE and hands a
+// ringplan.Plan to routing/fork, Route-based in-dialog routing that needs no
+// per-call memory, the trunk (trusted sources, outbound calls, optional
+// registration) and the caller ID policy (own user, departments operated,
+// executives assisted), presence feature codes, the voicemail subscription
+// permission, call history, and the handset keys: the subscriptions it
+// serves as notifier (DND key sync, BLF, away keys; persisted and resumed),
+// BLF call state, directed pickup and check-sync. It imports
+// routing/ringplan, routing/fork, routing/presence, routing/events,
+// daemon/directory and daemon/store; it must not import daemon,
+// provisioning or cmd.
 package routing
 
 import (
@@ -261,6 +264,7 @@ type Stats struct {
 	ThrottledSources int  `json:"throttled_sources"` // source IPs refused for failed auth
 	Calls            int  `json:"calls"`             // calls in progress
 	TrunkRegistered  bool `json:"trunk_registered"`  // outbound registration to the trunk is up
+	Subscriptions    int  `json:"subscriptions"`     // key subscriptions served (DND, BLF, away)
 }
 
 // Stats returns current counters.
@@ -282,6 +286,7 @@ func (s *Server) Stats() Stats {
 		ThrottledSources: s.throttle.blockedCount(now),
 		Calls:            s.calls.count(),
 		TrunkRegistered:  trunkUp,
+		Subscriptions:    s.subs.count(),
 	}
 }
 
