@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // registerAs registers address of record aor (contact = port)

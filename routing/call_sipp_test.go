@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // phone starts a sipp UAS (one call) and registers it for ext.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"deskgate/routing"
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 	"deskgate/routing/presence"
 )
 

@@ -16,7 +16,7 @@ import (
 	"deskgate/daemon/directory/directorytest"
 	"deskgate/daemon/store"
 	"deskgate/routing"
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // office is the directory every integration test runs against. Ring

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"deskgate/routing/events"
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 	"deskgate/routing/presence"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // TestSippVoicemailSubscribe: issue 4 rule 6. A message-summary SUBSCRIBE

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // TestSippCallerIDOnBehalf: issue 4 rule 3. An operator may call out as a

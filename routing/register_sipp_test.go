@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // TestSippRegister: a phone registers with digest auth; the binding is

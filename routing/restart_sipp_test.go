@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // TestSippRestart: registrations come back from the store after a restart

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 	"deskgate/routing/presence"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"deskgate/routing"
-	"deskgate/routing/internal/sipptest"
+	"deskgate/routing/sipptest"
 )
 
 // trunk starts sipp as the upstream trunk on 127.0.0.2, taking calls.

@@ -61,10 +61,10 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // writeConfig writes deskgate.yaml into dir with extra YAML appended.
 func writeConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
-	cfg := "site: test\ndomain: hq.example.test\nstate_dir: state\ncontrol: {socket: control.sock}\n" +
-		"sip: {listen: [\"udp:127.0.0.1:0\"]}\n"
+	cfg := "site: test\ndomain: hq.example.test\nstate_dir: state\ncontrol: {socket: control.sock}\n"
 	// Defaults a test may replace by naming the section in extra.
-	for _, def := range []string{"provisioning: {listen: \"\"}\n", "discovery: {mdns: false, pnp: false}\n"} {
+	for _, def := range []string{"sip: {listen: [\"udp:127.0.0.1:0\"]}\n", "provisioning: {listen: \"\"}\n",
+		"discovery: {mdns: false, pnp: false}\n"} {
 		key, _, _ := strings.Cut(def, ":")
 		if !strings.Contains(extra, key+":") {
 			cfg += def

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"deskgate/routing/sipptest"
 )
 
 // sipOffice has the two users whose phones TestKill9SIP registers.
@@ -36,26 +35,15 @@ users:
 // re-registered) and alice's BYE still reaches bob through the new process
 // (Record-Route token checked with the route key from the store).
 func TestKill9SIP(t *testing.T) {
-	sippBin, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Skip("sipp not on PATH (apt-get install sip-tester): skipping SIP kill -9 test")
-	}
-	// One block of free ports: daemon, alice, bob, the registering sipp,
-	// then 4 media ports per sipp (it binds them at start).
-	base := freePortBlock(t, 16)
-	sipPort, alicePort, bobPort, regPort := base, base+1, base+2, base+3
-	media := func(i int) int { return base + 4 + 4*i }
+	sipptest.Require(t)
+	sipPort := sipptest.FreePorts(t, 1)
+	alicePort, bobPort := sipptest.FreePorts(t, 1), sipptest.FreePorts(t, 1)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "office.yaml"), []byte(sipOffice), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf("site: test\ndomain: hq.example.test\nstate_dir: state\ncontrol: {socket: control.sock}\n"+
-		"sip: {listen: [\"udp:127.0.0.1:%d\"]}\nprovisioning: {listen: \"\"}\ndiscovery: {mdns: false, pnp: false}\n"+
-		"directory: {file: office.yaml}\n", sipPort)
-	if err := os.WriteFile(filepath.Join(dir, "deskgate.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, fmt.Sprintf("directory: {file: office.yaml}\nsip: {listen: [\"udp:127.0.0.1:%d\"]}\n", sipPort))
 	d := startDaemon(t, dir)
 	remote := "127.0.0.1:" + strconv.Itoa(sipPort)
 
@@ -68,20 +56,21 @@ func TestKill9SIP(t *testing.T) {
 	users := writeCSV(t, line(alice.Username, alice.Password, alicePort)+line(bob.Username, bob.Password, bobPort))
 	callerCSV := writeCSV(t, line(alice.Username, alice.Password, alicePort))
 
-	bobPhone := startSipp(t, sippBin, "bob-phone", 30*time.Second, "-sf", sippScenario(t, "uas_answer.xml"),
-		"-p", itoa(bobPort), "-mp", itoa(media(0)), "-m", "1")
-	reg := startSipp(t, sippBin, "register", 10*time.Second, "-sf", sippScenario(t, "reg.xml"),
-		"-p", itoa(regPort), "-mp", itoa(media(1)), "-m", "2", "-inf", users, "-key", "expires", "300", remote)
-	if code := reg.wait(); code != 0 {
-		t.Fatalf("register: sipp exit %d\n%s", code, reg.output())
+	bobPhone := sipptest.Start(t, sipptest.Options{Name: "bob-phone", Scenario: sippScenario(t, "uas_answer.xml"),
+		Port: bobPort, Timeout: 30 * time.Second})
+	reg := sipptest.Start(t, sipptest.Options{Name: "register", Scenario: sippScenario(t, "reg.xml"), Remote: remote,
+		Calls: 2, Inf: users, Keys: map[string]string{"expires": "300"}, Timeout: 10 * time.Second})
+	if code := reg.Wait(); code != 0 {
+		t.Fatalf("register: sipp exit %d\n%s", code, reg.Output())
 	}
-	if got := registeredUsers(d); !slices.Equal(got, []string{"alice@" + itoa(alicePort), "bob@" + itoa(bobPort)}) {
+	want := []string{"alice@" + strconv.Itoa(alicePort), "bob@" + strconv.Itoa(bobPort)}
+	if got := registeredUsers(d); !slices.Equal(got, want) {
 		t.Fatalf("registrations before the kill: %v", got)
 	}
 
-	caller := startSipp(t, sippBin, "alice-caller", 30*time.Second, "-sf", sippScenario(t, "uac_call.xml"),
-		"-p", itoa(alicePort), "-mp", itoa(media(2)), "-m", "1", "-inf", callerCSV, "-s", bob.Username,
-		"-d", "5000", remote)
+	caller := sipptest.Start(t, sipptest.Options{Name: "alice-caller", Scenario: sippScenario(t, "uac_call.xml"),
+		Remote: remote, Port: alicePort, Inf: callerCSV, Service: bob.Username, Pause: 5 * time.Second,
+		Timeout: 30 * time.Second})
 	eventually(t, 10*time.Second, "the call to be answered", func() bool {
 		var calls []struct{ State string }
 		d.ctlJSON(&calls, "calls")
@@ -93,26 +82,23 @@ func TestKill9SIP(t *testing.T) {
 		t.Fatalf("deskgated not killed by SIGKILL: %v", d.cmd.ProcessState)
 	}
 	d = startDaemon(t, dir)
-	if got := registeredUsers(d); !slices.Equal(got, []string{"alice@" + itoa(alicePort), "bob@" + itoa(bobPort)}) {
+	if got := registeredUsers(d); !slices.Equal(got, want) {
 		t.Errorf("registrations right after the restart: %v, want alice's and bob's phones", got)
-	}
-	if n := len(bobPhone.received("BYE")); n != 0 {
-		t.Logf("the BYE was sent before the restart finished (retransmitted to the new process)")
 	}
 
 	// The caller ends only after its BYE got 200, which only bob sends; bob
 	// ends only after that BYE (uas_answer.xml waits for it).
-	if code := caller.wait(); code != 0 {
-		t.Fatalf("caller: sipp exit %d\n%s\ndaemon stderr:\n%s", code, caller.output(), d.stderr)
+	if code := caller.Wait(); code != 0 {
+		t.Fatalf("caller: sipp exit %d\n%s\ndaemon stderr:\n%s", code, caller.Output(), d.stderr)
 	}
-	if code := bobPhone.wait(); code != 0 {
-		t.Fatalf("bob's phone: sipp exit %d\n%s", code, bobPhone.output())
+	if code := bobPhone.Wait(); code != 0 {
+		t.Fatalf("bob's phone: sipp exit %d\n%s", code, bobPhone.Output())
 	}
-	byes := bobPhone.received("BYE")
+	byes := bobPhone.Received("BYE")
 	if len(byes) == 0 {
 		t.Fatal("bob's phone got no BYE")
 	}
-	if via := headerValue(byes[0], "Via"); !strings.Contains(via, remote) {
+	if via := byes[0].Header("Via"); len(via) == 0 || !strings.Contains(via[0], remote) {
 		t.Errorf("BYE's top Via %q is not deskgated's (%s): it bypassed the proxy", via, remote)
 	}
 }
@@ -134,11 +120,9 @@ func registeredUsers(d *daemonProc) []string {
 	return out
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 func sippScenario(t *testing.T, name string) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
+	p, err := filepath.Abs(filepath.Join("..", "..", "routing", "testdata", "sipp", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,161 +137,4 @@ func writeCSV(t *testing.T, lines string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// freePortBlock returns the first of n consecutive ports free on
-// 127.0.0.1 (UDP) right now.
-func freePortBlock(t *testing.T, n int) int {
-	t.Helper()
-	for range 200 {
-		l, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.LocalAddr().(*net.UDPAddr).Port
-		l.Close()
-		if base+n <= 65535 && udpFree(base, n) {
-			return base
-		}
-	}
-	t.Fatalf("no %d consecutive free ports", n)
-	return 0
-}
-
-func udpFree(base, n int) bool {
-	var held []net.PacketConn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for p := base; p < base+n; p++ {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			return false
-		}
-		held = append(held, c)
-	}
-	return true
-}
-
-// sippProc is one bounded sipp run.
-type sippProc struct {
-	name string
-	dir  string
-	cmd  *exec.Cmd
-	out  *syncBuf
-	done chan struct{}
-	err  error
-}
-
-// startSipp runs sipp with args plus tracing, bounded by its -timeout and
-// a watchdog (sipp's -timeout is not a hard bound): TERM after bound+5s,
-// KILL 3s later; the test's cleanup stops it by PID.
-func startSipp(t *testing.T, bin, name string, bound time.Duration, args ...string) *sippProc {
-	t.Helper()
-	dir := t.TempDir()
-	all := append([]string{"-nostdin", "-nd", "-i", "127.0.0.1", "-t", "u1",
-		"-timeout", itoa(int(bound.Seconds())), "-timeout_error",
-		"-trace_msg", "-message_file", filepath.Join(dir, "messages.log"),
-		"-trace_err", "-error_file", filepath.Join(dir, "errors.log")}, args...)
-	p := &sippProc{name: name, dir: dir, out: &syncBuf{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, all...)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start sipp %s: %v", name, err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	go func() {
-		select {
-		case <-p.done:
-		case <-time.After(bound + 5*time.Second):
-			p.stop()
-		}
-	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("sipp %s messages:\n%s", name, p.messages())
-		}
-	})
-	return p
-}
-
-func (p *sippProc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(3 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// wait returns sipp's exit status (0: every call succeeded; -1: signalled).
-func (p *sippProc) wait() int {
-	<-p.done
-	var ee *exec.ExitError
-	switch {
-	case errors.As(p.err, &ee):
-		return ee.ExitCode()
-	case p.err != nil:
-		return -1
-	}
-	return 0
-}
-
-func (p *sippProc) messages() string {
-	data, _ := os.ReadFile(filepath.Join(p.dir, "messages.log"))
-	return string(data)
-}
-
-func (p *sippProc) output() string {
-	errs, _ := os.ReadFile(filepath.Join(p.dir, "errors.log"))
-	return p.out.String() + "\n--- errors ---\n" + string(errs)
-}
-
-// received returns the received messages (from -trace_msg) whose first
-// line starts with prefix.
-func (p *sippProc) received(prefix string) []string {
-	var out []string
-	var cur *strings.Builder
-	flush := func() {
-		if msg := strings.TrimSpace(cur.String()); strings.HasPrefix(msg, prefix) {
-			out = append(out, msg)
-		}
-		cur = nil
-	}
-	for _, line := range strings.Split(strings.ReplaceAll(p.messages(), "\r\n", "\n"), "\n") {
-		switch {
-		case strings.HasPrefix(line, "----------------"):
-			if cur != nil {
-				flush()
-			}
-		case cur == nil && strings.Contains(line, " message received "):
-			cur = &strings.Builder{}
-		case cur != nil:
-			cur.WriteString(line + "\n")
-		}
-	}
-	if cur != nil {
-		flush()
-	}
-	return out
-}
-
-// headerValue is the first value of a header in a traced message.
-func headerValue(msg, name string) string {
-	for _, l := range strings.Split(msg, "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
