@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -124,21 +125,15 @@ func (d *Daemon) newDiscovery(cfg *config.Config) (*discovery.Service, error) {
 	return svc, nil
 }
 
-// checkSyncAffected finds the phones whose configuration a directory change
-// alters. Telling them (NOTIFY check-sync) is the SIP side's job and arrives
-// with the handset-keys work; until then the list is logged so IT can see
-// which phones need a re-provision.
+// checkSyncAffected tells the phones whose configuration a directory change
+// alters to re-fetch it (NOTIFY check-sync). CheckSync only queues, so the
+// swap is not held up.
 func (d *Daemon) checkSyncAffected(old, cur *directory.Snapshot) {
 	if old == nil || len(old.Phones()) == 0 {
 		return // first load: phones fetch their files when they boot
 	}
-	macs := provisioning.Affected(old, cur)
-	if len(macs) == 0 {
-		return
+	if macs := provisioning.Affected(old, cur); len(macs) > 0 {
+		d.log.Info("directory change alters phones' configuration; sending check-sync", "macs", macs, "count", len(macs))
+		d.sip.CheckSync(context.Background(), macs)
 	}
-	if d.checkSync != nil {
-		d.checkSync(macs)
-		return
-	}
-	d.log.Info("directory change alters these phones' configuration", "macs", macs, "count", len(macs))
 }

@@ -49,13 +49,10 @@ type Daemon struct {
 	sip    *routing.Server
 	prov   *provisioning.Server // nil: provisioning disabled
 
-	// checkSync tells phones to re-fetch their configuration; nil until the
-	// SIP side can send NOTIFY check-sync.
-	checkSync func(macs []string)
-	notify    *notifier
-	started   time.Time
-	ready     atomic.Bool
-	reloads   chan reloadReq
+	notify  *notifier
+	started time.Time
+	ready   atomic.Bool
+	reloads chan reloadReq
 
 	warnMu    sync.Mutex
 	warnings  []string // services that could not start (non-fatal)

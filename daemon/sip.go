@@ -36,9 +36,6 @@ func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
-	// Directory swaps that change phones' keys (checkSyncAffected) NOTIFY
-	// those phones; CheckSync only queues, so the swap is not held up.
-	d.checkSync = func(macs []string) { srv.CheckSync(context.Background(), macs) }
 	return srv, nil
 }
 
