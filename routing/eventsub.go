@@ -22,6 +22,11 @@ func served(pkg string) bool {
 	return pkg == events.PackageFeature || pkg == events.PackageDialog
 }
 
+// unservedLocally reports whether pkg concerns a line on this server that
+// deskgate does not serve (BroadSoft SCA: call-info, line-seize), so it must
+// not be relayed to a phone.
+func unservedLocally(pkg string) bool { return pkg == "call-info" || pkg == "line-seize" }
+
 // contentTypes is what each served package's NOTIFYs carry.
 func contentType(pkg string) string {
 	if pkg == events.PackageFeature {

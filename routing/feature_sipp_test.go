@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"deskgate/routing"
-	"deskgate/routing/sipptest"
 	"deskgate/routing/presence"
+	"deskgate/routing/sipptest"
 )
 
 // TestSippFeatureCodes: issue 4 rule 4. Feature codes dialled from a phone

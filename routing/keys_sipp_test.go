@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"deskgate/routing/events"
-	"deskgate/routing/sipptest"
 	"deskgate/routing/presence"
+	"deskgate/routing/sipptest"
 )
 
 // subscriber starts a sipp phone key (subscriber.xml) of user (extension

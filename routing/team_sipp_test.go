@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"deskgate/routing/sipptest"
 	"deskgate/routing/presence"
+	"deskgate/routing/sipptest"
 )
 
 // teamOffice is the office of the department, assistant, caller ID,
