@@ -6,6 +6,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"deskgate/daemon/directory"
+	"deskgate/routing/ringplan"
 )
 
 // identity is who a call presents itself as: the caller's own user, a
@@ -30,9 +31,9 @@ func (id identity) onBehalfOf(caller string) string {
 
 func (id identity) name() string {
 	if id.dept != nil {
-		return sanitizeDisplay(id.dept.Name)
+		return ringplan.SanitizeDisplay(id.dept.Name)
 	}
-	return sanitizeDisplay(id.user.Name)
+	return ringplan.SanitizeDisplay(id.user.Name)
 }
 
 func (id identity) extension() string {
@@ -206,7 +207,7 @@ func callerDisplay(req *sip.Request, id identity) string {
 
 func fromDisplay(req *sip.Request) string {
 	if f := req.From(); f != nil {
-		return sanitizeDisplay(f.DisplayName)
+		return ringplan.SanitizeDisplay(f.DisplayName)
 	}
 	return ""
 }
@@ -216,19 +217,4 @@ func fromUser(req *sip.Request) string {
 		return f.Address.User
 	}
 	return ""
-}
-
-// sanitizeDisplay keeps a display name safe inside a quoted string.
-func sanitizeDisplay(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:64])
-	}
-	return s
 }

@@ -187,14 +187,14 @@ func decorate(call Call, cands []candidate) []Branch {
 // assistantDisplay is the From display-name on an assistant's phone:
 // "Alice Caller for John Smith".
 func assistantDisplay(call Call, exec *directory.User) string {
-	who := sanitizeDisplay(call.CallerDisplay)
+	who := SanitizeDisplay(call.CallerDisplay)
 	if who == "" {
-		who = sanitizeDisplay(call.CallerNumber)
+		who = SanitizeDisplay(call.CallerNumber)
 	}
 	if who == "" {
 		who = "Unknown"
 	}
-	name := sanitizeDisplay(exec.Name)
+	name := SanitizeDisplay(exec.Name)
 	if name == "" {
 		name = exec.Extension
 	}
@@ -211,9 +211,9 @@ func historyInfo(domain string, exec, asst *directory.User) string {
 		exec.Extension, domain, asst.Extension, domain)
 }
 
-// sanitizeDisplay keeps a display name safe inside a quoted string: no
+// SanitizeDisplay keeps a display name safe inside a quoted string: no
 // quotes, backslashes or control characters, bounded length.
-func sanitizeDisplay(s string) string {
+func SanitizeDisplay(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
 			return -1
