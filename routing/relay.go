@@ -7,6 +7,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"deskgate/routing/fork"
 )
 
 // handleInDialog routes a request inside a dialog by its Route headers.
@@ -114,28 +116,10 @@ func upstream(r *sip.Response) *sip.Response {
 	return o
 }
 
-// cancelFor builds the CANCEL of a forwarded INVITE (RFC 3261 §9.1: same
-// Request-URI, top Via, Call-ID, From, To, Route and CSeq number).
-func cancelFor(inv *sip.Request) *sip.Request {
-	c := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
-	c.AppendHeader(sip.HeaderClone(inv.Via()))
-	sip.CopyHeaders("Route", inv, c)
-	mf := sip.MaxForwardsHeader(70)
-	c.AppendHeader(&mf)
-	c.AppendHeader(sip.HeaderClone(inv.From()))
-	c.AppendHeader(sip.HeaderClone(inv.To()))
-	c.AppendHeader(sip.HeaderClone(inv.CallID()))
-	c.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
-	c.SetTransport(inv.Transport())
-	c.SetDestination(inv.Destination())
-	c.Laddr = inv.Laddr
-	return c
-}
-
 func (s *Server) cancelBranch(inv *sip.Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 	defer cancel()
-	if _, err := s.cli.Do(ctx, cancelFor(inv), sipgo.ClientRequestBuild); err != nil {
+	if _, err := s.cli.Do(ctx, fork.CancelFor(inv, ""), sipgo.ClientRequestBuild); err != nil {
 		s.log.Debug("cancel relayed INVITE", "call_id", callID(inv), "error", err)
 	}
 }

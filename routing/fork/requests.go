@@ -33,7 +33,7 @@ func (c *call) sendCancel(i int) {
 			reason = reasonCaller
 		}
 	}
-	cancel := cancelFor(l.req, reason)
+	cancel := CancelFor(l.req, reason)
 	c.helpers.Add(1)
 	go func() {
 		defer c.helpers.Done()
@@ -45,10 +45,10 @@ func (c *call) sendCancel(i int) {
 	}()
 }
 
-// cancelFor builds the CANCEL of a sent INVITE: same Request-URI, top Via
+// CancelFor builds the CANCEL of a sent INVITE: same Request-URI, top Via
 // (branch), Route, From, To, Call-ID and CSeq number (RFC 3261 §9.1),
 // sent the same way.
-func cancelFor(inv *sip.Request, reason string) *sip.Request {
+func CancelFor(inv *sip.Request, reason string) *sip.Request {
 	c := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
 	c.AppendHeader(sip.HeaderClone(inv.Via()))
 	sip.CopyHeaders("Route", inv, c)

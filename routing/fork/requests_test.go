@@ -78,7 +78,7 @@ func TestCancelFor(t *testing.T) {
 	inv.SetDestination("10.0.0.5:5060")
 	inv.Laddr = sip.Addr{IP: net.IPv4(10, 0, 0, 1), Port: 5060}
 	inv.AppendHeader(&sip.RouteHeader{Address: sip.Uri{Scheme: "sip", Host: "10.0.0.7", UriParams: sip.HeaderParams{{K: "lr", V: ""}}}})
-	c := cancelFor(inv, reasonElsewhere)
+	c := CancelFor(inv, reasonElsewhere)
 	checks := []struct{ name, got, want string }{
 		{"request-uri", c.Recipient.String(), inv.Recipient.String()},
 		{"via", c.Via().Value(), inv.Via().Value()},
@@ -95,7 +95,7 @@ func TestCancelFor(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
-	if cancelFor(inv, "").GetHeader("Reason") != nil {
+	if CancelFor(inv, "").GetHeader("Reason") != nil {
 		t.Error("empty reason added a Reason header")
 	}
 }
