@@ -133,7 +133,8 @@ func (d *Daemon) statusLine(ds dirStatus) string {
 	if v == "" {
 		v = "unversioned"
 	}
-	s := fmt.Sprintf("%d phones registered, directory %s from %s", d.sip.Stats().Registrations, v, ds.Source)
+	st := d.sip.Stats()
+	s := fmt.Sprintf("%d phones registered, directory %s from %s", st.Registrations-st.Appearances, v, ds.Source)
 	if ds.Err != "" {
 		s += "; last error: " + ds.Err
 	}

@@ -66,8 +66,8 @@ func TestSippLineAppearance(t *testing.T) {
 	if !keys["appearance:support"] || !keys["appearance:erin"] || !keys["olga"] || len(keys) != 3 {
 		t.Errorf("registrations under %v, want olga, appearance:support and appearance:erin", keys)
 	}
-	if st := h.srv.Stats(); st.Users != 1 {
-		t.Errorf("Stats.Users = %d, want 1 (appearances are not users)", st.Users)
+	if st := h.srv.Stats(); st.Users != 1 || st.Appearances != 2 || st.Registrations != 3 {
+		t.Errorf("Stats = %+v, want 1 user, 2 appearances of 3 registrations", st)
 	}
 	// A call to the department rings the operator's own line only.
 	caller := h.call("bob-calls-support", "uac_call.xml", "1002", "bob", "2000")

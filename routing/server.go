@@ -260,6 +260,7 @@ func (s *Server) Registrations() []Registration {
 // Stats is the registrar's part of deskgatectl status.
 type Stats struct {
 	Registrations    int  `json:"registrations"`     // live bindings
+	Appearances      int  `json:"appearances"`       // of those, line appearances (shared department / executive lines)
 	Users            int  `json:"users"`             // users with at least one binding (line appearances not counted)
 	ThrottledSources int  `json:"throttled_sources"` // source IPs refused for failed auth
 	Calls            int  `json:"calls"`             // calls in progress
@@ -272,8 +273,11 @@ func (s *Server) Stats() Stats {
 	now := s.now()
 	users := map[string]bool{}
 	all := s.bindings.all(now)
+	appearances := 0
 	for _, b := range all {
-		if !isAppearance(b.User) {
+		if isAppearance(b.User) {
+			appearances++
+		} else {
 			users[b.User] = true
 		}
 	}
@@ -282,6 +286,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	return Stats{
 		Registrations:    len(all),
+		Appearances:      appearances,
 		Users:            len(users),
 		ThrottledSources: s.throttle.blockedCount(now),
 		Calls:            s.calls.count(),
