@@ -21,15 +21,18 @@ type origin struct {
 
 // admit decides whether a dialog-creating request may go anywhere: a
 // trusted trunk source, or a phone that authenticates (digest, throttled).
-// It answers the request itself when not.
+// It answers the request itself when not (statelessly: flood.go), and
+// marks an admitted request's transaction stateful.
 func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, now time.Time) (origin, bool) {
 	if s.trustedSource(req) {
+		markAdmitted(tx)
 		return origin{fromTrunk: true}, true
 	}
 	user, ok := s.authenticate(req, tx, now)
 	if !ok {
 		return origin{}, false
 	}
+	markAdmitted(tx)
 	return origin{caller: user}, true
 }
 

@@ -38,7 +38,8 @@ func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // handleAck forwards an ACK for a 2xx statelessly along its Route; an ACK
-// for our own non-2xx is absorbed by the transaction layer before this.
+// for a non-2xx we answered statelessly (flood.go) has no Route of ours and
+// ends here quietly.
 func (s *Server) handleAck(req *sip.Request) {
 	if !hasToTag(req) {
 		return
@@ -66,6 +67,7 @@ func relayTimeout(m sip.RequestMethod) time.Duration {
 // on; 2xx retransmissions of an INVITE are relayed from the retransmission
 // hook (libs.md §1.4).
 func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) {
+	markAdmitted(tx) // a relayed request is answered statefully (flood.go)
 	ctx, cancel := context.WithTimeout(s.ctx, relayTimeout(req.Method))
 	defer cancel()
 	ct, err := s.cli.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)

@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -73,6 +74,7 @@ type Options struct {
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
+	Flood         FloodOptions    // request budget per source IP, live transaction cap
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // wait for calls in progress at shutdown; default 3s
 	Now           func() time.Time
@@ -97,6 +99,12 @@ type Server struct {
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  workers      // NOTIFY senders
+
+	budgets    *budgets      // per-source request budget (flood.go)
+	floodLog   *floodLog     // rate-limited log of refusals under load
+	liveTx     atomic.Int64  // server transactions alive
+	overBudget atomic.Uint64 // requests refused or dropped over a source's budget
+	overCap    atomic.Uint64 // requests refused at the transaction cap
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -139,6 +147,8 @@ func New(opts Options) (*Server, error) {
 	s.subs = newSubTable()
 	s.lines = newLineTable()
 	s.subLimit = newRateLimiter(opts.Subscribe)
+	s.budgets = newBudgets(opts.Flood)
+	s.floodLog = &floodLog{log: s.log}
 	s.presence = opts.Presence
 	if s.presence == nil {
 		s.presence, err = presence.New(presence.Options{Store: opts.Store, Log: opts.Log,
@@ -266,6 +276,11 @@ type Stats struct {
 	Calls            int  `json:"calls"`             // calls in progress
 	TrunkRegistered  bool `json:"trunk_registered"`  // outbound registration to the trunk is up
 	Subscriptions    int  `json:"subscriptions"`     // key subscriptions served (DND, BLF, away)
+	// Load: server transactions alive now, and requests refused since
+	// start over a source's budget (503 or dropped) or at the cap.
+	Transactions int64  `json:"transactions"`
+	OverBudget   uint64 `json:"over_budget"`
+	OverCap      uint64 `json:"over_transaction_cap"`
 }
 
 // Stats returns current counters.
@@ -292,6 +307,9 @@ func (s *Server) Stats() Stats {
 		Calls:            s.calls.count(),
 		TrunkRegistered:  trunkUp,
 		Subscriptions:    s.subs.count(),
+		Transactions:     s.liveTx.Load(),
+		OverBudget:       s.overBudget.Load(),
+		OverCap:          s.overCap.Load(),
 	}
 }
 
