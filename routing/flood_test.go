@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/siptest"
 	"github.com/emiago/sipgo/sip"
+	"github.com/emiago/sipgo/siptest"
 	"github.com/icholy/digest"
 )
 
@@ -24,14 +24,14 @@ func TestBudgets(t *testing.T) {
 		{a, 0, budgetOK}, {a, 0, budgetOK}, {a, 0, budgetOK}, // the burst
 		{a, 0, budgetRefuse}, {a, 0, budgetRefuse}, // the refusal burst
 		{a, 0, budgetDrop}, {a, 0, budgetDrop}, // silence beyond it
-		{b, 0, budgetOK},                          // another source has its own budget
-		{a, time.Second, budgetOK},                // one request refilled
-		{a, time.Second, budgetRefuse},            // and one refusal
-		{a, time.Second, budgetDrop},              //
-		{a, 10 * time.Second, budgetOK},           // refilled to the burst, no more
-		{a, 10 * time.Second, budgetOK},           //
-		{a, 10 * time.Second, budgetOK},           //
-		{a, 10 * time.Second, budgetRefuse},       //
+		{b, 0, budgetOK},                    // another source has its own budget
+		{a, time.Second, budgetOK},          // one request refilled
+		{a, time.Second, budgetRefuse},      // and one refusal
+		{a, time.Second, budgetDrop},        //
+		{a, 10 * time.Second, budgetOK},     // refilled to the burst, no more
+		{a, 10 * time.Second, budgetOK},     //
+		{a, 10 * time.Second, budgetOK},     //
+		{a, 10 * time.Second, budgetRefuse}, //
 	}
 	bs := newBudgets(FloodOptions{Rate: 1, Burst: 3, RefuseRate: 1, RefuseBurst: 2})
 	for i, st := range steps {
