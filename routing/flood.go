@@ -3,6 +3,7 @@ package routing
 import (
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,12 +237,11 @@ func containsAddr(as []netip.Addr, a netip.Addr) bool {
 // guardTx is the server transaction the handlers see. Until the request
 // is admitted (it authenticated, comes from a trusted trunk source, or
 // carries a dialog token we issued) every response goes straight to the
-// transport: sipgo then terminates the transaction as soon as the handler
-// returns (it saw no final response), so an unauthenticated or refused
-// request leaves no state behind and its answer is never retransmitted.
-// The client's retransmissions are answered afresh, as a stateless server
-// does (RFC 3261 §8.2.7); the ACK to a stateless non-2xx arrives as a new
-// request and is absorbed by handleAck.
+// request's connection and a final one ends the transaction at once, so an
+// unauthenticated or refused request leaves no state behind and its answer
+// is never retransmitted. The client's retransmissions are answered
+// afresh, as a stateless server does (RFC 3261 §8.2.7); the ACK to a
+// stateless non-2xx arrives as a new request and is dropped by handleAck.
 type guardTx struct {
 	sip.ServerTransaction
 	conn     sip.Connection // the request's connection; nil = always stateful
@@ -262,7 +262,14 @@ func (g *guardTx) Respond(res *sip.Response) error {
 	if g.admitted.Load() || g.conn == nil {
 		return g.ServerTransaction.Respond(res)
 	}
-	return g.conn.WriteMsg(res)
+	err := g.conn.WriteMsg(res)
+	if res.StatusCode >= 200 {
+		// Nothing more goes through this transaction: end it now, which
+		// also stops sipgo's timer that would send an INVITE's 100 Trying
+		// 200 ms in (through a transaction about to end).
+		g.ServerTransaction.Terminate()
+	}
+	return err
 }
 
 // markAdmitted marks tx's request as trusted: from now on its responses go
@@ -279,6 +286,12 @@ func markAdmitted(tx sip.ServerTransaction) {
 // and returns the count including it.
 func (s *Server) track(tx sip.ServerTransaction) int64 {
 	n := s.liveTx.Add(1)
+	for {
+		p := s.livePeak.Load()
+		if n <= p || s.livePeak.CompareAndSwap(p, n) {
+			break
+		}
+	}
 	if !tx.OnTerminate(func(string, error) { s.liveTx.Add(-1) }) {
 		s.liveTx.Add(-1) // already over
 	}
@@ -313,4 +326,41 @@ func (s *Server) overLoad(req *sip.Request, tx sip.ServerTransaction, live int64
 	res.AppendHeader(sip.NewHeader("Retry-After", floodRetryAfter))
 	s.send(tx, res)
 	return true
+}
+
+// heavyLoadTx is the live transaction count from which a sweep interval
+// counts as heavy load (a flood, or a burst of authenticated traffic).
+const heavyLoadTx = 1024
+
+// afterLoad decides at each sweep whether heavy load has just ended: the
+// interval that ended was quiet (a live transaction peak under
+// heavyLoadTx, no refusals) and the one before was not.
+func afterLoad(wasHeavy bool, peak int64, refused uint64) (release, heavy bool) {
+	heavy = peak >= heavyLoadTx || refused > 0
+	return wasHeavy && !heavy, heavy
+}
+
+// sweepLoad runs with the periodic sweep: forgets refilled budgets, writes
+// the pending refusal summary, and once heavy load has passed hands the
+// runtime's idle heap back to the system. The Go scavenger alone keeps
+// most of it: after a flood that had held ~150 MB of transactions,
+// GOMEMLIMIT=128MiB brought RSS back only to ~130 MB a minute later, and
+// without a limit ~950 MB stayed (docs/decisions.md).
+func (s *Server) sweepLoad(now time.Time) {
+	s.budgets.sweep(now)
+	s.floodLog.flush(now)
+	peak := s.livePeak.Swap(s.liveTx.Load())
+	refused := s.overBudget.Load() + s.overCap.Load()
+	release, heavy := afterLoad(s.loadHeavy, peak, refused-s.loadRefused)
+	s.loadHeavy, s.loadRefused = heavy, refused
+	if !release {
+		return
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	held := m.HeapSys - m.HeapReleased
+	s.freeOSMemory()
+	runtime.ReadMemStats(&m)
+	s.log.Info("load has passed: idle heap returned to the system",
+		"heap_held_before_mib", held>>20, "heap_held_after_mib", (m.HeapSys-m.HeapReleased)>>20)
 }

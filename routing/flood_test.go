@@ -236,33 +236,62 @@ func TestTransactionCap(t *testing.T) {
 	s := testServer(t, func(o *Options) { o.Flood = FloodOptions{MaxTransactions: 2} })
 	options := reqText("OPTIONS", "sip:test.example", "<sip:test.example>", "")
 	var held []*siptest.ServerTxRecorder
-	send := func() *sip.Response {
-		req := parseReq(t, options)
-		rec := siptest.NewServerTxRecorder(req)
+	for range 2 { // two transactions in progress
+		rec := siptest.NewServerTxRecorder(parseReq(t, options))
 		t.Cleanup(rec.Terminate)
+		s.track(rec)
 		held = append(held, rec)
-		s.handle(req, rec) // not terminated yet: still alive
-		return finalOf(rec.Result())
 	}
-	for i, want := range []int{200, 200, 503} {
-		res := send()
-		if res == nil || res.StatusCode != want {
-			t.Fatalf("request %d: %v, want %d", i+1, res, want)
-		}
-		if want == 503 && res.GetHeader("Retry-After") == nil {
-			t.Errorf("503 without Retry-After")
-		}
+	rs, kept := recorded(t, s, parseReq(t, options))
+	if res := finalOf(rs); res == nil || res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Fatalf("at the cap: %v, want 503 with Retry-After", rs)
 	}
-	if st := s.Stats(); st.Transactions != 3 || st.OverCap != 1 {
-		t.Errorf("Stats: %d transactions, %d over the cap; want 3, 1", st.Transactions, st.OverCap)
+	if kept {
+		t.Errorf("the 503 at the cap kept its transaction")
 	}
-	for _, rec := range held {
-		rec.Terminate()
+	if st := s.Stats(); st.Transactions != 2 || st.OverCap != 1 {
+		t.Errorf("Stats: %d transactions, %d over the cap; want 2, 1", st.Transactions, st.OverCap)
 	}
+	held[0].Terminate()
+	if res := finalOf(mustRecorded(t, s, parseReq(t, options))); res == nil || res.StatusCode != 200 {
+		t.Errorf("under the cap again: %v, want 200", res)
+	}
+	held[1].Terminate()
 	if st := s.Stats(); st.Transactions != 0 {
 		t.Errorf("%d transactions counted after all ended", st.Transactions)
 	}
-	if res := send(); res == nil || res.StatusCode != 200 {
-		t.Errorf("after the transactions ended: %v, want 200", res)
+}
+
+// TestMemoryReturnedAfterLoad: the sweep after the first quiet interval
+// that follows heavy load (many live transactions, or refusals) hands the
+// idle heap back, once; quiet intervals do nothing.
+func TestMemoryReturnedAfterLoad(t *testing.T) {
+	s := testServer(t)
+	freed := 0
+	s.freeOSMemory = func() { freed++ }
+	now := s.now()
+	type interval struct {
+		name      string
+		live      int64  // peak live transactions in the interval
+		refused   uint64 // refusals in the interval
+		wantFreed int
+	}
+	steps := []interval{
+		{"quiet", 10, 0, 0},
+		{"busy but under the threshold", heavyLoadTx - 1, 0, 0},
+		{"many live transactions", heavyLoadTx + 5, 0, 0},
+		{"quiet again: release", 3, 0, 1},
+		{"still quiet", 3, 0, 1},
+		{"refusals", 3, 7, 1},
+		{"refusals go on", 3, 2, 1},
+		{"quiet: release", 0, 0, 2},
+	}
+	for _, st := range steps {
+		s.livePeak.Store(st.live)
+		s.overBudget.Add(st.refused)
+		s.sweepLoad(now)
+		if freed != st.wantFreed {
+			t.Fatalf("%s: released %d times, want %d", st.name, freed, st.wantFreed)
+		}
 	}
 }

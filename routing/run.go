@@ -189,7 +189,8 @@ func (s *Server) closeAll(ls []boundListener) {
 	}
 }
 
-// sweepLoop expires bindings and forgets old throttle and call entries.
+// sweepLoop expires bindings, forgets old throttle, call and budget
+// entries, and returns idle memory after heavy load.
 func (s *Server) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
@@ -208,5 +209,6 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		s.throttle.sweep(now)
 		s.calls.sweep(now)
 		s.sweepSubscriptions(now)
+		s.sweepLoad(now)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,8 +104,14 @@ type Server struct {
 	budgets    *budgets      // per-source request budget (flood.go)
 	floodLog   *floodLog     // rate-limited log of refusals under load
 	liveTx     atomic.Int64  // server transactions alive
+	livePeak   atomic.Int64  // highest liveTx since the last sweep
 	overBudget atomic.Uint64 // requests refused or dropped over a source's budget
 	overCap    atomic.Uint64 // requests refused at the transaction cap
+
+	// Owned by the sweep loop (sweepLoad).
+	loadHeavy    bool
+	loadRefused  uint64
+	freeOSMemory func() // debug.FreeOSMemory; tests count calls
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -149,6 +156,7 @@ func New(opts Options) (*Server, error) {
 	s.subLimit = newRateLimiter(opts.Subscribe)
 	s.budgets = newBudgets(opts.Flood)
 	s.floodLog = &floodLog{log: s.log}
+	s.freeOSMemory = debug.FreeOSMemory
 	s.presence = opts.Presence
 	if s.presence == nil {
 		s.presence, err = presence.New(presence.Options{Store: opts.Store, Log: opts.Log,
