@@ -45,6 +45,7 @@ func FuzzHandle(f *testing.F) {
 	logs := &syncBuffer{}
 	s := testServer(f, func(o *Options) {
 		o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
+		o.Flood = FloodOptions{Burst: 1 << 30} // every input reaches the handlers (the clock is fixed)
 	})
 	s.cli.TxRequester = &siptest.ClientTxRequester{OnRequest: func(req *sip.Request) *sip.Response {
 		return sip.NewResponseFromRequest(req, 200, "OK", nil)
