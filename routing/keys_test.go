@@ -193,7 +193,7 @@ func TestAwayKeyRevoked(t *testing.T) {
 	})
 	sink := &notifySink{}
 	sink.install(s)
-	t.Cleanup(func() { s.senders.stop(5 * time.Second) })
+	t.Cleanup(func() { s.senders.stop(time.Now().Add(5 * time.Second)) })
 	subscribe(t, s, sink, subMsg{ruser: "away-2100", ext: "1001", user: "alice", event: "dialog", expires: 600})
 	mu.Lock()
 	cur = directorytest.MustParse(t, strings.Replace(keysOffice, "operators: [olga, alice]", "operators: [olga]", 1))
