@@ -67,9 +67,10 @@ type Options struct {
 	// Presence is the DND / away state calls consult and feature codes
 	// change; nil = New builds one on Store (see Server.Presence).
 	Presence *presence.Service
-	// FeatureCodes are the presence feature codes; empty fields take the
+	// FeatureCodes gives the presence feature codes in force, read per
+	// call so a reload applies them live; nil or empty fields take the
 	// defaults *78 *79 *45 *46.
-	FeatureCodes presence.Codes
+	FeatureCodes func() presence.Codes
 
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
@@ -181,7 +182,9 @@ func checkOptions(o *Options) error {
 		return fmt.Errorf("routing options: %w", err)
 	}
 	o.Domain = strings.ToLower(strings.TrimSpace(o.Domain))
-	o.FeatureCodes = o.FeatureCodes.WithDefaults()
+	if o.FeatureCodes == nil {
+		o.FeatureCodes = func() presence.Codes { return presence.Codes{} }
+	}
 	if o.RegisterMinExpires <= 0 {
 		o.RegisterMinExpires = 60
 	}
