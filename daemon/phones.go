@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
-	"strings"
 
 	"deskgate/daemon/controlapi"
 	"deskgate/daemon/directory"
@@ -51,17 +50,16 @@ func phoneRows(snap *directory.Snapshot, inv []store.InventoryPhone, regs []rout
 }
 
 // registered reports whether one of the user's bindings is this phone: its
-// User-Agent carries the MAC (Yealink, Grandstream, Fanvil, Cisco do), or it
-// registered from the address the phone was last seen at.
+// User-Agent or +sip.instance names the MAC (the same test check-sync uses),
+// or it registered from the address the phone was last seen at.
 func registered(p controlapi.Phone, regs []routing.Registration) bool {
-	hex := strings.ReplaceAll(p.MAC, ":", "")
 	ip := hostOf(p.Address)
 	for _, r := range regs {
 		if r.User != p.User {
 			continue
 		}
-		ua := strings.ToLower(strings.NewReplacer(":", "", "-", "", ".", "").Replace(r.UserAgent))
-		if strings.Contains(ua, hex) || (ip.IsValid() && hostOf(r.Source) == ip) {
+		if directory.MACIn(r.UserAgent, p.MAC) || directory.MACIn(r.InstanceID, p.MAC) ||
+			(ip.IsValid() && hostOf(r.Source) == ip) {
 			return true
 		}
 	}

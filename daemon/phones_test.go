@@ -50,3 +50,26 @@ func TestPhoneRows(t *testing.T) {
 		t.Errorf("bob's phone registered by ann's binding")
 	}
 }
+
+// A phone that names its MAC only in +sip.instance and registers from
+// another address is still registered: the same test check-sync uses.
+func TestPhoneRowsInstanceID(t *testing.T) {
+	snap := directorytest.MustParse(t, `
+		plan: pro
+		timezone: UTC
+		users:
+		  - {id: ann, name: Ann, extension: "1001", license: talk}
+		phones:
+		  - {mac: "00:15:65:00:00:01", model: yealink-t54w, user: ann}
+	`)
+	inv := []store.InventoryPhone{{MAC: "00:15:65:00:00:01", Address: "192.0.2.7", Source: "mdns"}}
+	regs := []routing.Registration{{User: "ann", UserAgent: "softphone", Source: "192.0.2.99:5060",
+		InstanceID: "<urn:uuid:00000000-0000-1000-8000-001565000001>"}}
+	if rows := phoneRows(snap, inv, regs); !rows[0].Registered {
+		t.Errorf("phone naming its MAC in +sip.instance not registered: %+v", rows[0])
+	}
+	regs[0].InstanceID = "<urn:uuid:00000000-0000-1000-8000-001565000002>"
+	if rows := phoneRows(snap, inv, regs); rows[0].Registered {
+		t.Errorf("another phone's instance id counted: %+v", rows[0])
+	}
+}
