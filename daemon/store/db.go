@@ -48,7 +48,7 @@ const (
 
 func declaredBuckets() []string {
 	return []string{bucketMeta, bucketBindings, bucketPresence, bucketCredentials,
-		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets, bucketSubscriptions}
+		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets, bucketSubscriptions, bucketProvSecrets}
 }
 
 var (
