@@ -137,8 +137,10 @@ func (s *Server) servePhone(w http.ResponseWriter, r *http.Request, req fileRequ
 			return res
 		}
 		res.secrets = d.event
+		s.seePhone(req.MAC, vname, ua, p.Model, src)
+	} else if s.fromBoundAddress(req.MAC, src) {
+		s.seePhone(req.MAC, vname, ua, p.Model, src)
 	}
-	s.seePhone(req.MAC, vname, ua, p.Model, src)
 	serveFile(w, r, f)
 	return res
 }
@@ -159,7 +161,9 @@ func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request, req fileReq
 	if !ok {
 		return notFound(w, ua.MAC)
 	}
-	s.seePhone(ua.MAC, vname, ua, p.Model, src)
+	if s.fromBoundAddress(ua.MAC, src) {
+		s.seePhone(ua.MAC, vname, ua, p.Model, src)
+	}
 	serveFile(w, r, f)
 	return result{status: http.StatusOK, mac: ua.MAC, model: p.Model}
 }

@@ -82,6 +82,7 @@ func decideSecrets(cur store.SecretBinding, found bool, src netip.Addr, known st
 // server runs without one (tests, embedding).
 type secretBindings interface {
 	UpdateSecretBinding(mac string, decide func(store.SecretBinding, bool) (store.SecretBinding, bool)) (store.SecretBinding, error)
+	LookupSecretBinding(mac string) (store.SecretBinding, bool, error)
 }
 
 // memBindings keeps bindings in memory; the map's size is bounded by the
@@ -107,6 +108,30 @@ func (b *memBindings) UpdateSecretBinding(mac string, decide func(store.SecretBi
 	next.MAC = norm
 	b.m[norm] = next
 	return next, nil
+}
+
+func (b *memBindings) LookupSecretBinding(mac string) (store.SecretBinding, bool, error) {
+	norm, err := directory.NormalizeMAC(mac)
+	if err != nil {
+		return store.SecretBinding{}, false, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sb, ok := b.m[norm]
+	return sb, ok, nil
+}
+
+// fromBoundAddress reports whether src may stand for the phone in the
+// inventory: its secrets are not bound to another address. A host naming
+// someone else's MAC must not move that phone's address in `deskgatectl
+// phones` (nor the address the alerts compare with).
+func (s *Server) fromBoundAddress(mac string, src netip.Addr) bool {
+	sb, ok, err := s.bindings.LookupSecretBinding(mac)
+	if err != nil {
+		s.log.Error("read provisioning secret binding", "mac", mac, "error", err)
+		return false
+	}
+	return !ok || sb.Address == "" || sb.Address == src.String()
 }
 
 // checkSecrets decides a request for mac's file with secrets and records

@@ -117,8 +117,13 @@ func TestSecretsOnlyToTheFirstAddress(t *testing.T) {
 	if w := do(h, http.MethodGet, "/001565000001.boot", "", attacker, nil); w.Code != 200 {
 		t.Errorf("boot file from another address: status %d", w.Code)
 	}
-	if p, _, _ := db.LookupPhone("00:04:13:00:00:01"); p.Address != "192.0.2.7" {
-		t.Errorf("inventory address %q, want the phone's", p.Address)
+	if w := do(h, http.MethodGet, "/y000000000096.cfg", uaYealinkT54W, attacker, nil); w.Code != 200 {
+		t.Errorf("common file from another address: status %d", w.Code)
+	}
+	for _, mac := range []string{"00:04:13:00:00:01", "00:15:65:00:00:01"} {
+		if p, _, _ := db.LookupPhone(mac); p.Address != "192.0.2.7" {
+			t.Errorf("inventory address of %s %q, want the phone's", mac, p.Address)
+		}
 	}
 	out := logs.String()
 	if !strings.Contains(out, `msg="provisioning secrets alert"`) || !strings.Contains(out, "secrets=withheld") {

@@ -76,6 +76,28 @@ func (db *DB) UpdateSecretBinding(mac string, decide func(cur SecretBinding, fou
 	return out, nil
 }
 
+// LookupSecretBinding returns the binding of mac (any spelling).
+func (db *DB) LookupSecretBinding(mac string) (SecretBinding, bool, error) {
+	norm, err := normalizeMAC(mac)
+	if err != nil {
+		return SecretBinding{}, false, fmt.Errorf("secret binding: %w", err)
+	}
+	var sb SecretBinding
+	var found bool
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketProvSecrets)
+		if err != nil {
+			return err
+		}
+		found, err = getJSON(b, []byte(norm), &sb)
+		return err
+	})
+	if err != nil {
+		return SecretBinding{}, false, fmt.Errorf("secret binding %s: %w", norm, err)
+	}
+	return sb, found, nil
+}
+
 // SecretBindings returns every phone's secret binding, ordered by MAC.
 func (db *DB) SecretBindings() ([]SecretBinding, error) {
 	var out []SecretBinding
