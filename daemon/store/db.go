@@ -1,6 +1,7 @@
 // Package store owns deskgated's persistent runtime state: one bbolt file with
 // declared buckets (registrations, presence, credentials, phone inventory, the
-// last good directory, call history, daemon secrets, event subscriptions), its
+// last good directory, call history, daemon secrets, event subscriptions,
+// provisioning secret bindings), its
 // schema version and its migrations. Values are JSON so the file stays
 // readable and forward compatible. It must not import any deskgate package: callers own the meaning
 // of what they store.
@@ -48,7 +49,7 @@ const (
 
 func declaredBuckets() []string {
 	return []string{bucketMeta, bucketBindings, bucketPresence, bucketCredentials,
-		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets, bucketSubscriptions}
+		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets, bucketSubscriptions, bucketProvSecrets}
 }
 
 var (
