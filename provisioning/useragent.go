@@ -19,7 +19,7 @@ const maxUALen = 512
 
 // macFromUserAgent returns the MAC a phone's User-Agent carries, for the
 // vendors that send one (Yealink, Poly "(SN:…)", Grandstream "DevId",
-// Cisco MPP "(…)", Fanvil). ok is false when there is none.
+// Cisco MPP "(…)", Fanvil, Snom). ok is false when there is none.
 func macFromUserAgent(ua string) (string, bool) {
 	info := parseUserAgent(ua)
 	return info.MAC, info.MAC != ""
@@ -33,7 +33,7 @@ func macFromUserAgent(ua string) (string, bool) {
 //	Grandstream Model HW GRP2614 SW 1.0.5.67 DevId c074ad112233
 //	Cisco-CP-8851-3PCC/11.3.7 (00562b043615)
 //	Fanvil X6U 2.12.1 0c383e112233
-//	Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 …)   (no MAC read)
+//	Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 1.1.5-IFX-05.01.12 000413922D24)
 func parseUserAgent(ua string) uaInfo {
 	if len(ua) > maxUALen {
 		ua = ua[:maxUALen]
@@ -156,10 +156,20 @@ func fanvilUA(f []string) uaInfo {
 	return info
 }
 
-// snomUA reads the model from "snomD785-SIP"; the MAC is not read: its
-// place in Snom's User-Agent is not documented.
+// snomUA reads the model from "snomD785-SIP" and the MAC from the last
+// twelve-hex-digit field after the version (Wazo's Snom plugin captures
+// "snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767" and
+// "snomD785-SIP 10.1.33.33 1.1.5-IFX-05.01.12 000413922D24 SXM:0 UXM:0").
 func snomUA(lower string) uaInfo {
 	_, rest, _ := strings.Cut(lower, "compatible; snom")
-	model, _, _ := strings.Cut(rest, "-sip")
-	return uaInfo{Vendor: "snom", Model: known("snom", model)}
+	model, after, _ := strings.Cut(rest, "-sip")
+	info := uaInfo{Vendor: "snom", Model: known("snom", model)}
+	f := strings.Fields(after)
+	for i := len(f) - 1; i >= 1; i-- { // f[0] is the version
+		if h := strings.TrimRight(f[i], ");"); len(h) == 12 && allHex(h) {
+			info.MAC = normalMAC(h)
+			break
+		}
+	}
+	return info
 }

@@ -37,5 +37,14 @@ func runPhones(e *env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.MAC, user, p.Vendor, p.Model,
 			yesNo(p.Configured), yesNo(p.Discovered), yesNo(p.Registered), p.Address)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Keys the phone's model has no room for, so IT sees what is missing.
+	for _, p := range phones {
+		for _, w := range p.Warnings {
+			fmt.Fprintf(e.stdout, "%s: %s\n", p.MAC, w)
+		}
+	}
+	return nil
 }

@@ -76,6 +76,9 @@ type Phone struct {
 	Registered bool      `json:"registered"`
 	Address    string    `json:"address"`
 	LastSeen   time.Time `json:"last_seen,omitzero"`
+	// Warnings: keys of the phone's layout that do not fit its model,
+	// one sentence each naming the key ([] when all fit).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Presence is the DND / away state of a user.
