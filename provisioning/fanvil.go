@@ -138,17 +138,19 @@ func (fv fanvil) keys(f *xmlFile, m fanvilModel, keys []Key) {
 		return
 	}
 	side := min(len(keys), m.side)
+	rest := keys[side:]
+	pages := 0
+	if m.perPage > 0 {
+		pages = (len(rest) + m.perPage - 1) / m.perPage
+	}
+	if pages > 0 { // DSS pages the phone shows (FusionPBX and Wazo write it first)
+		f.elem(2, "FuncKeyPageNum", pages)
+	}
 	f.raw("    <dssSide index=\"1\">\n")
 	for i, k := range keys[:side] {
 		fv.key(f, "Fkey", i+1, k, 3)
 	}
 	f.raw("    </dssSide>\n")
-	rest := keys[side:]
-	if len(rest) == 0 || m.perPage == 0 {
-		return
-	}
-	pages := (len(rest) + m.perPage - 1) / m.perPage
-	f.elem(2, "FuncKeyPageNum", pages)
 	for p := range pages {
 		f.raw(`    <internal index="` + strconv.Itoa(p+1) + "\">\n")
 		for i, k := range rest[p*m.perPage : min(len(rest), (p+1)*m.perPage)] {
