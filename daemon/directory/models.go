@@ -11,8 +11,10 @@ import (
 // are Wazo provd's _NB_LINEKEY (plugins/wazo_yealink/v86/common.py), Cisco
 // MPP its _NB_FKEY (plugins/wazo_cisco_sip/v11_3_1/common.py; 8845/8865 as
 // 8841/8861), Fanvil X6U 5 side keys + 5 DSS pages of 12 (FusionPBX's
-// fanvil/x6u template, Wazo's serie_x tables); the others are the vendors'
-// datasheets and the renderers' templates (see each renderer's comment).
+// fanvil/x6u template, Wazo's serie_x tables), Poly VVX Wazo's _NB_FKEY
+// (plugins/wazo_polycom/common/common.py, without expansion modules),
+// Grandstream the fixed VPKs of Grandstream's templates; Poly Edge E and
+// Snom are datasheet counts no template confirms.
 var lineKeys = map[string]map[string]int{
 	"yealink": {
 		"t31p": 2, "t31g": 2, "t33g": 12,
