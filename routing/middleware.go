@@ -31,9 +31,18 @@ func (s *Server) routes(srv *sipgo.Server) {
 // The handlers get tx wrapped in a guardTx: until a request is admitted
 // (flood.go) it is answered statelessly, so nothing it sends is held.
 func (s *Server) handle(req *sip.Request, stx sip.ServerTransaction) {
-	s.active.Add(1)
-	defer s.active.Done()
 	tx := newGuardTx(stx)
+	if !s.active.enter() {
+		// Stopping: the transports close in a moment. Phones retry elsewhere
+		// or after the restart.
+		if !req.IsAck() {
+			res := sip.NewResponseFromRequest(req, 503, "Shutting Down", nil)
+			res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+			s.send(tx, res)
+		}
+		return
+	}
+	defer s.active.leave()
 	defer s.recoverRequest(req, tx)
 	live := s.track(stx)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
