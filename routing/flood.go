@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"runtime"
@@ -201,7 +202,7 @@ func (f *floodLog) note(kind budgetVerdict, src netip.Addr, now time.Time) {
 	}
 }
 
-// flush writes the pending summary, if any (the sweep calls it, so the
+// flush writes the pending summary, if any (the load check calls it, so the
 // tail of a flood is reported too).
 func (f *floodLog) flush(now time.Time) {
 	f.mu.Lock()
@@ -328,19 +329,37 @@ func (s *Server) overLoad(req *sip.Request, tx sip.ServerTransaction, live int64
 	return true
 }
 
-// heavyLoadTx is the live transaction count from which a sweep interval
-// counts as heavy load (a flood, or a burst of authenticated traffic).
+// heavyLoadTx is the live transaction count from which a load check
+// interval counts as heavy load (a flood, or a burst of authenticated traffic).
 const heavyLoadTx = 1024
 
-// afterLoad decides at each sweep whether heavy load has just ended: the
-// interval that ended was quiet (a live transaction peak under
+// afterLoad decides at each load check whether heavy load has just ended:
+// the interval that ended was quiet (a live transaction peak under
 // heavyLoadTx, no refusals) and the one before was not.
 func afterLoad(wasHeavy bool, peak int64, refused uint64) (release, heavy bool) {
 	heavy = peak >= heavyLoadTx || refused > 0
 	return wasHeavy && !heavy, heavy
 }
 
-// sweepLoad runs with the periodic sweep: forgets refilled budgets, writes
+// loadCheckInterval paces loadLoop: idle memory goes back to the system
+// 10-20 s after heavy load has ended.
+const loadCheckInterval = 10 * time.Second
+
+// loadLoop runs sweepLoad every loadCheckInterval until ctx is done.
+func (s *Server) loadLoop(ctx context.Context) {
+	t := time.NewTicker(loadCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweepLoad(s.now())
+		}
+	}
+}
+
+// sweepLoad runs every loadCheckInterval: forgets refilled budgets, writes
 // the pending refusal summary, and once heavy load has passed hands the
 // runtime's idle heap back to the system. The Go scavenger alone keeps
 // most of it: after a flood that had held ~150 MB of transactions,

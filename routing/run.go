@@ -57,6 +57,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	g.Go(func() error { s.sweepLoop(gctx); return nil })
+	g.Go(func() error { s.loadLoop(gctx); return nil })
 	g.Go(func() error { s.trunkRegisterLoop(gctx); return nil })
 	g.Go(func() error { s.presenceLoop(gctx, feed); return nil })
 	s.resumeSubscriptions()
@@ -185,8 +186,7 @@ func (s *Server) closeAll(ls []boundListener) {
 	}
 }
 
-// sweepLoop expires bindings, forgets old throttle, call and budget
-// entries, and returns idle memory after heavy load.
+// sweepLoop expires bindings and forgets old throttle and call entries.
 func (s *Server) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(s.opts.SweepInterval)
 	defer t.Stop()
@@ -205,6 +205,5 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		s.throttle.sweep(now)
 		s.calls.sweep(now)
 		s.sweepSubscriptions(now)
-		s.sweepLoad(now)
 	}
 }

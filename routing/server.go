@@ -109,7 +109,7 @@ type Server struct {
 	overBudget atomic.Uint64 // requests refused or dropped over a source's budget
 	overCap    atomic.Uint64 // requests refused at the transaction cap
 
-	// Owned by the sweep loop (sweepLoad).
+	// Owned by loadLoop (sweepLoad).
 	loadHeavy    bool
 	loadRefused  uint64
 	freeOSMemory func() // debug.FreeOSMemory; tests count calls
