@@ -14,6 +14,11 @@ type sipgoHandler struct {
 	inner slog.Handler
 }
 
+// sipgoTryingRace is logged when sipgo's 200 ms timer sends an INVITE's
+// 100 Trying through a transaction a stateless answer has just ended
+// (flood.go): expected under CPU load, nothing was lost; debug only.
+const sipgoTryingRace = "send '100 Trying' response failed"
+
 func demote(l slog.Level) slog.Level {
 	switch {
 	case l >= slog.LevelError:
@@ -31,6 +36,12 @@ func (h sipgoHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h sipgoHandler) Handle(ctx context.Context, r slog.Record) error {
 	lvl := demote(r.Level)
+	if r.Message == sipgoTryingRace {
+		lvl = slog.LevelDebug
+		if !h.inner.Enabled(ctx, lvl) {
+			return nil
+		}
+	}
 	out := slog.NewRecord(r.Time, lvl, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key != "data" || lvl == slog.LevelDebug {
