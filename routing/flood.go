@@ -60,6 +60,7 @@ const (
 	budgetOK     budgetVerdict = iota
 	budgetRefuse               // answer 503 with Retry-After
 	budgetDrop                 // say nothing
+	overCapacity               // not the budget: the transaction cap (503)
 )
 
 // budgets is the per-source request budget: two token buckets per source
@@ -177,8 +178,8 @@ const (
 	floodLogSources  = 8
 )
 
-// note counts one refusal (kind budgetRefuse, budgetDrop, or -1 for the
-// cap) from src and writes a line when one is due.
+// note counts one refusal (budgetRefuse, budgetDrop or overCapacity) from
+// src and writes a line when one is due.
 func (f *floodLog) note(kind budgetVerdict, src netip.Addr, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -187,7 +188,7 @@ func (f *floodLog) note(kind budgetVerdict, src netip.Addr, now time.Time) {
 		f.refused++
 	case budgetDrop:
 		f.dropped++
-	default:
+	case overCapacity:
 		f.capped++
 	}
 	if src.IsValid() && !containsAddr(f.sources, src) {
@@ -314,7 +315,7 @@ func (s *Server) overLoad(req *sip.Request, tx sip.ServerTransaction, live int64
 		return false
 	}
 	if verdict == budgetOK {
-		verdict = -1 // the cap
+		verdict = overCapacity
 		s.overCap.Add(1)
 	} else {
 		s.overBudget.Add(1)
