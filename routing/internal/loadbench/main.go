@@ -60,7 +60,7 @@ func parseFlags() options {
 	flag.IntVar(&o.deptCalls, "dept-calls", 750, "calls to the department")
 	flag.IntVar(&o.rounds, "rounds", 1, "run the two call phases this many times (a peak that keeps growing points at a leak)")
 	flag.DurationVar(&o.hold, "hold", 100*time.Millisecond, "how long each answered call lasts before the BYE")
-	flag.DurationVar(&o.limit, "max", 4*time.Minute, "bound on the whole run")
+	flag.DurationVar(&o.limit, "max", 5*time.Minute, "bound on the whole run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, sipp stats) for inspection")
 	flag.DurationVar(&o.flood, "flood", 10*time.Second, "length of the closing flood of unauthenticated requests (0 = none)")
 	flag.IntVar(&o.floodRate, "flood-rate", 6000, "requests per second offered during the flood")
