@@ -127,6 +127,8 @@ func (d *Daemon) statusValue() controlapi.Status {
 		Warnings:      d.warningList(),
 
 		ProvisioningAlerts: d.provisioningAlerts(),
+
+		Transactions: int(st.Transactions), OverBudget: st.OverBudget, OverCap: st.OverCap,
 	}
 }
 

@@ -36,6 +36,10 @@ func runStatus(e *env) error {
 	if s.Throttled > 0 {
 		fmt.Fprintf(e.stdout, "throttled sources: %d\n", s.Throttled)
 	}
+	if s.OverBudget+s.OverCap > 0 {
+		fmt.Fprintf(e.stdout, "SIP requests refused under load: %d over a source's budget, %d at the transaction cap (%d transactions now)\n",
+			s.OverBudget, s.OverCap, s.Transactions)
+	}
 	for _, w := range s.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}

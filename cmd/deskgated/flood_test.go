@@ -106,6 +106,13 @@ func TestUnauthenticatedFlood(t *testing.T) {
 	if st := d.status(); !st.Ready {
 		t.Errorf("daemon not ready after the flood: %+v", st)
 	}
+	var load struct {
+		Transactions int `json:"sip_transactions"`
+	}
+	d.ctlJSON(&load, "status")
+	if load.Transactions != 0 {
+		t.Errorf("%d SIP transactions alive after the flood; want 0 (no state for unauthenticated requests)", load.Transactions)
+	}
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
