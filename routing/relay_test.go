@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -92,8 +93,17 @@ func TestSubscribeRecordRoute(t *testing.T) {
 		t.Errorf("sent %s to %s", f.Recipient.String(), f.Destination())
 	}
 	rr := f.GetHeaders("Record-Route")
-	if len(rr) != 1 || !strings.Contains(rr[0].Value(), ";dg="+s.routeToken("sub-1@192.0.2.10")) {
-		t.Errorf("Record-Route %v, want ours with the dialog token", rr)
+	var tok string
+	if len(rr) == 1 {
+		if h, ok := rr[0].(*sip.RecordRouteHeader); ok {
+			tok, _ = h.Address.UriParams.Get(routeParam)
+		}
+	}
+	d, ok := s.openToken(tok, "sub-1@192.0.2.10", "s1")
+	wantCaller := peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort("192.0.2.99:5060")}
+	wantCallee := peer{kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.20:5064")}
+	if !ok || d.caller != wantCaller || d.callee != wantCallee {
+		t.Errorf("Record-Route %v: token %+v %v, want ours for alice's and bob's phones", rr, d, ok)
 	}
 	if f.MaxForwards().Val() != 69 || len(f.GetHeaders("Proxy-Authorization")) != 0 {
 		t.Errorf("Max-Forwards %d, credentials %v", f.MaxForwards().Val(), f.GetHeaders("Proxy-Authorization"))
@@ -108,6 +118,9 @@ func TestSubscribeRecordRoute(t *testing.T) {
 	}
 }
 
+// rawSender is the peer handleRaw's requests come from.
+var rawSender = peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort("192.0.2.99:5060")}
+
 // TestRelayBye: a BYE with our signed Route is relayed and its response
 // comes back; one with a forged Route never leaves.
 func TestRelayBye(t *testing.T) {
@@ -116,7 +129,7 @@ func TestRelayBye(t *testing.T) {
 	cap.install(s)
 	s.calls.start("fz-1@192.0.2.10", "1001", "1002", s.now())
 	s.calls.finish("fz-1@192.0.2.10", true, s.now())
-	good := strings.ReplaceAll(byeText, "TOKEN", s.routeToken("fz-1@192.0.2.10"))
+	good := strings.ReplaceAll(byeText, "TOKEN", testToken(s, rawSender, bobPeer, s.now()))
 	if got := handleRaw(t, s, []byte(strings.ReplaceAll(strings.TrimLeft(good, "\n"), "\n", "\r\n"))); got != "200 OK" {
 		t.Fatalf("BYE answered %q", got)
 	}
