@@ -300,7 +300,9 @@ func (s *Server) aimTrunkHop(fwd *sip.Request, routes []*sip.RouteHeader) dialog
 
 // aimPeer sends an in-dialog request to a phone: to the registration of
 // that user whose Contact is the Request-URI (the phone's current flow),
-// else to the flow the dialog was made on. A TCP flow is used only while
+// else to the flow the dialog was made on (for UDP: where the phone sent
+// from, RFC 3581, or where we sent the INVITE), whatever the Request-URI's
+// host or port. A TCP flow is used only while
 // its connection is up (RFC 5626 §5.3: 430 Flow Failed otherwise). Phones
 // do not Record-Route, so any Route left is refused.
 func (s *Server) aimPeer(fwd *sip.Request, p peer, routes []*sip.RouteHeader) dialogHop {
@@ -328,18 +330,6 @@ func (s *Server) aimPeer(fwd *sip.Request, p peer, routes []*sip.RouteHeader) di
 	dest := p.flow.String()
 	if p.tcp && !s.connUp("tcp", dest) {
 		return refuse(430, "Flow Failed")
-	}
-	if !p.tcp {
-		// As for a registration: the Contact's port when it names the
-		// flow's own IP (a phone sending from another port), else the
-		// flow's source (NAT).
-		if ip, err := netip.ParseAddr(strings.Trim(fwd.Recipient.Host, "[]")); err == nil && ip.Unmap() == p.flow.Addr() {
-			port := fwd.Recipient.Port
-			if port == 0 {
-				port = sip.DefaultPort("udp")
-			}
-			dest = netip.AddrPortFrom(p.flow.Addr(), uint16(port)).String()
-		}
 	}
 	fwd.SetTransport(p.transport())
 	fwd.SetDestination(dest)

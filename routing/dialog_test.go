@@ -76,7 +76,7 @@ func TestNextHop(t *testing.T) {
 		wantID   bool // identity headers kept
 	}{
 		{name: "loose route to phone", m: msg{ruri: "sip:1002@192.0.2.20:5062", routes: "Route: " + ours + "\n"},
-			wantDest: "192.0.2.20:5062", wantTP: "UDP", wantRURI: "sip:1002@192.0.2.20:5062", wantMF: "69"},
+			wantDest: "192.0.2.20:5060", wantTP: "UDP", wantRURI: "sip:1002@192.0.2.20:5062", wantMF: "69"}, // the flow, not the URI's port
 		{name: "double record-route", m: msg{ruri: "sip:1002@192.0.2.20;transport=tcp", routes: "Route: " + plain + ", " + ours + "\n"},
 			wantDest: "192.0.2.20:5060", wantTP: "UDP", wantMF: "69"},
 		{name: "callee's registration", m: msg{ruri: "sip:1002@10.0.0.5:5060"},
@@ -86,7 +86,7 @@ func TestNextHop(t *testing.T) {
 		{name: "callee's side from a registered address", m: msg{ruri: "sip:1001@192.0.2.10:5062", from: ";tag=b2", to: ";tag=a1", source: "203.0.113.9:40000"},
 			wantDest: "192.0.2.10:5062", wantTP: "UDP", wantMF: "69"},
 		{name: "strict router", m: msg{ruri: "sip:127.0.0.1:5060;transport=udp;lr;dg=TOKEN", routes: "Route: <sip:1002@192.0.2.20:5062>\n"},
-			wantDest: "192.0.2.20:5062", wantRURI: "sip:1002@192.0.2.20:5062", wantTP: "UDP", wantMF: "69"},
+			wantDest: "192.0.2.20:5060", wantRURI: "sip:1002@192.0.2.20:5062", wantTP: "UDP", wantMF: "69"},
 		{name: "max-forwards absent", m: msg{ruri: "sip:1002@192.0.2.20", maxFwd: "X-Nothing: 1\n"},
 			wantDest: "192.0.2.20:5060", wantTP: "UDP", wantMF: "70"},
 		{name: "foreign request-uri goes to the dialog's peer", m: msg{ruri: "sip:+19005551212@192.0.2.77:5060"},
