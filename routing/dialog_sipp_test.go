@@ -1,14 +1,18 @@
 package routing_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"deskgate/routing/sipptest"
@@ -215,4 +219,169 @@ func TestSippDialogTokenReplay(t *testing.T) {
 	trunkSink.got = nil
 	trunkSink.mu.Unlock()
 	attack("after restart")
+}
+
+// tcpPhone is an in-process phone registered over one TCP connection, like
+// a phone behind NAT or a firewall: its Contact names a port where a test
+// listener only counts connections. Every request for it must come down
+// its own connection.
+type tcpPhone struct {
+	t        *testing.T
+	ext      string
+	password string
+	cli      *sipgo.Client
+	dialogs  *sipgo.DialogUA
+	contact  sip.Uri
+	accepted atomic.Int32 // connections to the Contact: must stay 0
+	mu       sync.Mutex
+	got      []*sip.Request // requests received on the connection
+}
+
+func newTCPPhone(t *testing.T, h *harness, ext, user string) *tcpPhone {
+	t.Helper()
+	p := &tcpPhone{t: t, ext: ext, password: h.password(user)}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.accepted.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	p.contact = sip.Uri{Scheme: "sip", User: ext, Host: "127.0.0.1", Port: port,
+		UriParams: params("transport", "tcp")}
+
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("tcp-phone-" + ext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ua.Close() })
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.dialogs = &sipgo.DialogUA{Client: p.cli, ContactHDR: sip.ContactHeader{Address: p.contact}}
+	keep := func(req *sip.Request) {
+		p.mu.Lock()
+		p.got = append(p.got, req)
+		p.mu.Unlock()
+	}
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		keep(req)
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(&sip.ContactHeader{Address: p.contact})
+		_ = tx.Respond(res)
+	})
+	srv.OnAck(func(req *sip.Request, _ sip.ServerTransaction) { keep(req) })
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		keep(req)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+
+	// REGISTER over TCP, answering the challenge.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	aor := sip.Uri{Scheme: "sip", User: ext, Host: "test.example"}
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "test.example"})
+	req.AppendHeader(&sip.FromHeader{Address: aor, Params: params("tag", sip.GenerateTagN(8))})
+	req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
+	req.AppendHeader(&sip.ContactHeader{Address: p.contact})
+	req.AppendHeader(sip.NewHeader("Expires", "300"))
+	req.SetTransport("TCP")
+	req.SetDestination(h.tcp)
+	res, err := p.cli.Do(ctx, req)
+	if err == nil && res.StatusCode == 401 {
+		res, err = p.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: ext, Password: p.password})
+	}
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("TCP phone %s: REGISTER: %v %v", ext, res, err)
+	}
+	return p
+}
+
+func params(k, v string) sip.HeaderParams {
+	p := sip.NewParams()
+	p.Add(k, v)
+	return p
+}
+
+// received lists the requests of a method the phone got.
+func (p *tcpPhone) received(m sip.RequestMethod) []*sip.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*sip.Request
+	for _, r := range p.got {
+		if r.Method == m {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// call places a call to ext through the daemon on the phone's connection
+// and ACKs the answer; the callee is expected to hang up.
+func (p *tcpPhone) call(h *harness, ext string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	host, port, _ := net.SplitHostPort(h.tcp)
+	target := sip.Uri{Scheme: "sip", User: ext, Host: host, UriParams: params("transport", "tcp")}
+	target.Port, _ = strconv.Atoi(port)
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.ext, Host: "test.example"},
+		Params: params("tag", sip.GenerateTagN(8))}
+	sess, err := p.dialogs.Invite(ctx, target, nil, from, &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: ext, Host: "test.example"}})
+	if err != nil {
+		p.t.Fatalf("INVITE: %v", err)
+	}
+	defer sess.Close()
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{Username: p.ext, Password: p.password}); err != nil {
+		p.t.Fatalf("call %s: %v", ext, err)
+	}
+	if err := sess.Ack(ctx); err != nil {
+		p.t.Fatalf("ACK: %v", err)
+	}
+}
+
+// TestTCPPhoneFlow: a phone registered over TCP that cannot take new
+// connections (NAT, firewall) gets every in-dialog request on its own
+// connection: the caller's BYE when it is called, the callee's BYE when it
+// called.
+func TestTCPPhoneFlow(t *testing.T) {
+	h := newHarness(t)
+	alice := newTCPPhone(t, h, "1001", "alice")
+
+	// Called: bob (UDP) calls alice and hangs up.
+	caller := h.call("bob-caller", "uac_call.xml", "1002", "bob", "1001")
+	wantExit(t, caller)
+	if n := len(alice.received(sip.INVITE)); n != 1 {
+		t.Fatalf("TCP phone got %d INVITEs, want 1", n)
+	}
+	waitFor(t, 3*time.Second, "the caller's BYE on the phone's connection", func() bool {
+		return len(alice.received(sip.BYE)) == 1
+	})
+
+	// Calling: alice calls bob (UDP), who hangs up.
+	bob := sipptest.Start(t, sipptest.Options{Name: "bob-phone", Scenario: scenario("uas_hangup.xml"),
+		Pause: 300 * time.Millisecond, Timeout: 15 * time.Second})
+	h.register("1002", h.password("bob"), bob.Port)
+	alice.call(h, "1002")
+	wantExit(t, bob)
+	waitFor(t, 3*time.Second, "the callee's BYE on the phone's connection", func() bool {
+		return len(alice.received(sip.BYE)) == 2
+	})
+	if n := alice.accepted.Load(); n != 0 {
+		t.Errorf("%d connections were opened to the phone's Contact", n)
+	}
 }
