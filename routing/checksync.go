@@ -32,7 +32,7 @@ import (
 // Run has started, or after it ended, it only logs.
 func (s *Server) CheckSync(ctx context.Context, macs []string) {
 	snap := s.opts.Directory()
-	if snap == nil || s.cli == nil || s.me == nil {
+	if snap == nil || !s.up.Load() {
 		s.log.Warn("check-sync not sent: SIP not running", "macs", macs)
 		return
 	}

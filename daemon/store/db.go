@@ -107,6 +107,16 @@ func open(path string, opts Options, openFile func(string, int, os.FileMode) (*o
 }
 
 // Close closes the database. Calling it again is harmless.
+// Ping proves the database still takes writes: an empty read-write
+// transaction waits for the writer lock and commits (an fsync), so a
+// wedged writer or disk shows here. For the systemd watchdog.
+func (db *DB) Ping() error {
+	if err := db.bolt.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("state database %s: %w", db.path, err)
+	}
+	return nil
+}
+
 func (db *DB) Close() error {
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close state database %s: %w", db.path, err)
