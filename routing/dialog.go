@@ -46,9 +46,9 @@ func callerPeer(req *sip.Request, org origin) peer {
 	return flowPeer(org.caller, req.Source(), req.Transport())
 }
 
-// dialogToken mints the token of the dialog req creates between caller and
+// signDialog mints the token of the dialog req creates between caller and
 // callee.
-func (s *Server) dialogToken(req *sip.Request, caller, callee peer) string {
+func (s *Server) signDialog(req *sip.Request, caller, callee peer) string {
 	return s.mintToken(callID(req), fromTag(req), dialogToken{issued: s.now(), caller: caller, callee: callee})
 }
 
@@ -60,7 +60,7 @@ func (s *Server) legRecordRoute(req *sip.Request, caller peer) fork.RecordRoute 
 		if l.Trunk {
 			callee = peer{kind: peerTrunk}
 		}
-		return s.recordRoutes(req.Transport(), l.Transport, s.dialogToken(req, caller, callee))
+		return s.recordRoutes(req.Transport(), l.Transport, s.signDialog(req, caller, callee))
 	}
 }
 
@@ -106,7 +106,7 @@ func (s *Server) recordRoutes(inTransport, outTransport, tok string) []*sip.Reco
 // addRecordRoute puts our signed Record-Route on a dialog-creating request
 // that is forwarded as it is (not forked): fwd is already aimed.
 func (s *Server) addRecordRoute(fwd *sip.Request, inTransport string, caller, callee peer) {
-	hs := s.recordRoutes(inTransport, fwd.Transport(), s.dialogToken(fwd, caller, callee))
+	hs := s.recordRoutes(inTransport, fwd.Transport(), s.signDialog(fwd, caller, callee))
 	for k := len(hs) - 1; k >= 0; k-- {
 		fwd.PrependHeader(hs[k])
 	}

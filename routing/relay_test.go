@@ -147,3 +147,68 @@ func TestRelayBye(t *testing.T) {
 		t.Errorf("forged BYE was relayed")
 	}
 }
+
+const callText = `
+INVITE sip:1002@test.example SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-call1;rport
+Max-Forwards: 70
+From: <sip:1001@test.example>;tag=c1
+To: <sip:1002@test.example>
+Call-ID: call-1@192.0.2.10
+CSeq: 1 INVITE
+Contact: <sip:1001@192.0.2.10:5062>
+Content-Length: 0
+
+`
+
+// TestInviteRecordRoute: each branch of a call carries its own token,
+// naming the caller's phone and that branch's phone and flow; a TCP branch
+// gets a second entry for TCP (RFC 5658).
+func TestInviteRecordRoute(t *testing.T) {
+	s := testServer(t)
+	var cap captured
+	cap.install(s)
+	now := s.now()
+	if _, err := s.bindings.update("bob", []store.Binding{
+		{User: "bob", Contact: "sip:1002@192.0.2.20:5064", Source: "192.0.2.20:5064", Transport: "UDP", Expires: now.Add(time.Hour), Updated: now},
+		{User: "bob", Contact: "sip:1002@192.0.2.21:5060;transport=tcp", Source: "192.0.2.21:41000", Transport: "TCP", Expires: now.Add(time.Hour), Updated: now},
+	}, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := handleRaw(t, s, signed(t, s, callText, "1001", "alice")); got != "200 OK" {
+		t.Fatalf("INVITE answered %q", got)
+	}
+	want := map[string]peer{
+		"192.0.2.20:5064":  {kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.20:5064")},
+		"192.0.2.21:41000": {kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.21:41000"), tcp: true},
+	}
+	var reqs []*sip.Request
+	for _, r := range cap.all() {
+		if r.Method == sip.INVITE {
+			reqs = append(reqs, r)
+		}
+	}
+	if len(reqs) != 2 {
+		t.Fatalf("%d branches, want 2", len(reqs))
+	}
+	for _, f := range reqs {
+		rr := f.GetHeaders("Record-Route")
+		wantRR := 1
+		if f.Transport() == "TCP" {
+			wantRR = 2
+		}
+		if len(rr) != wantRR {
+			t.Errorf("branch to %s: %d Record-Route entries, want %d: %v", f.Destination(), len(rr), wantRR, rr)
+			continue
+		}
+		var toks []string
+		for _, h := range rr {
+			tok, _ := h.(*sip.RecordRouteHeader).Address.UriParams.Get(routeParam)
+			toks = append(toks, tok)
+		}
+		d, ok := s.openToken(toks[0], "call-1@192.0.2.10", "c1")
+		if !ok || toks[len(toks)-1] != toks[0] || d.caller != rawSender || d.callee != want[f.Destination()] {
+			t.Errorf("branch to %s: token %+v %v, want caller %+v, callee %+v", f.Destination(), d, ok, rawSender, want[f.Destination()])
+		}
+	}
+}
