@@ -244,16 +244,16 @@ func (s *Server) dialogSides(req *sip.Request, tok string) (from, to peer, hop d
 	return peer{}, peer{}, hop
 }
 
-// sentBy reports whether req's packet source is peer p: a trusted trunk
-// source, the address of the flow the dialog was made on, or the address
+// sentBy reports whether req's packet source is peer p: the trunk (a
+// trusted source or the trunk's own address), the address of the flow the dialog was made on, or the address
 // of one of the user's current registrations.
 func (s *Server) sentBy(req *sip.Request, p peer) bool {
-	if p.kind == peerTrunk {
-		return s.trustedSource(req)
-	}
 	ip, ok := sourceIP(req)
 	if !ok {
 		return false
+	}
+	if p.kind == peerTrunk {
+		return s.trunkIP(ip)
 	}
 	if p.flow.IsValid() && p.flow.Addr() == ip {
 		return true
@@ -269,15 +269,21 @@ func (s *Server) sentBy(req *sip.Request, p peer) bool {
 	return false
 }
 
+// trunkIP reports whether ip is the trunk's: in trunk.trusted or an
+// address of trunk.address.
+func (s *Server) trunkIP(ip netip.Addr) bool {
+	return s.trustedAddr(ip) || s.trunkIPs.has(s.ctx, ip, s.now())
+}
+
 // aimTrunkHop sends a request of a dialog made with the trunk to the
-// trunk: to the next Route or the Request-URI when that is a trusted trunk
-// address, else to the configured trunk address.
+// trunk: to the next Route or the Request-URI when that is an address of
+// the trunk's, else to the configured trunk address.
 func (s *Server) aimTrunkHop(fwd *sip.Request, routes []*sip.RouteHeader) dialogHop {
 	hop := fwd.Recipient
 	if len(routes) > 0 {
 		hop = routes[0].Address
 	}
-	if ip, err := netip.ParseAddr(strings.Trim(hop.Host, "[]")); err == nil && s.trustedAddr(ip.Unmap()) {
+	if ip, err := netip.ParseAddr(strings.Trim(hop.Host, "[]")); err == nil && s.trunkIP(ip.Unmap()) {
 		s.aim(fwd, hop)
 		return dialogHop{}
 	}

@@ -246,3 +246,34 @@ func TestCallTable(t *testing.T) {
 		t.Error("BYE did not end the call")
 	}
 }
+
+// TestTrunkSideWithoutTrusted: with an outbound-only trunk (no
+// trunk.trusted) the trunk's in-dialog requests are still recognised by
+// its address; anyone else is refused.
+func TestTrunkSideWithoutTrusted(t *testing.T) {
+	s := testServer(t, func(o *Options) { o.Trunk = TrunkOptions{Address: "192.0.2.200:5060"} })
+	tok := testToken(s, alicePeer, trunkPeer, s.now())
+	// From the trunk's side: To tag is the caller's.
+	text := strings.ReplaceAll(strings.Replace(strings.Replace(byeText, "<sip:1001@test.example>;tag=a1", "<sip:1001@test.example>;tag=t9", 1),
+		"<sip:1002@test.example>;tag=b2", "<sip:1002@test.example>;tag=a1", 1), "TOKEN", tok)
+	for _, tc := range []struct {
+		source   string
+		wantCode int
+	}{{"192.0.2.200:5060", 0}, {"192.0.2.201:5060", 403}} {
+		req := parseReq(t, text)
+		req.SetSource(tc.source)
+		hop := s.nextHop(req)
+		if hop.code != tc.wantCode {
+			t.Errorf("from %s: %d %s, want %d", tc.source, hop.code, hop.reason, tc.wantCode)
+		}
+		if hop.code == 0 && hop.fwd.Destination() != "192.0.2.10:5062" {
+			t.Errorf("from %s: sent to %s, want alice's flow", tc.source, hop.fwd.Destination())
+		}
+	}
+	// A trunk configured by name: its addresses are looked up (here from
+	// the hosts file) and cached.
+	a := newTrunkAddrs("localhost:5060")
+	if !a.has(t.Context(), netip.MustParseAddr("127.0.0.1"), s.now()) || a.has(t.Context(), netip.MustParseAddr("192.0.2.1"), s.now()) {
+		t.Errorf("trunk addresses of localhost: %v", a.ips)
+	}
+}

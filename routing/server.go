@@ -95,6 +95,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
+	trunkIPs *trunkAddrs // the addresses of trunk.address
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
@@ -151,6 +152,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.trusted = opts.Trunk.Trusted
+	s.trunkIPs = newTrunkAddrs(opts.Trunk.Address)
 	s.routeKey, err = routeKey(opts.Store)
 	if err != nil {
 		return nil, err
