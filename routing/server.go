@@ -95,7 +95,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
-	trunkIPs *trunkAddrs // the addresses of trunk.address
+	trunkIPs *trunkAddrs  // the addresses of trunk.address
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
