@@ -172,8 +172,8 @@ func TestNextHop(t *testing.T) {
 // the key comes from the store.
 func TestDialogToken(t *testing.T) {
 	s := testServer(t)
-	long := peer{kind: peerUser, user: strings.Repeat("u", maxTokenUser+1), flow: netip.MustParseAddrPort("[2001:db8::1]:5060"), tcp: true}
-	in := dialogToken{issued: s.now(), caller: alicePeer, callee: long}
+	long := peer{kind: peerUser, user: strings.Repeat("u", maxTokenUser), flow: netip.MustParseAddrPort("[fe80::1%enp0s31f6]:5060"), tcp: true}
+	in := dialogToken{issued: s.now(), caller: long, callee: long}
 	tok := s.mintToken("c1", "t1", in)
 	again, err := routeKey(s.opts.Store)
 	if err != nil {
@@ -181,7 +181,7 @@ func TestDialogToken(t *testing.T) {
 	}
 	s2 := &Server{routeKey: again}
 	got, ok := s2.openToken(tok, "c1", "t1")
-	if !ok || !got.issued.Equal(in.issued) || got.caller != alicePeer || got.callee != long {
+	if !ok || !got.issued.Equal(in.issued) || got.caller != long || got.callee != long {
 		t.Errorf("reopened %+v %v, want %+v", got, ok, in)
 	}
 	if _, ok := s.openToken(tok, "c2", "t1"); ok {
@@ -190,7 +190,7 @@ func TestDialogToken(t *testing.T) {
 	if _, ok := s.openToken(tok, "c1", "t2"); ok {
 		t.Error("token opened for another tag")
 	}
-	if p := flowPeer(long.user, "192.0.2.1:5060", "udp"); p.kind != peerFlow || p.user != "" {
+	if p := flowPeer(long.user+"u", "192.0.2.1:5060", "udp"); p.kind != peerFlow || p.user != "" {
 		t.Errorf("over-long user id kept: %+v", p)
 	}
 	for i := range len(tok) {
@@ -276,4 +276,22 @@ func TestTrunkSideWithoutTrusted(t *testing.T) {
 	if !a.has(t.Context(), netip.MustParseAddr("127.0.0.1"), s.now()) || a.has(t.Context(), netip.MustParseAddr("192.0.2.1"), s.now()) {
 		t.Errorf("trunk addresses of localhost: %v", a.ips)
 	}
+}
+
+// FuzzOpenToken: whatever arrives in a Route's dg parameter, opening it
+// never panics, and only tokens we minted open.
+func FuzzOpenToken(f *testing.F) {
+	s := testServer(f)
+	f.Add(testToken(s, alicePeer, bobPeer, s.now()))
+	f.Add(testToken(s, trunkPeer, peer{kind: peerFlow, flow: netip.MustParseAddrPort("[::1]:5060"), tcp: true}, s.now()))
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, tok string) {
+		d, ok := s.openToken(tok, "fz-1@192.0.2.10", "a1")
+		if !ok {
+			return
+		}
+		if again := s.mintToken("fz-1@192.0.2.10", "a1", d); again != tok {
+			t.Fatalf("opened %q, which is not what we mint for its content (%q)", tok, again)
+		}
+	})
 }

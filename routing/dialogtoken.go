@@ -33,7 +33,7 @@ const (
 	tokenSkew    = 5 * time.Minute
 	tokenMACSize = 12 // 96 bits
 	maxTokenUser = 64 // longer user ids are recorded as their flow only
-	maxTokenLen  = 256
+	maxTokenLen  = 512 // base64 of two 64-byte user ids with zoned IPv6 flows fits
 )
 
 // peerKind says what one side of a dialog is.
@@ -176,7 +176,7 @@ func (s *Server) openToken(tok, callID, tag string) (dialogToken, bool) {
 	if tok == "" || len(tok) > maxTokenLen || tag == "" {
 		return dialogToken{}, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(raw) < 1+4+tokenMACSize || raw[0] != tokenVersion {
 		return dialogToken{}, false
 	}
