@@ -31,8 +31,8 @@ const (
 	tokenLifetime = 24 * time.Hour
 	// tokenSkew tolerates a clock stepped back after a token was issued.
 	tokenSkew    = 5 * time.Minute
-	tokenMACSize = 12 // 96 bits
-	maxTokenUser = 64 // longer user ids are recorded as their flow only
+	tokenMACSize = 12  // 96 bits
+	maxTokenUser = 64  // longer user ids are recorded as their flow only
 	maxTokenLen  = 512 // base64 of two 64-byte user ids with zoned IPv6 flows fits
 )
 
