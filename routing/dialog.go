@@ -258,6 +258,9 @@ func (s *Server) sentBy(req *sip.Request, p peer) bool {
 	if p.flow.IsValid() && p.flow.Addr() == ip {
 		return true
 	}
+	if p.kind == peerHost {
+		return s.hosts.has(s.ctx, p.host, ip, s.now())
+	}
 	if p.kind != peerUser {
 		return false
 	}
@@ -272,7 +275,15 @@ func (s *Server) sentBy(req *sip.Request, p peer) bool {
 // trunkIP reports whether ip is the trunk's: in trunk.trusted or an
 // address of trunk.address.
 func (s *Server) trunkIP(ip netip.Addr) bool {
-	return s.trustedAddr(ip) || s.trunkIPs.has(s.ctx, ip, s.now())
+	if s.trustedAddr(ip) {
+		return true
+	}
+	addr, _, ok := s.trunkTarget()
+	if !ok {
+		return false
+	}
+	host, _, err := splitHostPort(addr)
+	return err == nil && s.hosts.has(s.ctx, strings.Trim(host, "[]"), ip, s.now())
 }
 
 // aimTrunkHop sends a request of a dialog made with the trunk to the
@@ -329,6 +340,14 @@ func (s *Server) aimPeer(fwd *sip.Request, p peer, routes []*sip.RouteHeader) di
 			s.pinLocal(fwd)
 			return dialogHop{}
 		}
+	}
+	if p.kind == peerHost {
+		// A host we sent the dialog-creating request to by name (a
+		// fallback URI's host): sipgo resolves it as it did then.
+		fwd.SetTransport(p.transport())
+		fwd.SetDestination(hostPortString(p.host, int(p.port)))
+		s.pinLocal(fwd)
+		return dialogHop{}
 	}
 	if !p.flow.IsValid() {
 		return refuse(404, "Not Found")

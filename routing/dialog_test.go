@@ -122,6 +122,13 @@ func TestNextHop(t *testing.T) {
 			wantDest: "192.0.2.20:5060", wantTP: "UDP", wantMF: "69"},
 		{name: "tcp flow without its connection", tok: testToken(s, alicePeer, peer{kind: peerUser, user: "carol",
 			flow: netip.MustParseAddrPort("192.0.2.30:40000"), tcp: true}, now), wantCode: 430},
+		{name: "to a fallback host by name", tok: testToken(s, alicePeer, flowPeer("", "voicemail.example.test:5070", "udp"), now),
+			m: msg{ruri: "sip:vm-1002@192.0.2.77"}, wantDest: "voicemail.example.test:5070", wantTP: "UDP", wantMF: "69"},
+		{name: "from a fallback host by name", tok: testToken(s, alicePeer, flowPeer("", "localhost:5070", "tcp"), now),
+			m:        msg{ruri: "sip:1001@192.0.2.10:5062", from: ";tag=b2", to: ";tag=a1", source: "127.0.0.1:5070"},
+			wantDest: "192.0.2.10:5062", wantTP: "UDP", wantMF: "69"},
+		{name: "not from the fallback host", tok: testToken(s, alicePeer, flowPeer("", "localhost:5070", "tcp"), now),
+			m: msg{from: ";tag=b2", to: ";tag=a1", source: "192.0.2.66:5070"}, wantCode: 403},
 		{name: "no route", m: msg{routes: "X-Nothing: 1\n"}, wantCode: 481},
 		{name: "route to someone else", m: msg{routes: "Route: <sip:192.0.2.50;lr>\n"}, wantCode: 481},
 		{name: "back to us", tok: testToken(s, alicePeer, peer{kind: peerFlow, flow: netip.MustParseAddrPort("127.0.0.1:5060")}, now),
@@ -192,6 +199,13 @@ func TestDialogToken(t *testing.T) {
 	}
 	if p := flowPeer(long.user+"u", "192.0.2.1:5060", "udp"); p.kind != peerFlow || p.user != "" {
 		t.Errorf("over-long user id kept: %+v", p)
+	}
+	host := flowPeer("", "voicemail.example.test:5070", "TCP")
+	if want := (peer{kind: peerHost, host: "voicemail.example.test", port: 5070, tcp: true}); host != want {
+		t.Errorf("peer of a host name: %+v, want %+v", host, want)
+	}
+	if got, ok := s.openToken(s.mintToken("c1", "t1", dialogToken{issued: in.issued, caller: host, callee: trunkPeer}), "c1", "t1"); !ok || got.caller != host {
+		t.Errorf("host peer reopened as %+v %v", got, ok)
 	}
 	for i := range len(tok) {
 		if _, ok := s.openToken(tok[:i], "c1", "t1"); ok {
@@ -272,9 +286,9 @@ func TestTrunkSideWithoutTrusted(t *testing.T) {
 	}
 	// A trunk configured by name: its addresses are looked up (here from
 	// the hosts file) and cached.
-	a := newTrunkAddrs("localhost:5060")
-	if !a.has(t.Context(), netip.MustParseAddr("127.0.0.1"), s.now()) || a.has(t.Context(), netip.MustParseAddr("192.0.2.1"), s.now()) {
-		t.Errorf("trunk addresses of localhost: %v", a.ips)
+	var a hostAddrs
+	if !a.has(t.Context(), "localhost", netip.MustParseAddr("127.0.0.1"), s.now()) || a.has(t.Context(), "localhost", netip.MustParseAddr("192.0.2.1"), s.now()) {
+		t.Errorf("addresses of localhost: %v", a.m)
 	}
 }
 
@@ -284,6 +298,7 @@ func FuzzOpenToken(f *testing.F) {
 	s := testServer(f)
 	f.Add(testToken(s, alicePeer, bobPeer, s.now()))
 	f.Add(testToken(s, trunkPeer, peer{kind: peerFlow, flow: netip.MustParseAddrPort("[::1]:5060"), tcp: true}, s.now()))
+	f.Add(testToken(s, flowPeer("", "voicemail.example.test:5060", "udp"), bobPeer, s.now()))
 	f.Add("AAAAAAAAAAAAAAAAAAAAAA")
 	f.Fuzz(func(t *testing.T, tok string) {
 		d, ok := s.openToken(tok, "fz-1@192.0.2.10", "a1")

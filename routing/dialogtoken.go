@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,6 +45,7 @@ const (
 	peerFlow  peerKind = 'f' // a UA known only by its address (a picked-up call's caller)
 	peerUser  peerKind = 'u' // a user's phone, and the flow it used
 	peerTrunk peerKind = 't' // the trunk: its configured address and trusted sources
+	peerHost  peerKind = 'h' // a host we sent to by name (a fallback URI's host)
 )
 
 // peer is one side of a dialog as its token records it.
@@ -50,7 +53,9 @@ type peer struct {
 	kind peerKind
 	user string         // peerUser: the directory user id
 	flow netip.AddrPort // where that side sent from or was sent to; zero = unknown
-	tcp  bool           // the flow is a TCP connection
+	host string         // peerHost: the name, and port
+	port uint16
+	tcp  bool // the flow is a TCP connection
 }
 
 // transport is the flow's transport for sipgo ("UDP", "TCP").
@@ -71,6 +76,12 @@ func flowPeer(user, addr, transport string) peer {
 	}
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		p.flow = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		return p
+	}
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.ParseUint(port, 10, 16)
+	if p.kind == peerFlow && err == nil && perr == nil && host != "" && len(host) <= maxTokenUser {
+		p.kind, p.host, p.port = peerHost, host, uint16(n)
 	}
 	return p
 }
@@ -85,6 +96,11 @@ func (p peer) appendTo(b []byte) []byte {
 		tp = 't'
 	}
 	b = append(b, tp)
+	if p.kind == peerHost {
+		b = binary.BigEndian.AppendUint16(b, p.port)
+		b = append(b, byte(len(p.host)))
+		return append(b, p.host...)
+	}
 	var ab []byte
 	if p.flow.IsValid() {
 		ab, _ = p.flow.MarshalBinary() // cannot fail
@@ -108,7 +124,7 @@ func readPeer(b []byte) (peer, []byte, bool) {
 	switch p.kind {
 	case peerTrunk:
 		return p, b, true
-	case peerUser, peerFlow:
+	case peerUser, peerFlow, peerHost:
 	default:
 		return peer{}, nil, false
 	}
@@ -116,6 +132,14 @@ func readPeer(b []byte) (peer, []byte, bool) {
 		return peer{}, nil, false
 	}
 	p.tcp = b[0] == 't'
+	if p.kind == peerHost {
+		if len(b) < 4 || b[3] == 0 || int(b[3]) > len(b)-4 {
+			return peer{}, nil, false
+		}
+		p.port = binary.BigEndian.Uint16(b[1:3])
+		p.host = string(b[4 : 4+int(b[3])])
+		return p, b[4+int(b[3]):], true
+	}
 	n := int(b[1])
 	b = b[2:]
 	if len(b) < n {

@@ -95,7 +95,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
-	trunkIPs *trunkAddrs  // the addresses of trunk.address
+	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
@@ -152,7 +152,6 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.trusted = opts.Trunk.Trusted
-	s.trunkIPs = newTrunkAddrs(opts.Trunk.Address)
 	s.routeKey, err = routeKey(opts.Store)
 	if err != nil {
 		return nil, err
