@@ -72,19 +72,9 @@ func checkSyncTargets(snap *directory.Snapshot, bs *bindings, mac string, now ti
 }
 
 // bindingHasMAC reports whether a binding's User-Agent or instance id
-// names the MAC (any of the usual spellings: separators are ignored).
+// names the MAC.
 func bindingHasMAC(b store.Binding, mac string) bool {
-	hex := strings.ToLower(strings.NewReplacer(":", "", "-", "", ".", "").Replace(mac))
-	if len(hex) != 12 {
-		return false
-	}
-	strip := strings.NewReplacer(":", "", "-", "", ".", "")
-	for _, s := range []string{b.UserAgent, b.InstanceID} {
-		if strings.Contains(strip.Replace(strings.ToLower(s)), hex) {
-			return true
-		}
-	}
-	return false
+	return directory.MACIn(b.UserAgent, mac) || directory.MACIn(b.InstanceID, mac)
 }
 
 // sendCheckSync sends one check-sync NOTIFY to a binding.

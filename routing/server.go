@@ -250,6 +250,9 @@ type Registration struct {
 	Source    string    `json:"source"`
 	Transport string    `json:"transport"`
 	UserAgent string    `json:"user_agent"`
+	// InstanceID is the binding's +sip.instance; with the User-Agent it tells
+	// which phone the binding is (directory.MACIn).
+	InstanceID string `json:"instance_id,omitempty"`
 }
 
 // Registrations lists live bindings sorted by user and contact.
@@ -258,7 +261,7 @@ func (s *Server) Registrations() []Registration {
 	out := make([]Registration, len(all))
 	for i, b := range all {
 		out[i] = Registration{User: b.User, Contact: b.Contact, Expires: b.Expires,
-			Source: b.Source, Transport: b.Transport, UserAgent: b.UserAgent}
+			Source: b.Source, Transport: b.Transport, UserAgent: b.UserAgent, InstanceID: b.InstanceID}
 	}
 	return out
 }
