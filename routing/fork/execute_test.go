@@ -98,6 +98,41 @@ func checkBranchRequests(t *testing.T, own, asst *phone) {
 	}
 }
 
+// TestExecuteAssistantResponsesCarryCallerFrom: the assistant branch's
+// From display-name rewrite stays on that branch; the responses relayed
+// to the caller carry the caller's own From (RFC 3261 §8.2.6.2, §16.7).
+func TestExecuteAssistantResponsesCarryCallerFrom(t *testing.T) {
+	p := newPhone(t, "p1", behaviour{final: 200, after: 50 * time.Millisecond})
+	asst := branchTo(p)
+	asst.OnBehalfOf, asst.DisplayName = "exec", "Alice Caller for Eve Exec"
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{asst}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := c.call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d, want 200", status)
+	}
+	if err := sess.Ack(ctx); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	if got := p.find("INVITE").From().DisplayName; got != "Alice Caller for Eve Exec" {
+		t.Errorf("assistant branch From display = %q", got)
+	}
+	froms := c.fromHeaders()
+	if len(froms) < 2 {
+		t.Fatalf("caller got responses %v, want 180 and 200", c.responses())
+	}
+	sent := sess.InviteRequest.From().Value()
+	for i, f := range froms {
+		if f != sent {
+			t.Errorf("response %d (%d) From = %q, want the caller's %q", i, c.responses()[i], f, sent)
+		}
+	}
+	px.result(t)
+}
+
 func TestExecuteAllBusy(t *testing.T) {
 	p1 := newPhone(t, "p1", behaviour{final: 486, after: 50 * time.Millisecond})
 	p2 := newPhone(t, "p2", behaviour{ringAfter: -1, final: 486, after: 80 * time.Millisecond})

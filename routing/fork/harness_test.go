@@ -321,9 +321,10 @@ func (p *phone) methods() []string {
 // caller is a sipgo UA placing one call through the proxy.
 type caller struct {
 	*node
-	dua  *sipgo.DialogUA
-	mu   sync.Mutex
-	resp []int
+	dua   *sipgo.DialogUA
+	mu    sync.Mutex
+	resp  []int
+	froms []string // From of every response, as received
 }
 
 func newCaller(t *testing.T) *caller {
@@ -355,6 +356,9 @@ func (c *caller) call(ctx context.Context, t *testing.T, proxyPort int) (int, *s
 	_ = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
 		c.mu.Lock()
 		c.resp = append(c.resp, r.StatusCode)
+		if f := r.From(); f != nil {
+			c.froms = append(c.froms, f.Value())
+		}
 		c.mu.Unlock()
 		return nil
 	}})
@@ -362,6 +366,13 @@ func (c *caller) call(ctx context.Context, t *testing.T, proxyPort int) (int, *s
 		return 0, sess
 	}
 	return sess.InviteResponse.StatusCode, sess
+}
+
+// fromHeaders returns the From header of every response received.
+func (c *caller) fromHeaders() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.froms...)
 }
 
 func (c *caller) responses() []int {

@@ -143,11 +143,17 @@ func (c *call) answer(i int, res *sip.Response) {
 	c.decided()
 }
 
-// upstream turns a branch response into the caller's: our Via popped and
-// sent where sipgo sends its own responses (the request's source, P1).
+// upstream turns a branch response into the caller's: our Via popped,
+// the caller's own From back in place of a branch's rewrite (the
+// assistant's "caller for executive" display name belongs to that branch
+// only; RFC 3261 §8.2.6.2, §16.7) and sent where sipgo sends its own
+// responses (the request's source, P1).
 func (c *call) upstream(res *sip.Response) *sip.Response {
 	o := res.Clone()
 	o.RemoveHeader("Via")
+	if f := c.req.From(); f != nil {
+		o.ReplaceHeader(sip.HeaderClone(f))
+	}
 	o.SetTransport(c.req.Transport())
 	o.SetDestination(c.req.Source())
 	return o
