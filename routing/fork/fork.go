@@ -31,7 +31,9 @@ type Options struct {
 	// built on the server's UA with sipgo.WithClientHostname and
 	// sipgo.WithClientPort set to the advertised address: they become our
 	// Via sent-by and Record-Route host, where phones send responses and
-	// in-dialog requests.
+	// in-dialog requests. The UA's unhandled-response handler must pass
+	// every response to Executor.HandleResponse first: branch INVITEs run
+	// in transactions of the Executor's own (clienttx.go).
 	Client *sipgo.Client
 	Log    *slog.Logger // nil = slog.Default()
 	// Laddr returns the listener address to send from for a transport
@@ -64,6 +66,7 @@ type Executor struct {
 	events  func(Event)
 	maxRing time.Duration
 	linger  time.Duration
+	txs     txTable // branch INVITE transactions (clienttx.go)
 }
 
 // New returns an Executor.

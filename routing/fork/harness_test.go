@@ -32,9 +32,9 @@ type node struct {
 	port int
 }
 
-func newNode(t *testing.T, name string) *node {
+func newNode(t *testing.T, name string, opts ...sipgo.UserAgentOption) *node {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(name)}, opts...)...)
 	if err != nil {
 		t.Fatalf("new UA: %v", err)
 	}
@@ -87,7 +87,11 @@ type execResult struct {
 
 func newProxy(t *testing.T, plan ringplan.Plan, trunk string) *proxy {
 	t.Helper()
-	p := &proxy{node: newNode(t, "proxy"), plan: plan, results: make(chan execResult, 1)}
+	p := &proxy{plan: plan, results: make(chan execResult, 1)}
+	// Branch INVITE responses reach the executor through the transaction
+	// layer's unhandled-response handler, as in routing.
+	p.node = newNode(t, "proxy", sipgo.WithUserAgentTransactionLayerOptions(
+		sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) { p.exec.HandleResponse(r) })))
 	cli, err := sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port),
 		sipgo.WithClientLogger(quietLog()))
 	if err != nil {

@@ -22,7 +22,13 @@ func (c *call) startLeg(t target) {
 	if err == nil {
 		l.req = c.branchRequest(t)
 		ctx, cancel := context.WithTimeout(c.hctx, legSetup)
-		l.ct, err = c.e.cli.TransactionRequest(ctx, l.req, sipgo.ClientRequestAddVia, sipgo.ClientRequestAddRecordRoute)
+		err = sipgo.ClientRequestAddVia(c.e.cli, l.req)
+		if err == nil {
+			err = sipgo.ClientRequestAddRecordRoute(c.e.cli, l.req)
+		}
+		if err == nil {
+			l.ct, err = c.e.inviteTransaction(ctx, l.req)
+		}
 		cancel()
 	}
 	if err != nil {
