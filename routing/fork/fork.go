@@ -41,8 +41,9 @@ type Options struct {
 	// keeps our Via port true and NAT bindings open (libs.md P3). nil = none.
 	Laddr func(transport string) (addr sip.Addr, ok bool)
 	// Trunk returns the trunk's "host:port" and transport; ok=false when no
-	// trunk is configured. ActionTrunk, ActionRedirect and the no-answer
-	// fallback go there. nil = no trunk.
+	// trunk is configured. ActionTrunk goes there, and so do ActionRedirect
+	// and the no-answer fallback when there is one (else they go to their
+	// URI's host). nil = no trunk.
 	Trunk func() (addr, transport string, ok bool)
 	// Events, if set, is called from the call's goroutine for every call
 	// event, in order. It must not block.

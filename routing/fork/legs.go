@@ -34,7 +34,11 @@ func (c *call) startLeg(t target) {
 	if err != nil {
 		c.log.Warn("branch not sent", "user", t.branch.User, "contact", t.branch.Contact.URI, "error", err)
 		l.ct = nil
-		c.apply(i, nil, c.agg.response(i, 503))
+		status := 503
+		if t.fallback {
+			c.fbWhy, status = "Cannot Reach "+t.dest, 480
+		}
+		c.apply(i, nil, c.agg.response(i, status))
 		c.branchEnded(i)
 		return
 	}
