@@ -222,10 +222,14 @@ func TestExecuteFallbackWithoutTrunk(t *testing.T) {
 					Branches: []ringplan.Branch{branchTo(p1)}}
 			}},
 		{name: "closed goes to the voicemail host", fallback: "sip:vm-1001@" + vm.addr, wantStatus: 200, wantVM: true,
-			plan: func(fb string, _ *phone) ringplan.Plan { return ringplan.Plan{Action: ringplan.ActionRedirect, Redirect: fb} }},
+			plan: func(fb string, _ *phone) ringplan.Plan {
+				return ringplan.Plan{Action: ringplan.ActionRedirect, Redirect: fb}
+			}},
 		{name: "unreachable voicemail: 480 saying so", fallback: fmt.Sprintf("sip:vm@127.0.0.1:%d;transport=tcp", closed),
 			wantStatus: 480, wantReason: fmt.Sprintf("Cannot Reach 127.0.0.1:%d", closed),
-			plan: func(fb string, _ *phone) ringplan.Plan { return ringplan.Plan{Action: ringplan.ActionRedirect, Redirect: fb} }},
+			plan: func(fb string, _ *phone) ringplan.Plan {
+				return ringplan.Plan{Action: ringplan.ActionRedirect, Redirect: fb}
+			}},
 		{name: "not a SIP URI: 480 saying so", fallback: "tel:+15551230000", wantStatus: 480,
 			wantReason: "Forwarding Target Not A SIP URI",
 			plan: func(fb string, p1 *phone) ringplan.Plan {
