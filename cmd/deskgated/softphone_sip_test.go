@@ -256,3 +256,76 @@ func waitRegistered(t *testing.T, d *daemonProc, user, transport string) {
 		return false
 	})
 }
+
+// TestLinphoneCalls: linphone's console client (linphonec 5.1) as bob's
+// phone and baresip as alice's, against the built daemon: linphone
+// registers (MD5), answers a call and hangs up, holds and resumes, and
+// calls out through the daemon as its outbound proxy.
+func TestLinphoneCalls(t *testing.T) {
+	requireBaresip(t)
+	requireLinphone(t)
+	sipPort := sipptest.FreePorts(t, 1)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "office.yaml"), []byte(sipOffice), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, dir, fmt.Sprintf("directory: {file: office.yaml}\nsip: {listen: [\"udp:127.0.0.1:%d\"]}\n", sipPort))
+	d := startDaemon(t, dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("deskgated stderr:\n%s", d.stderr)
+		}
+	})
+	proxy := "127.0.0.1:" + strconv.Itoa(sipPort)
+	var ca, cb struct{ Username, Password string }
+	d.ctlJSON(&ca, "credentials", "alice")
+	d.ctlJSON(&cb, "credentials", "bob")
+	alice := startBaresip(t, softphone{name: "alice", ext: ca.Username, password: ca.Password, proxy: proxy})
+	bob := startLinphone(t, softphone{name: "bob", ext: cb.Username, password: cb.Password, proxy: proxy})
+	waitRegistered(t, d, "alice", "UDP")
+	eventually(t, bound, "linphone registered", func() bool {
+		var regs []struct {
+			User      string `json:"user"`
+			UserAgent string `json:"user_agent"`
+		}
+		d.ctlJSON(&regs, "registrations")
+		for _, r := range regs {
+			if r.User == "bob" && strings.Contains(r.UserAgent, "Linphone") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// alice calls bob; bob answers, holds, resumes and hangs up.
+	a, b := alice.mark(), bob.mark()
+	alice.dial("1002")
+	bob.waitLine(b, "Receiving new incoming call from", bound)
+	bob.send("answer")
+	bob.waitLine(b, "connected", bound)
+	alice.waitEvent(a, "CALL_ESTABLISHED", bound)
+	a, b = alice.mark(), bob.mark()
+	bob.send("pause")
+	bob.waitLine(b, "is now paused", bound)
+	alice.waitEvent(a, "CALL_REMOTE_SDP", bound) // the hold re-INVITE came through
+	a, b = alice.mark(), bob.mark()
+	bob.send("resume")
+	bob.waitLine(b, "Media streams established", bound) // its re-INVITE was answered
+	alice.waitEvent(a, "CALL_REMOTE_SDP", bound)
+	a, b = alice.mark(), bob.mark()
+	bob.send("terminate")
+	alice.waitEvent(a, "CALL_CLOSED", bound)
+	bob.waitLine(b, "ended", bound)
+
+	// bob calls alice through the daemon; alice answers and hangs up.
+	a, b = alice.mark(), bob.mark()
+	bob.send("call sip:1001@hq.example.test")
+	alice.waitEvent(a, "CALL_INCOMING", bound)
+	alice.command("accept", "")
+	alice.waitEvent(a, "CALL_ESTABLISHED", bound)
+	bob.waitLine(b, "connected", bound)
+	a, b = alice.mark(), bob.mark()
+	alice.command("hangup", "")
+	bob.waitLine(b, "ended", bound)
+	alice.waitEvent(a, "CALL_CLOSED", bound)
+}
