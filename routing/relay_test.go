@@ -62,7 +62,7 @@ From: <sip:1001@test.example>;tag=s1
 To: <sip:1002@test.example>
 Call-ID: sub-1@192.0.2.10
 CSeq: 1 SUBSCRIBE
-Event: presence
+Event: conference
 Expires: 600
 Contact: <sip:1001@192.0.2.10:5062>
 Content-Length: 0

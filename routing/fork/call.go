@@ -24,6 +24,9 @@ type target struct {
 	tp     string          // transport, upper case
 	trunk  bool            // the trunk (a trunk or fallback leg)
 	bad    error           // the branch cannot be built: it fails at once
+	// fallback marks the no_answer / closed leg: its transport errors and
+	// timeouts become 480 with a reason naming the target.
+	fallback bool
 }
 
 // leg is one client transaction of the call.
@@ -61,6 +64,7 @@ type call struct {
 	timeout time.Duration // ring timeout of the plan's branches
 	timer   *time.Timer   // ring timeout of the current phase
 	fbURI   string        // fallback or redirect URI, "" = none
+	fbWhy   string        // reason phrase of a 480 once the fallback leg started
 	out     Outcome
 	ended   bool // EventEnded emitted
 
@@ -250,6 +254,12 @@ func (c *call) onLegEvent(ev legEvent) {
 		status := 408
 		if errors.Is(ev.err, sip.ErrTransactionTransport) {
 			status = 503
+		}
+		if l.fallback { // unreachable or silent: 480 saying so (sendFinal)
+			if status == 503 {
+				c.fbWhy = "Cannot Reach " + l.dest
+			}
+			status = 480
 		}
 		c.log.Debug("branch ended without a final response", "contact", l.branch.Contact.URI, "error", ev.err)
 		c.apply(ev.i, nil, c.agg.response(ev.i, status))

@@ -31,7 +31,9 @@ type Options struct {
 	// built on the server's UA with sipgo.WithClientHostname and
 	// sipgo.WithClientPort set to the advertised address: they become our
 	// Via sent-by and Record-Route host, where phones send responses and
-	// in-dialog requests.
+	// in-dialog requests. The UA's unhandled-response handler must pass
+	// every response to Executor.HandleResponse first: branch INVITEs run
+	// in transactions of the Executor's own (clienttx.go).
 	Client *sipgo.Client
 	Log    *slog.Logger // nil = slog.Default()
 	// Laddr returns the listener address to send from for a transport
@@ -39,8 +41,9 @@ type Options struct {
 	// keeps our Via port true and NAT bindings open (libs.md P3). nil = none.
 	Laddr func(transport string) (addr sip.Addr, ok bool)
 	// Trunk returns the trunk's "host:port" and transport; ok=false when no
-	// trunk is configured. ActionTrunk, ActionRedirect and the no-answer
-	// fallback go there. nil = no trunk.
+	// trunk is configured. ActionTrunk goes there, and so do ActionRedirect
+	// and the no-answer fallback when there is one (else they go to their
+	// URI's host). nil = no trunk.
 	Trunk func() (addr, transport string, ok bool)
 	// Events, if set, is called from the call's goroutine for every call
 	// event, in order. It must not block.
@@ -64,6 +67,7 @@ type Executor struct {
 	events  func(Event)
 	maxRing time.Duration
 	linger  time.Duration
+	txs     txTable // branch INVITE transactions (clienttx.go)
 }
 
 // New returns an Executor.
