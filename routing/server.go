@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -73,6 +74,7 @@ type Options struct {
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
+	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // wait for calls in progress at shutdown; default 3s
 	Now           func() time.Time
@@ -97,6 +99,11 @@ type Server struct {
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  workers      // NOTIFY senders
+
+	// Inbound TCP connections: caps, reaping, tombstones.
+	tcp *connGuard
+	// DNS for sipgo; nil = the system's (tests watch lookups with it).
+	resolver *net.Resolver
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -136,6 +143,7 @@ func New(opts Options) (*Server, error) {
 	s.throttle = newThrottle(opts.Throttle)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
 	s.subLimit = newRateLimiter(opts.Subscribe)
