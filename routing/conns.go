@@ -52,7 +52,7 @@ func (l TCPLimits) withDefaults() TCPLimits {
 // counted to within one chunk (sipgo's own buffer is 32 KiB).
 const readChunk = 4096
 
-// tombstoneTTL is how long a closed connection that delivered requests
+// tombstoneTTL (docs/libraries.md P10) is how long a closed connection that delivered requests
 // keeps its place in sipgo's connection pool: the life of a server
 // transaction (64×T1), longer than any handler needs to look it up.
 var tombstoneTTL = 64 * sip.T1
