@@ -42,6 +42,9 @@ func rewriteText(b []byte) []byte {
 			return u // the host follows the @
 		}
 		m := uriPrefix.FindIndex(u)
+		if m == nil {
+			return u // no host ("sip:" alone)
+		}
 		scheme := bytes.IndexByte(u, ':') + 1
 		if bytes.HasPrefix(u[scheme:], []byte("//")) {
 			scheme += 2
