@@ -3,6 +3,7 @@ package routing
 import (
 	"bytes"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,11 @@ func FuzzHandle(f *testing.F) {
 	s.cli.TxRequester = &siptest.ClientTxRequester{OnRequest: func(req *sip.Request) *sip.Response {
 		return sip.NewResponseFromRequest(req, 200, "OK", nil)
 	}}
-	tok := s.routeToken("fz-1@127.0.0.1") // the Call-ID once hosts are rewritten
+	// The BYE seed's token, minted for its dialog as it reads once hosts
+	// are rewritten.
+	tok := s.mintToken("fz-1@127.0.0.1", "a1", dialogToken{issued: s.now(),
+		caller: peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort(rawSource)},
+		callee: peer{kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("127.0.0.1:5064")}})
 	bye := strings.ReplaceAll(strings.ReplaceAll(byeText, "TOKEN", tok), "127.0.0.1:5060", "127.0.0.1:15060")
 	for _, m := range []string{registerText, inviteText, bye} {
 		f.Add([]byte(strings.ReplaceAll(strings.TrimLeft(m, "\n"), "\n", "\r\n")))

@@ -97,6 +97,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
+	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle

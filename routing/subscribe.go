@@ -63,11 +63,14 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	t := ringplan.Classify(snap, req.Recipient.User)
+	var callee peer
 	switch event := ev.Package; {
 	case event == "message-summary":
 		code, reason = s.aimMailbox(fwd, snap, org, t)
+		callee = peer{kind: peerTrunk}
 	case t.Kind == ringplan.TargetUser:
 		code, reason = s.aimNewestPhone(fwd, t.User.ID)
+		callee = flowPeer(t.User.ID, fwd.Destination(), fwd.Transport())
 	default:
 		code, reason = 404, "Not Found"
 	}
@@ -83,7 +86,7 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		removeHeaders(fwd, "P-Asserted-Identity")
 		removeHeaders(fwd, "P-Preferred-Identity")
 	}
-	s.addRecordRoute(fwd, req.Transport(), fwd.Transport())
+	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, org), callee)
 	s.relay(req, tx, fwd)
 }
 

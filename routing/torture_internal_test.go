@@ -8,6 +8,10 @@ import (
 	"github.com/emiago/sipgo/siptest"
 )
 
+// rawSource is where handleRaw's messages come from: loopback, so nothing
+// answered or relayed to the sender can leave the machine.
+const rawSource = "127.0.0.1:5999"
+
 // handleRaw runs one raw message the way a UDP listener does: parse, the
 // transaction layer's key check (stateless 400 when it fails), then our
 // entry point. It returns "drop", "400 (transaction layer)" or the first
@@ -21,7 +25,7 @@ func handleRaw(t testing.TB, s *Server, raw []byte) string {
 	if !ok {
 		return "drop" // a response matching no transaction
 	}
-	req.SetSource("127.0.0.1:5999")
+	req.SetSource(rawSource)
 	req.SetTransport("UDP")
 	if _, err := sip.ServerTxKeyMake(req); err != nil {
 		return "400 (transaction layer)"

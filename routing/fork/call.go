@@ -22,6 +22,7 @@ type target struct {
 	uri    sip.Uri         // Request-URI
 	dest   string          // "host:port" to send to
 	tp     string          // transport, upper case
+	trunk  bool            // the trunk (a trunk or fallback leg)
 	bad    error           // the branch cannot be built: it fails at once
 }
 
@@ -56,6 +57,7 @@ type call struct {
 	agg     *aggregator
 	legs    []*leg
 	round1  []target
+	rr      RecordRoute   // nil = sipgo's plain Record-Route
 	timeout time.Duration // ring timeout of the plan's branches
 	timer   *time.Timer   // ring timeout of the current phase
 	fbURI   string        // fallback or redirect URI, "" = none
@@ -136,7 +138,7 @@ func branchTarget(b ringplan.Branch) target {
 
 // trunkTarget addresses the trunk: sip:number@trunk.
 func trunkTarget(number, addr, tp string) target {
-	t := target{tp: transport(tp), dest: withPort(addr, tp)}
+	t := target{tp: transport(tp), dest: withPort(addr, tp), trunk: true}
 	host, port, _ := net.SplitHostPort(t.dest)
 	t.uri = sip.Uri{Scheme: "sip", User: number, Host: host}
 	t.uri.Port, _ = strconv.Atoi(port)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +356,43 @@ func TestExecuteTrunkAndReject(t *testing.T) {
 	inv := trunk.await(t, "INVITE")
 	if inv.Recipient.User != "+15550100" || inv.Recipient.Port != trunk.port {
 		t.Errorf("trunk Request-URI = %s", inv.Recipient.String())
+	}
+}
+
+// TestExecuteRecordRouteHook: with a RecordRoute hook every leg carries
+// the hook's entries for that leg (top first) instead of sipgo's plain one.
+func TestExecuteRecordRouteHook(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{final: 486, after: 20 * time.Millisecond})
+	p2 := newPhone(t, "p2", behaviour{final: 486, after: 20 * time.Millisecond})
+	var mu sync.Mutex
+	var legs []Leg
+	hook := func(l Leg) []*sip.RecordRouteHeader {
+		mu.Lock()
+		legs = append(legs, l)
+		mu.Unlock()
+		top := sip.Uri{Scheme: "sip", Host: "127.0.0.1", UriParams: sip.NewParams()}
+		top.UriParams.Add("leg", l.Branch.User)
+		bottom := sip.Uri{Scheme: "sip", Host: "127.0.0.1", UriParams: sip.NewParams()}
+		bottom.UriParams.Add("second", "")
+		return []*sip.RecordRouteHeader{{Address: top}, {Address: bottom}}
+	}
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2)}}, "", hook)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if status, _ := newCaller(t).call(ctx, t, px.port); status != 486 {
+		t.Fatalf("caller got %d, want 486", status)
+	}
+	px.result(t)
+	for _, p := range []*phone{p1, p2} {
+		rr := p.find("INVITE").GetHeaders("Record-Route")
+		if len(rr) != 2 || !strings.Contains(rr[0].Value(), "leg="+p.name) || !strings.Contains(rr[1].Value(), "second") {
+			t.Errorf("%s: Record-Route %v, want the hook's two entries for its leg", p.name, rr)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(legs) != 2 || legs[0].Trunk || legs[0].Transport != "UDP" || legs[0].Dest != p1.contact().Source {
+		t.Errorf("legs %+v", legs)
 	}
 }

@@ -65,7 +65,7 @@ func (c *call) startFallback() {
 	}
 	c.agg.addFallback()
 	c.timer.Reset(c.e.maxRing)
-	t := target{uri: u, dest: withPort(addr, tp), tp: transport(tp)}
+	t := target{uri: u, dest: withPort(addr, tp), tp: transport(tp), trunk: true}
 	c.startLeg(t)
 }
 

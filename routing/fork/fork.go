@@ -155,6 +155,19 @@ type Event struct {
 	ToTag string
 }
 
+// Leg is where one leg's INVITE goes, for a RecordRoute hook.
+type Leg struct {
+	Branch    ringplan.Branch // zero for trunk and fallback legs
+	Dest      string          // "host:port" the INVITE is sent to
+	Transport string          // "UDP" or "TCP"
+	Trunk     bool            // the leg goes to the trunk
+}
+
+// RecordRoute returns the Record-Route entries to put on top of a leg's
+// INVITE, top first, in place of sipgo's plain one: the proxy signs each
+// leg's dialog with the peers on both sides.
+type RecordRoute func(Leg) []*sip.RecordRouteHeader
+
 // Execute carries out plan for the INVITE req received on tx. It blocks
 // until a final response has been sent upstream (sipgo ends the server
 // transaction when the handler returns) and every branch has ended, at most
@@ -165,8 +178,9 @@ type Event struct {
 // CSeq and source are unchanged (our own responses are built from it). The
 // error is for the
 // operator's log (invalid plan, response not sent, ctx ended); SIP outcomes
-// are in Outcome.
-func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, plan ringplan.Plan) (Outcome, error) {
+// are in Outcome. rr, if given, makes each leg's Record-Route (only the
+// first is used); without it a leg gets sipgo's plain one.
+func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, plan ringplan.Plan, rr ...RecordRoute) (Outcome, error) {
 	switch plan.Action {
 	case ringplan.ActionReject:
 		return e.reject(req, tx, plan.Status, plan.Reason)
@@ -184,6 +198,9 @@ func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerT
 	c, err := e.newCall(ctx, req, tx, plan)
 	if err != nil {
 		return e.reject(req, tx, 404, "")
+	}
+	if len(rr) > 0 {
+		c.rr = rr[0]
 	}
 	return c.run(ctx)
 }

@@ -85,7 +85,7 @@ type execResult struct {
 	err error
 }
 
-func newProxy(t *testing.T, plan ringplan.Plan, trunk string) *proxy {
+func newProxy(t *testing.T, plan ringplan.Plan, trunk string, rr ...RecordRoute) *proxy {
 	t.Helper()
 	p := &proxy{node: newNode(t, "proxy"), plan: plan, results: make(chan execResult, 1)}
 	cli, err := sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port),
@@ -107,7 +107,7 @@ func newProxy(t *testing.T, plan ringplan.Plan, trunk string) *proxy {
 	t.Cleanup(cancel)
 	p.stop = cancel
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-		out, err := p.exec.Execute(ctx, req, tx, p.plan)
+		out, err := p.exec.Execute(ctx, req, tx, p.plan, rr...)
 		p.results <- execResult{out, err}
 	})
 	p.srv.OnAck(p.forwardAck)

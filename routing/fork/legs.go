@@ -21,8 +21,16 @@ func (c *call) startLeg(t target) {
 	err := t.bad
 	if err == nil {
 		l.req = c.branchRequest(t)
+		opts := []sipgo.ClientRequestOption{sipgo.ClientRequestAddVia, sipgo.ClientRequestAddRecordRoute}
+		if c.rr != nil {
+			hs := c.rr(Leg{Branch: t.branch, Dest: t.dest, Transport: t.tp, Trunk: t.trunk})
+			for k := len(hs) - 1; k >= 0; k-- {
+				l.req.PrependHeader(hs[k]) // hs is top first
+			}
+			opts = opts[:1]
+		}
 		ctx, cancel := context.WithTimeout(c.hctx, legSetup)
-		l.ct, err = c.e.cli.TransactionRequest(ctx, l.req, sipgo.ClientRequestAddVia, sipgo.ClientRequestAddRecordRoute)
+		l.ct, err = c.e.cli.TransactionRequest(ctx, l.req, opts...)
 		cancel()
 	}
 	if err != nil {
