@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"runtime/debug"
 	"strings"
@@ -58,7 +59,7 @@ type Options struct {
 	Advertise          string   // host or host:port for Via/Record-Route; "" = the listen address
 	RegisterMinExpires int      // default 60
 	RegisterMaxExpires int      // default 3600
-	AuthAlgorithms     []string // challenge order; default MD5, SHA-256
+	AuthAlgorithms     []string // challenged algorithms, MD5 always first; default MD5 only
 	Trunk              TrunkOptions
 
 	Directory func() *directory.Snapshot // current snapshot (an atomic load)
@@ -77,6 +78,7 @@ type Options struct {
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
 	Flood         FloodOptions    // request budget per source IP, live transaction cap
+	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
@@ -97,6 +99,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
+	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
@@ -113,6 +116,11 @@ type Server struct {
 	loadHeavy    bool
 	loadRefused  uint64
 	freeOSMemory func() // debug.FreeOSMemory; tests count calls
+
+	// Inbound TCP connections: caps, reaping, tombstones.
+	tcp *connGuard
+	// DNS for sipgo; nil = the system's (tests watch lookups with it).
+	resolver *net.Resolver
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -142,7 +150,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.specs = append(s.specs, spec)
 	}
-	algs, err := normalizeAlgorithms(opts.AuthAlgorithms)
+	algs, err := normalizeAlgorithms(challengeOrder(opts.AuthAlgorithms))
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +161,7 @@ func New(opts Options) (*Server, error) {
 	s.throttle = newThrottle(opts.Throttle)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
 	s.subLimit = newRateLimiter(opts.Subscribe)
@@ -335,3 +344,26 @@ func (s *Server) Presence() *presence.Service { return s.presence }
 
 // Calls lists calls in progress, oldest first.
 func (s *Server) Calls() []Call { return s.calls.list() }
+
+// challengeOrder is the order challenges are offered in: MD5 alone by
+// default, because some clients (baresip's libre) abort on a challenge
+// whose algorithm they do not know; SHA-256 only when configured, and then
+// after MD5, because many desk phones (and sipp) answer only the first
+// challenge.
+func challengeOrder(in []string) []string {
+	if len(in) == 0 {
+		return []string{"MD5"}
+	}
+	out := make([]string, 0, len(in))
+	for _, a := range in {
+		if strings.EqualFold(strings.TrimSpace(a), "MD5") {
+			out = append(out, a)
+		}
+	}
+	for _, a := range in {
+		if !strings.EqualFold(strings.TrimSpace(a), "MD5") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
