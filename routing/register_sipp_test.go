@@ -65,7 +65,7 @@ func TestSippRegisterWrongPassword(t *testing.T) {
 		}
 	}
 	assertSameChallenge(t, known.Received("SIP/2.0 401")[1], unknown.Received("SIP/2.0 401")[1])
-	if st := h.srv.Stats(); st.ThrottledSources != 0 || st.Registrations != 0 {
+	if st := h.srv.Stats(); st.FailedAuthBlocks != 0 || st.Registrations != 0 {
 		t.Fatalf("after 2 failures: stats %+v", st)
 	}
 	// Two more failures reach the limit of 4; then the source is refused.
@@ -73,8 +73,8 @@ func TestSippRegisterWrongPassword(t *testing.T) {
 	if got := len(more.Received("SIP/2.0 403")); got < 1 {
 		t.Errorf("no 403 after the failure limit")
 	}
-	if st := h.srv.Stats(); st.ThrottledSources != 1 {
-		t.Errorf("ThrottledSources = %d, want 1", st.ThrottledSources)
+	if st := h.srv.Stats(); st.FailedAuthBlocks != 1 {
+		t.Errorf("FailedAuthBlocks = %d, want 1", st.FailedAuthBlocks)
 	}
 	if n := strings.Count(h.logs.String(), "source throttled"); n != 1 {
 		t.Errorf("throttle logged %d times, want once", n)

@@ -43,7 +43,7 @@ func signed(t *testing.T, s *Server, text, ext, user string) []byte {
 		t.Fatal(err)
 	}
 	req := parseReq(t, text)
-	ch := &digest.Challenge{Realm: "test.example", Nonce: s.auth.nonces.issue(s.now()), Algorithm: "MD5", QOP: []string{"auth"}}
+	ch := &digest.Challenge{Realm: "test.example", Nonce: testNonce(s), Algorithm: "MD5", QOP: []string{"auth"}}
 	cred, err := digest.Digest(ch, digest.Options{Method: string(req.Method), URI: req.Recipient.String(),
 		Username: ext, Password: c.Password, Count: 1, Cnonce: "abc"})
 	if err != nil {

@@ -205,7 +205,7 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Debug("bindings expired", "count", n)
 		}
-		s.throttle.sweep(now)
+		s.throttle.Sweep(now)
 		s.calls.sweep(now)
 		s.sweepSubscriptions(now)
 	}

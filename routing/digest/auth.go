@@ -1,10 +1,18 @@
-package routing
+// Package digest owns SIP digest authentication (RFC 7616 / RFC 3261 §22):
+// the challenge, the verification of credentials against a password
+// lookup, nonces bound to the source address they were sent to (with
+// nonce-count replay tracking), and the throttle of failed attempts per
+// source and username with a per-source ceiling. It holds no SIP
+// transaction and writes no response: the caller sends what Challenge
+// builds. It imports no other deskgate package.
+package digest
 
 import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -12,52 +20,59 @@ import (
 	"github.com/icholy/digest"
 )
 
-// authResult is what digest verification concluded.
-type authResult int
+// Result is what digest verification concluded.
+type Result int
 
 const (
-	authOK        authResult = iota
-	authChallenge            // no credentials for our realm: challenge
-	authStale                // right password, unusable nonce: challenge with stale=true
-	authFailed               // wrong password, unknown user or bad credentials: challenge, count a failure
+	OK        Result = iota
+	Challenge        // no usable credentials for our realm: challenge, count nothing
+	Stale            // a nonce we did not issue to this source, expired or replayed: challenge with stale=true, count nothing
+	Failed           // our valid nonce, but wrong password, unknown user or bad parameters: challenge, count a failure
 )
 
-func (r authResult) String() string {
+func (r Result) String() string {
 	switch r {
-	case authOK:
+	case OK:
 		return "ok"
-	case authChallenge:
+	case Challenge:
 		return "challenge"
-	case authStale:
+	case Stale:
 		return "stale"
-	case authFailed:
+	case Failed:
 		return "failed"
 	}
-	return fmt.Sprintf("authResult(%d)", int(r))
+	return fmt.Sprintf("Result(%d)", int(r))
 }
 
-// authOutcome is the verdict plus, on authOK, who authenticated.
-type authOutcome struct {
-	result   authResult
-	user     string // user id (authOK only)
-	username string // digest username as sent (for logs)
+// Outcome is the verdict plus who it is about.
+type Outcome struct {
+	Result   Result
+	User     string // user id (OK only)
+	Username string // digest username as sent ("" when there were no parsable credentials)
 }
 
-// secretLookup returns the user id and password behind a digest username
-// (the extension); known is false for unknown usernames.
-type secretLookup func(username string) (user, password string, known bool, err error)
+// Lookup returns the user id and password behind a digest username (the
+// extension); known is false for unknown usernames.
+type Lookup func(username string) (user, password string, known bool, err error)
 
-// authenticator verifies RFC 7616/3261 digest credentials statelessly: the
-// nonce carries its own issue time, nc replay is tracked per nonce.
-type authenticator struct {
+// Authenticator verifies RFC 7616/3261 digest credentials statelessly: the
+// nonce carries its own issue time and is bound to the source address it
+// was sent to; nc replay is tracked per nonce.
+type Authenticator struct {
 	realm  string
 	algs   []string // offered, in challenge order
 	nonces *nonces
-	lookup secretLookup
+	lookup Lookup
 	dummy  string // compared against for unknown users, so they cost the same
 }
 
-func newAuthenticator(realm string, algs []string, ttl time.Duration, lookup secretLookup) (*authenticator, error) {
+// New returns an Authenticator for realm offering algs (normalised by
+// Algorithms) whose nonces live ttl.
+func New(realm string, algs []string, ttl time.Duration, lookup Lookup) (*Authenticator, error) {
+	algs, err := Algorithms(algs)
+	if err != nil {
+		return nil, err
+	}
 	n, err := newNonces(ttl, 16384)
 	if err != nil {
 		return nil, err
@@ -66,13 +81,13 @@ func newAuthenticator(realm string, algs []string, ttl time.Duration, lookup sec
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("dummy password: %w", err)
 	}
-	return &authenticator{realm: realm, algs: algs, nonces: n, lookup: lookup, dummy: hex.EncodeToString(b)}, nil
+	return &Authenticator{realm: realm, algs: algs, nonces: n, lookup: lookup, dummy: hex.EncodeToString(b)}, nil
 }
 
-// normalizeAlgorithms upper-cases, checks and de-duplicates the configured
-// challenge order; empty means MD5 then SHA-256 (SPEC §4: many phones and
-// sipp read only the first challenge).
-func normalizeAlgorithms(in []string) ([]string, error) {
+// Algorithms upper-cases, checks and de-duplicates the configured
+// challenge order; empty means MD5 then SHA-256 (many phones and sipp read
+// only the first challenge).
+func Algorithms(in []string) ([]string, error) {
 	if len(in) == 0 {
 		return []string{"MD5", "SHA-256"}, nil
 	}
@@ -103,23 +118,44 @@ func credentialsHeader(method sip.RequestMethod) string {
 	return "Proxy-Authorization"
 }
 
-// verify checks the request's credentials for our realm.
-func (a *authenticator) verify(req *sip.Request, now time.Time) (authOutcome, error) {
+// Username is the digest username of the request's credentials for our
+// realm, "" when there are none (what the throttle is asked about before
+// the credentials are checked).
+func (a *Authenticator) Username(req *sip.Request) string {
+	if cred, _ := a.credentials(req); cred != nil {
+		return cred.Username
+	}
+	return ""
+}
+
+// Verify checks the request's credentials for our realm; src is the
+// address the request came from. Only credentials answering a nonce we
+// issued to src, still valid, can fail: anything else (made up, stale,
+// issued to another address or by a previous process) is Stale, so a
+// forged source address can neither count failures against a phone nor
+// learn anything about a password.
+func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) (Outcome, error) {
 	cred, ok := a.credentials(req)
 	if !ok {
-		return authOutcome{result: authChallenge}, nil
+		return Outcome{Result: Challenge}, nil
 	}
 	if cred == nil {
-		return authOutcome{result: authFailed}, nil // unparsable credentials for our realm
+		return Outcome{Result: Challenge}, nil // unparsable: no nonce to hold anyone to
 	}
-	out := authOutcome{username: cred.Username}
+	out := Outcome{Username: cred.Username}
+	issued, ours := a.nonces.unexpired(cred.Nonce, src, now)
+	if !ours {
+		// Checked before the password, so a made-up nonce is no oracle.
+		out.Result = Stale
+		return out, nil
+	}
 	alg := strings.ToUpper(cred.Algorithm)
 	if alg == "" {
 		alg = "MD5"
 	}
 	if !a.offers(alg) || cred.Userhash || (cred.QOP != "" && cred.QOP != "auth") ||
 		(cred.QOP == "auth" && cred.Nc <= 0) || (cred.QOP == "" && cred.Nc != 0) {
-		out.result = authFailed
+		out.Result = Failed
 		return out, nil
 	}
 	user, password, known, err := a.lookup(cred.Username)
@@ -130,20 +166,20 @@ func (a *authenticator) verify(req *sip.Request, now time.Time) (authOutcome, er
 		password = a.dummy // same work for unknown users: no enumeration by timing
 	}
 	if !a.matches(req, cred, alg, password) || !known {
-		out.result = authFailed
+		out.Result = Failed
 		return out, nil
 	}
-	if a.nonces.use(cred.Nonce, uint32(cred.Nc), now) != nonceFresh {
-		out.result = authStale
+	if a.nonces.record(cred.Nonce, issued, uint32(cred.Nc), now) != nonceFresh {
+		out.Result = Stale
 		return out, nil
 	}
-	out.result, out.user = authOK, user
+	out.Result, out.User = OK, user
 	return out, nil
 }
 
 // credentials finds the Digest credentials for our realm. ok is false when
 // there are none; cred is nil when they are there but unparsable.
-func (a *authenticator) credentials(req *sip.Request) (cred *digest.Credentials, ok bool) {
+func (a *Authenticator) credentials(req *sip.Request) (cred *digest.Credentials, ok bool) {
 	for _, h := range req.GetHeaders(credentialsHeader(req.Method)) {
 		v := strings.TrimSpace(h.Value())
 		if !digest.IsDigest(v) {
@@ -161,7 +197,7 @@ func (a *authenticator) credentials(req *sip.Request) (cred *digest.Credentials,
 	return nil, ok
 }
 
-func (a *authenticator) offers(alg string) bool {
+func (a *Authenticator) offers(alg string) bool {
 	for _, o := range a.algs {
 		if o == alg {
 			return true
@@ -171,8 +207,9 @@ func (a *authenticator) offers(alg string) bool {
 }
 
 // matches recomputes the response (passing the client's cnonce and nc
-// through, libs.md §1.9) and compares in constant time.
-func (a *authenticator) matches(req *sip.Request, cred *digest.Credentials, alg, password string) bool {
+// through: icholy/digest would otherwise make up its own) and compares in
+// constant time.
+func (a *Authenticator) matches(req *sip.Request, cred *digest.Credentials, alg, password string) bool {
 	ch := &digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: alg, Opaque: cred.Opaque}
 	if cred.QOP != "" {
 		ch.QOP = []string{cred.QOP}
@@ -191,62 +228,49 @@ func (a *authenticator) matches(req *sip.Request, cred *digest.Credentials, alg,
 	return subtle.ConstantTimeCompare([]byte(exp.Response), []byte(strings.ToLower(cred.Response))) == 1
 }
 
-// strip removes the credentials for our realm from a request we forward.
-func (a *authenticator) strip(fwd *sip.Request) {
+// Strip removes the credentials for our realm (and unparsable ones) from a
+// request we forward: they stop here (RFC 3261 §22.3).
+func (a *Authenticator) Strip(fwd *sip.Request) {
 	for _, name := range []string{"Proxy-Authorization", "Authorization"} {
-		for _, h := range fwd.GetHeaders(name) {
+		var keep []sip.Header
+		drop := false
+		all := fwd.GetHeaders(name)
+		for _, h := range all {
 			c, err := digest.ParseCredentials(strings.TrimSpace(h.Value()))
 			if err != nil || c.Realm == a.realm {
-				removeHeader(fwd, h)
+				drop = true
+			} else {
+				keep = append(keep, h)
 			}
+		}
+		if !drop {
+			continue
+		}
+		for _, h := range all {
+			fwd.RemoveHeader(h.Name()) // by the name as parsed: sipgo compares names case-sensitively
+		}
+		for _, h := range keep {
+			fwd.AppendHeader(h)
 		}
 	}
 }
 
-// challenge builds the 401 (REGISTER) or 407 (everything else) with one
-// challenge per configured algorithm, in order, sharing one fresh nonce.
-func (a *authenticator) challenge(req *sip.Request, stale bool, now time.Time) *sip.Response {
+// Nonce issues a fresh nonce for src (what Challenge puts in its answer).
+func (a *Authenticator) Nonce(src netip.Addr, now time.Time) string { return a.nonces.issue(src, now) }
+
+// Challenge builds the 401 (REGISTER) or 407 (everything else) with one
+// challenge per configured algorithm, in order, sharing one fresh nonce
+// issued to src.
+func (a *Authenticator) Challenge(req *sip.Request, src netip.Addr, stale bool, now time.Time) *sip.Response {
 	code, reason, header := 407, "Proxy Authentication Required", "Proxy-Authenticate"
 	if req.Method == sip.REGISTER {
 		code, reason, header = 401, "Unauthorized", "WWW-Authenticate"
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	nonce := a.nonces.issue(now)
+	nonce := a.nonces.issue(src, now)
 	for _, alg := range a.algs {
 		ch := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		res.AppendHeader(sip.NewHeader(header, ch.String()))
 	}
 	return res
-}
-
-// authenticate runs the failure throttle and digest verification for a
-// request that must come from a user. It returns the user id, or false once
-// it has answered the request (403 throttled, 401/407 challenge, 500).
-func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now time.Time) (string, bool) {
-	ip, _ := sourceIP(req)
-	if s.throttle.blocked(ip, now) {
-		s.respond(req, tx, 403, "Too Many Failed Attempts")
-		return "", false
-	}
-	out, err := s.auth.verify(req, now)
-	if err != nil {
-		s.log.Error("authenticate", "call_id", callID(req), "error", err)
-		s.respond(req, tx, 500, "Server Internal Error")
-		return "", false
-	}
-	switch out.result {
-	case authOK:
-		return out.user, true
-	case authFailed:
-		// Individual failures are routine (phones retry with stale
-		// passwords): debug. A block is logged once per source.
-		s.log.Debug("authentication failed", "source", req.Source(), "username", out.username,
-			"method", string(req.Method))
-		if s.throttle.fail(ip, now) {
-			s.log.Warn("source throttled after failed authentications", "source", ip.String(),
-				"username", out.username, "block", s.throttle.opts.Block)
-		}
-	}
-	s.send(tx, s.auth.challenge(req, out.result == authStale, now))
-	return "", false
 }
