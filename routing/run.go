@@ -85,7 +85,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 	}
 	advHost, advPort := parseAdvertise(s.opts.Advertise)
 	me := &self{domain: s.opts.Domain, advHost: advHost, advPort: advPort, listeners: bound, local: localIPs()}
-	sipLog := slog.New(sipgoHandler{s.opts.Log.Handler()}).With("component", "sipgo")
+	sipLog := slog.New(sipgoHandler{s.opts.Log.Handler(), s.junk}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("deskgate"),
 		sipgo.WithUserAgentHostname(s.opts.Domain),
@@ -93,7 +93,8 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(s.junk.note)),
 	)
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)

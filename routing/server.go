@@ -98,6 +98,7 @@ type Server struct {
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  workers      // NOTIFY senders
+	junk     *junkLog     // sampled log of unparsable messages
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -132,6 +133,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.throttle = digest.NewThrottle(opts.Throttle)
+	s.junk = newJunkLog(opts.Now)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
 	s.subs = newSubTable()
