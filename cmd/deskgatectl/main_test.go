@@ -60,6 +60,9 @@ func TestRunUsage(t *testing.T) {
 		{"extra argument", []string{sock, "status", "now"}, 2, `unexpected argument "now"`},
 		{"missing argument", []string{sock, "history"}, 2, "missing argument"},
 		{"daemon not running", []string{sock, "status"}, 1, "deskgated is not running"},
+		{"unblock without target", []string{sock, "unblock"}, 2, "missing argument"},
+		{"unblock two targets", []string{sock, "unblock", "alice", "bob"}, 2, `unexpected argument "bob"`},
+		{"blocks without daemon", []string{sock, "blocks"}, 1, "deskgated is not running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
