@@ -89,6 +89,7 @@ func (d *Daemon) controlMux() *http.ServeMux {
 	route("POST "+controlapi.PathCredentials+"{user}", d.handleCredentials)
 	route("GET "+controlapi.PathBlocks, d.handleBlocks)
 	route("POST "+controlapi.PathUnblock+"{target}", d.handleUnblock)
+	route("POST "+controlapi.PathRearm+"{mac}", d.handleRearm)
 	return m
 }
 
@@ -127,6 +128,8 @@ func (d *Daemon) statusValue() controlapi.Status {
 		Phones:        len(ds.Snapshot.Phones()),
 		Restart:       d.restartRequired(),
 		Warnings:      d.warningList(),
+
+		ProvisioningAlerts: d.provisioningAlerts(),
 	}
 }
 

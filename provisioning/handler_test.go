@@ -27,7 +27,7 @@ func TestRateLimit(t *testing.T) {
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("request 41: status %d Retry-After %q, want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
 	}
-	if w := do(h, http.MethodGet, "/001565000001.cfg", "", "192.0.2.8:1000", nil); w.Code != 200 {
+	if w := do(h, http.MethodGet, "/001565000002.cfg", "", "192.0.2.8:1000", nil); w.Code != 200 {
 		t.Errorf("another source: status %d, want 200", w.Code)
 	}
 	mu.Lock()
@@ -124,7 +124,7 @@ func TestRequestLog(t *testing.T) {
 	for _, want := range []string{
 		`msg="provisioning request" component=provisioning mac=00:15:65:00:00:04 addr=192.0.2.50 status=200 path=/001565000004.cfg`,
 		`msg="provisioning request" component=provisioning mac=00:15:65:99:99:aa addr=192.0.2.50 status=404 path=/0015659999aa.cfg`,
-		`msg="phone keys do not fit" component=provisioning mac=00:15:65:00:00:04 model=yealink-t31p user=tim`,
+		`msg="phone key not placed" component=provisioning mac=00:15:65:00:00:04 model=yealink-t31p user=tim key="away key \"Away all\" (away) does not fit: yealink-t31p has 2 line keys"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)

@@ -43,12 +43,13 @@ var commands = map[string]command{
 	"credentials":   {"credentials USER [--rotate]", runCredentials},
 	"blocks":        {"blocks", runBlocks},
 	"unblock":       {"unblock SOURCE|USER", runUnblock},
+	"rearm":         {"rearm MAC [--address IP]", runRearm},
 	"reload":        {"reload", runReload},
 	"check":         {"check FILE", runCheck},
 }
 
 // valueFlags take a value; every other flag is boolean.
-var valueFlags = map[string]bool{"socket": true, "department": true}
+var valueFlags = map[string]bool{"socket": true, "department": true, "address": true}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -127,7 +128,7 @@ func splitArgs(argv []string) (map[string]string, []string, error) {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: deskgatectl [--socket PATH] [--json] COMMAND [ARGS]\ncommands:")
-	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "blocks", "unblock", "reload", "check"} {
+	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "rearm", "blocks", "unblock", "reload", "check"} {
 		fmt.Fprintf(w, "  %s\n", commands[name].usage)
 	}
 }

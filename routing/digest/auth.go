@@ -187,7 +187,7 @@ func (a *Authenticator) credentials(req *sip.Request) (cred *digest.Credentials,
 		}
 		c, err := digest.ParseCredentials(v)
 		if err != nil {
-			ok = true // ours or not, it is broken: a failure if nothing else matches
+			ok = true // ours or not, it is broken: a plain challenge if nothing else matches
 			continue
 		}
 		if c.Realm == a.realm {
