@@ -90,11 +90,12 @@ func (s *Server) Unblock(target string) (int, error) {
 	now := s.now()
 	target = strings.TrimSpace(target)
 	if ip, err := netip.ParseAddr(target); err == nil {
-		n := s.throttle.UnblockSource(ip.Unmap(), now)
+		ip = ip.WithZone("").Unmap()
+		n := s.throttle.UnblockSource(ip, now)
 		if n == 0 {
 			return 0, fmt.Errorf("%w for source %s", ErrNoBlock, target)
 		}
-		s.log.Info("block lifted", "source", ip.Unmap().String(), "blocks", n)
+		s.log.Info("block lifted", "source", ip.String(), "blocks", n)
 		return n, nil
 	}
 	username := target

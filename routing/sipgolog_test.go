@@ -74,3 +74,15 @@ func TestParseReason(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkJunkNote is the read filter's cost per message (every message
+// pays it, parsable or not).
+func BenchmarkJunkNote(b *testing.B) {
+	j := newJunkLog(time.Now)
+	data := []byte(strings.Repeat("REGISTER sip:test.example SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062\r\n", 12))
+	props := sip.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.10:5062"))}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		_, _ = j.note(props, data)
+	}
+}

@@ -84,6 +84,10 @@ func NewThrottle(opts ThrottleOptions) *Throttle {
 // Options are the throttle's limits, defaults filled in.
 func (t *Throttle) Options() ThrottleOptions { return t.opts }
 
+// srcKey is the address without zone or v4-in-v6 mapping: one source
+// whatever form it arrives in.
+func srcKey(src netip.Addr) netip.Addr { return src.WithZone("").Unmap() }
+
 func userKey(username string) string {
 	if len(username) > maxUsernameKey {
 		return username[:maxUsernameKey]
@@ -94,6 +98,7 @@ func userKey(username string) string {
 // Blocked returns the block refusing username's requests from src, if any:
 // a block of the whole source first, else one of this username.
 func (t *Throttle) Blocked(src netip.Addr, username string, now time.Time) (Block, bool) {
+	src = srcKey(src)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if b, ok := t.blockLocked(throttleKey{src: src}, now); ok {
@@ -118,6 +123,7 @@ func (t *Throttle) blockLocked(k throttleKey, now time.Time) (Block, bool) {
 // once per block): the source's when the ceiling is reached, else the
 // username's. Failures while a block refuses the request are not counted.
 func (t *Throttle) Fail(src netip.Addr, username string, now time.Time) (Block, bool) {
+	src = srcKey(src)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	sk := throttleKey{src: src}
@@ -179,6 +185,7 @@ func (t *Throttle) Blocks(now time.Time) []Block {
 // UnblockSource lifts every block of src (its own and its usernames') and
 // forgets their failures; it returns how many blocks were lifted.
 func (t *Throttle) UnblockSource(src netip.Addr, now time.Time) int {
+	src = srcKey(src)
 	return t.unblock(func(k throttleKey) bool { return k.src == src }, now)
 }
 

@@ -151,6 +151,9 @@ func TestThrottleBlocksAndUnblock(t *testing.T) {
 	if _, ok := th.Blocked(b, "1009", t0.Add(time.Second)); !ok {
 		t.Error("b's source block was lifted by a username")
 	}
+	if _, ok := th.Blocked(netip.MustParseAddr("2001:db8::1%eth0"), "1009", t0.Add(time.Second)); !ok {
+		t.Error("a zone made another source of b")
+	}
 	if n := th.UnblockSource(b, t0.Add(time.Second)); n != 1 {
 		t.Errorf("UnblockSource lifted %d, want 1", n)
 	}
