@@ -39,9 +39,14 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now ti
 		// passwords): debug. A block is logged once when it starts.
 		s.log.Debug("authentication failed", "source", req.Source(), "username", out.Username,
 			"method", string(req.Method))
-		if b, started := s.throttle.Fail(ip, out.Username, now); started {
+		b, started := s.throttle.Fail(ip, out.Username, now)
+		if started {
 			s.log.Warn("authentication blocked after failed attempts", "source", b.Source.String(),
 				"username", b.Username, "failures", b.Failures, "until", b.Until.UTC().Format(time.RFC3339))
+		} else if b.Source.IsValid() {
+			// Another request started the block since the check above.
+			s.respond(req, tx, 403, "Too Many Failed Attempts")
+			return "", false
 		}
 	}
 	s.send(tx, s.auth.Challenge(req, ip, out.Result == digest.Stale, now))

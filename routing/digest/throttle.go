@@ -119,30 +119,31 @@ func (t *Throttle) blockLocked(k throttleKey, now time.Time) (Block, bool) {
 }
 
 // Fail records one failed authentication of username from src. It returns
-// the block this failure started, if it started one (so the caller logs
-// once per block): the source's when the ceiling is reached, else the
-// username's. Failures while a block refuses the request are not counted.
-func (t *Throttle) Fail(src netip.Addr, username string, now time.Time) (Block, bool) {
+// the block in force after it and whether this failure started it (so the
+// caller logs once per block): the source's when the ceiling is reached,
+// else the username's. A failure that finds a block already in force (it
+// raced past Blocked) is not counted, and that block is returned.
+func (t *Throttle) Fail(src netip.Addr, username string, now time.Time) (b Block, started bool) {
 	src = srcKey(src)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	sk := throttleKey{src: src}
-	if _, blocked := t.blockLocked(sk, now); blocked {
-		return Block{}, false
+	if b, blocked := t.blockLocked(sk, now); blocked {
+		return b, false
 	}
-	var started Block
-	var ok bool
+	var ub Block
+	var uok bool
 	if user := userKey(username); user != "" {
 		uk := throttleKey{src: src, user: user}
-		if _, blocked := t.blockLocked(uk, now); blocked {
-			return Block{}, false
+		if b, blocked := t.blockLocked(uk, now); blocked {
+			return b, false
 		}
-		started, ok = t.failLocked(uk, t.opts.Failures, now)
+		ub, uok = t.failLocked(uk, t.opts.Failures, now)
 	}
 	if sb, sok := t.failLocked(sk, t.opts.SourceFailures, now); sok {
 		return sb, true
 	}
-	return started, ok
+	return ub, uok
 }
 
 func (t *Throttle) failLocked(k throttleKey, limit int, now time.Time) (Block, bool) {

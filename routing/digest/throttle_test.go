@@ -142,6 +142,12 @@ func TestThrottleBlocksAndUnblock(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Blocks =\n %v\nwant\n %v", got, want)
 	}
+	if blk, started := th.Fail(a, "1001", t0.Add(time.Second)); started || blk.Username != "1001" || blk.Failures != 2 {
+		t.Errorf("a failure racing past Blocked: %+v started %v; want the block in force, not started", blk, started)
+	}
+	if blk, started := th.Fail(b, "1009", t0.Add(time.Second)); started || blk.Source != b || blk.Username != "" {
+		t.Errorf("a failure from a blocked source: %+v started %v", blk, started)
+	}
 	if n := th.UnblockUsername("1001", t0.Add(time.Second)); n != 2 {
 		t.Errorf("UnblockUsername lifted %d, want 2", n)
 	}
