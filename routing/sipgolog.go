@@ -87,6 +87,7 @@ const (
 	junkLines   = 10
 	junkSources = 1024 // sources remembered; beyond, new sources only count
 	junkRecent  = 256  // read-filter slots that map a message back to its source
+	junkHashed  = 64   // leading bytes of a message hashed to find it again
 )
 
 // junkLog samples the log of unparsable messages. sipgo's parse-failure
@@ -123,7 +124,7 @@ func newJunkLog(now func() time.Time) *junkLog {
 // note is the transport read filter: it lets every message through and
 // remembers its source for report.
 func (j *junkLog) note(p sip.TransportReadProps, data []byte) ([]byte, error) {
-	sum := maphash.Bytes(j.seed, data)
+	sum := mixLen(maphash.Bytes(j.seed, data[:min(len(data), junkHashed)]), len(data))
 	n := junkNote{sum: sum, src: addrOf(p.RemoteAddr), transport: p.Transport}
 	j.mu.Lock()
 	j.recent[sum%junkRecent] = n
@@ -148,10 +149,15 @@ func addrOf(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
+// mixLen completes a message's identity: its length and the hash of its
+// first junkHashed bytes (every message pays for the hash; two messages
+// that share both only risk a line naming the wrong source).
+func mixLen(h uint64, n int) uint64 { return h ^ uint64(n)*0x9e3779b97f4a7c15 }
+
 // report logs one unparsable message, or counts it if its source or the
 // whole log is over its share. data is used only to find the source.
 func (j *junkLog) report(ctx context.Context, h slog.Handler, data, reason string) {
-	sum := maphash.String(j.seed, data)
+	sum := mixLen(maphash.String(j.seed, data[:min(len(data), junkHashed)]), len(data)) // same as Bytes on the same content
 	now := j.now()
 	j.mu.Lock()
 	var src netip.Addr
