@@ -58,7 +58,7 @@ type Options struct {
 	Advertise          string   // host or host:port for Via/Record-Route; "" = the listen address
 	RegisterMinExpires int      // default 60
 	RegisterMaxExpires int      // default 3600
-	AuthAlgorithms     []string // challenge order; default MD5, SHA-256
+	AuthAlgorithms     []string // challenged algorithms, MD5 always first; default MD5 only
 	Trunk              TrunkOptions
 
 	Directory func() *directory.Snapshot // current snapshot (an atomic load)
@@ -96,6 +96,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
+	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle

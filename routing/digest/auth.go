@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,30 +85,31 @@ func New(realm string, algs []string, ttl time.Duration, lookup Lookup) (*Authen
 	return &Authenticator{realm: realm, algs: algs, nonces: n, lookup: lookup, dummy: hex.EncodeToString(b)}, nil
 }
 
-// Algorithms upper-cases, checks and de-duplicates the configured
-// challenge order; empty means MD5 then SHA-256 (many phones and sipp read
-// only the first challenge).
+// Algorithms checks and de-duplicates the configured challenge
+// algorithms and puts them in the order they are offered: MD5 alone by
+// default, because some clients (baresip's libre) abort on a challenge
+// whose algorithm they do not know; anything else only when configured,
+// and then after MD5, because many desk phones (and sipp) answer only the
+// first challenge.
 func Algorithms(in []string) ([]string, error) {
 	if len(in) == 0 {
-		return []string{"MD5", "SHA-256"}, nil
+		return []string{"MD5"}, nil
 	}
-	var out []string
+	var md5, rest []string
 	for _, a := range in {
 		a = strings.ToUpper(strings.TrimSpace(a))
 		switch a {
-		case "MD5", "SHA-256", "SHA-512-256":
+		case "MD5":
+			md5 = []string{"MD5"}
+		case "SHA-256", "SHA-512-256":
+			if !slices.Contains(rest, a) {
+				rest = append(rest, a)
+			}
 		default:
 			return nil, fmt.Errorf("digest algorithm %q not supported (MD5, SHA-256, SHA-512-256)", a)
 		}
-		dup := false
-		for _, o := range out {
-			dup = dup || o == a
-		}
-		if !dup {
-			out = append(out, a)
-		}
 	}
-	return out, nil
+	return append(md5, rest...), nil
 }
 
 // credentialsHeader is where the client puts its answer to our challenge.

@@ -78,7 +78,7 @@ func answer(t *testing.T, ch *digest.Challenge, method, user, password string, n
 }
 
 func TestAuthVerify(t *testing.T) {
-	a := testAuth(t)
+	a := testAuth(t, "MD5", "SHA-256")
 	pw := testPassword
 	now := t0
 	fresh := func(alg string, qop bool) *digest.Challenge {
@@ -189,9 +189,9 @@ func TestAuthReplay(t *testing.T) {
 	}
 }
 
-// TestChallengeShape: MD5 first then SHA-256 by default, configurable, 401
-// for REGISTER and 407 otherwise; known and unknown users get the same;
-// the nonce is good from the address challenged and nowhere else.
+// TestChallengeShape: MD5 only by default, SHA-256 after MD5 when asked,
+// 401 for REGISTER and 407 otherwise; known and unknown users get the
+// same; the nonce is good from the address challenged and nowhere else.
 func TestChallengeShape(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -202,10 +202,11 @@ func TestChallengeShape(t *testing.T) {
 		wantHdr  string
 		wantAlgs []string
 	}{
-		{"register default", nil, "REGISTER", false, 401, "WWW-Authenticate", []string{"MD5", "SHA-256"}},
-		{"invite default", nil, "INVITE", false, 407, "Proxy-Authenticate", []string{"MD5", "SHA-256"}},
-		{"sha first", []string{"sha-256", "md5"}, "REGISTER", false, 401, "WWW-Authenticate", []string{"SHA-256", "MD5"}},
-		{"stale", nil, "REGISTER", true, 401, "WWW-Authenticate", []string{"MD5", "SHA-256"}},
+		{"register default", nil, "REGISTER", false, 401, "WWW-Authenticate", []string{"MD5"}},
+		{"invite default", nil, "INVITE", false, 407, "Proxy-Authenticate", []string{"MD5"}},
+		{"sha-256 asked for", []string{"sha-256", "md5", "SHA-256"}, "REGISTER", false, 401, "WWW-Authenticate", []string{"MD5", "SHA-256"}},
+		{"sha-256 alone", []string{" sha-256 "}, "INVITE", false, 407, "Proxy-Authenticate", []string{"SHA-256"}},
+		{"stale", nil, "REGISTER", true, 401, "WWW-Authenticate", []string{"MD5"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
