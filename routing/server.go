@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ type Options struct {
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source and username, per-source ceiling
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
+	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
@@ -102,6 +104,11 @@ type Server struct {
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
 	junk     *junkLog     // sampled log of unparsable messages
+
+	// Inbound TCP connections: caps, reaping, tombstones.
+	tcp *connGuard
+	// DNS for sipgo; nil = the system's (tests watch lookups with it).
+	resolver *net.Resolver
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -140,6 +147,7 @@ func New(opts Options) (*Server, error) {
 	s.junk = newJunkLog(opts.Now)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
 	s.subLimit = newRateLimiter(opts.Subscribe)

@@ -125,14 +125,16 @@ func newJunkLog(now func() time.Time) *junkLog {
 // remembers its source for report.
 func (j *junkLog) note(p sip.TransportReadProps, data []byte) ([]byte, error) {
 	sum := mixLen(maphash.Bytes(j.seed, data[:min(len(data), junkHashed)]), len(data))
-	n := junkNote{sum: sum, src: addrOf(p.RemoteAddr), transport: p.Transport}
+	n := junkNote{sum: sum, src: readSource(p.RemoteAddr), transport: p.Transport}
 	j.mu.Lock()
 	j.recent[sum%junkRecent] = n
 	j.mu.Unlock()
 	return data, nil
 }
 
-func addrOf(a net.Addr) netip.Addr {
+// readSource is a read's remote address, without allocating for UDP and
+// TCP (it runs for every message).
+func readSource(a net.Addr) netip.Addr {
 	switch a := a.(type) {
 	case *net.UDPAddr:
 		return a.AddrPort().Addr().Unmap()
