@@ -45,7 +45,7 @@ func signed(t *testing.T, s *Server, text, ext, user string) []byte {
 		t.Fatal(err)
 	}
 	req := parseReq(t, text)
-	nonce := s.auth.Nonce(netip.MustParseAddr("192.0.2.99"), s.now())
+	nonce := s.auth.Nonce(netip.MustParseAddrPort(rawSource).Addr(), s.now())
 	ch := &digest.Challenge{Realm: "test.example", Nonce: nonce, Algorithm: "MD5", QOP: []string{"auth"}}
 	cred, err := digest.Digest(ch, digest.Options{Method: string(req.Method), URI: req.Recipient.String(),
 		Username: ext, Password: c.Password, Count: 1, Cnonce: "abc"})
