@@ -169,7 +169,12 @@ func TestStatelessUntilAdmitted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		authz := "Authorization: " + answer(t, ch, "REGISTER", "1001", c.Password, 1) + "\n"
+		cred, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:test.example",
+			Username: "1001", Password: c.Password, Count: 1, Cnonce: "0a4f113b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		authz := "Authorization: " + cred.String() + "\n"
 		rs, kept := recorded(t, s, parseReq(t, reqText("REGISTER", "sip:test.example", "<sip:1001@test.example>", "Expires: 300\n"+authz)))
 		if res := finalOf(rs); res == nil || res.StatusCode != 200 {
 			t.Fatalf("answered %v, want 200", rs)
