@@ -25,6 +25,7 @@ var ourImports = map[string][]string{
 	"deskgate/routing":                        {"deskgate/routing/", "deskgate/daemon/directory", "deskgate/daemon/store"},
 	"deskgate/routing/ringplan":               {"deskgate/daemon/directory"},
 	"deskgate/routing/presence":               {"deskgate/daemon/directory", "deskgate/daemon/store"},
+	"deskgate/routing/sca":                    {},
 	"deskgate/provisioning":                   {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},
 }
 
