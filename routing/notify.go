@@ -138,6 +138,7 @@ func (s *Server) sendNotify(rec store.Subscription, ending string) bool {
 		s.log.Warn("build NOTIFY", "user", rec.User, "resource", rec.Resource, "error", err)
 		return false
 	}
+	s.addCallInfo(req, rec)
 	ctx, cancel := context.WithTimeout(s.ctx, 64*sip.T1)
 	defer cancel()
 	res, err := s.cli.Do(ctx, req)

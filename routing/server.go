@@ -30,6 +30,7 @@ import (
 	"deskgate/daemon/store"
 	"deskgate/routing/fork"
 	"deskgate/routing/presence"
+	"deskgate/routing/sca"
 )
 
 // udpMTU is what sipgo's sip.UDPMTUSize is raised to. sipgo refuses to send
@@ -95,6 +96,7 @@ type Server struct {
 	trusted  []netip.Prefix
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
+	sca      *sca.Table   // shared call appearances of department and executive lines
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  workers      // NOTIFY senders
 
@@ -138,6 +140,7 @@ func New(opts Options) (*Server, error) {
 	s.calls = newCallTable()
 	s.subs = newSubTable()
 	s.lines = newLineTable()
+	s.sca = sca.New()
 	s.subLimit = newRateLimiter(opts.Subscribe)
 	s.presence = opts.Presence
 	if s.presence == nil {

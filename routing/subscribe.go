@@ -55,13 +55,6 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		s.acceptSubscription(req, tx, org, snap, ev)
 		return
 	}
-	if unservedLocally(ev.Package) {
-		// BroadSoft shared call appearance is not served: say so (RFC 6665
-		// §8.2.1) rather than hand the line's state to some phone; the phone
-		// then runs the line as a private one, its state shown by BLF.
-		s.respond(req, tx, 489, "Bad Event")
-		return
-	}
 	t := ringplan.Classify(snap, req.Recipient.User)
 	switch event := ev.Package; {
 	case event == "message-summary":

@@ -74,10 +74,21 @@ type Appearance struct {
 	Outgoing bool
 	// Expires ends a seize that no INVITE followed.
 	Expires time.Time
+	// Peer is where the far party is, as a retrieve needs it.
+	Peer Peer
 	// replacing is the Call-ID of a retrieve in progress (INVITE with
-	// Replaces naming this call); when it is answered the appearance moves
-	// to it.
-	replacing string
+	// Replaces naming this call) by retriever; when it is answered the
+	// appearance moves to it.
+	replacing, retriever string
+}
+
+// Peer locates a call's far party: a phone's Contact URI and the address
+// and transport it is reached on, or the trunk (with the party's
+// identity).
+type Peer struct {
+	URI, Source, Transport string
+	Trunk                  bool
+	Identity               string
 }
 
 // Table holds the appearances of every shared line, keyed by the line's
@@ -244,7 +255,7 @@ func (t *Table) Outgoing(ext, owner, callID, lineTag, remote string) int {
 // Incoming puts call callID from remote (whose From tag is callerTag) to
 // line ext on the lowest free appearance, alerting. It returns the index,
 // 0 when none was free.
-func (t *Table) Incoming(ext, callID, callerTag, remote string) int {
+func (t *Table) Incoming(ext, callID, callerTag, remote string, peer Peer) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.line(ext, true)
@@ -255,7 +266,7 @@ func (t *Table) Incoming(ext, callID, callerTag, remote string) int {
 	if i == 0 {
 		return 0
 	}
-	l[i] = &Appearance{Index: i, State: Alerting, CallID: callID, RemoteTag: callerTag, Remote: remote}
+	l[i] = &Appearance{Index: i, State: Alerting, CallID: callID, RemoteTag: callerTag, Remote: remote, Peer: peer}
 	return i
 }
 
@@ -288,9 +299,9 @@ func (t *Table) where(callID string) (string, *Appearance) {
 
 // Answered marks a call active; answeredBy is the user whose phone
 // answered an incoming call ("" = keep), remoteTag the far side's tag
-// (the To tag of an outgoing call's 200). It returns the line, "" when
-// nothing changed.
-func (t *Table) Answered(callID, answeredBy, tag string) string {
+// (the To tag of an outgoing call's 200) and peer where an outgoing
+// call's far side is. It returns the line, "" when nothing changed.
+func (t *Table) Answered(callID, answeredBy, tag string, peer Peer) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ext, a := t.where(callID)
@@ -302,7 +313,7 @@ func (t *Table) Answered(callID, answeredBy, tag string) string {
 		a.Owner = answeredBy
 	}
 	if a.Outgoing {
-		a.RemoteTag = tag
+		a.RemoteTag, a.Peer = tag, peer
 	} else if tag != "" {
 		a.LineTag = tag
 	}
@@ -354,7 +365,7 @@ func (t *Table) Ended(callID string) string {
 				t.dropIfEmpty(ext)
 				return ext
 			case a.replacing == callID:
-				a.replacing = "" // the retrieve failed: the call stays where it was
+				a.replacing, a.retriever = "", "" // the retrieve failed: the call stays where it was
 				return ""
 			}
 		}
@@ -379,29 +390,31 @@ func (t *Table) ByCall(callID string) (Call, bool) {
 	return Call{Line: ext, Appearance: *a}, true
 }
 
-// StartRetrieve notes that newCallID (an INVITE with Replaces) takes over
-// the call on an appearance; false when the call is not held or active.
-func (t *Table) StartRetrieve(callID, newCallID string) bool {
+// StartRetrieve notes that newCallID (an INVITE with Replaces from
+// retriever) takes over the call on an appearance; false when the call is
+// not held or active.
+func (t *Table) StartRetrieve(callID, newCallID, retriever string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	_, a := t.where(callID)
 	if a == nil || (a.State != Held && a.State != Active && a.State != HeldPrivate) {
 		return false
 	}
-	a.replacing = newCallID
+	a.replacing, a.retriever = newCallID, retriever
 	return true
 }
 
 // Retrieved moves the appearance to the retrieving call once it is
-// answered: active, owned by the retriever, with its dialog tags. It
-// returns the line, "" when no retrieve of that Call-ID was under way.
-func (t *Table) Retrieved(newCallID, owner, lineTag, remoteTag string) string {
+// answered: active, owned by the retriever, with its dialog tags (the
+// retriever's and the far party's). It returns the line, "" when no
+// retrieve of that Call-ID was under way.
+func (t *Table) Retrieved(newCallID, lineTag, remoteTag string) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for ext, l := range t.lines {
 		for _, a := range l {
 			if a.replacing == newCallID && newCallID != "" {
-				a.replacing, a.CallID, a.State, a.Owner = "", newCallID, Active, owner
+				a.replacing, a.CallID, a.State, a.Owner, a.retriever = "", newCallID, Active, a.retriever, ""
 				a.LineTag, a.RemoteTag, a.Outgoing = lineTag, remoteTag, true
 				return ext
 			}

@@ -46,7 +46,7 @@ func TestSeize(t *testing.T) {
 			return err
 		}, want: "01:seized"},
 		{name: "seize of an alerting appearance is refused", run: func(tb *Table) error {
-			tb.Incoming("2000", "c1", "ft", `<sip:1002@d>`)
+			tb.Incoming("2000", "c1", "ft", `<sip:1002@d>`, Peer{})
 			_, err := tb.Seize("2000", 1, "olga", t0)
 			return err
 		}, want: "01:alerting", wantErr: ErrBusy},
@@ -128,8 +128,8 @@ func TestCallFlows(t *testing.T) {
 		steps []step
 	}{
 		{name: "incoming: alerting, answered, held, private, resumed, BYE", steps: []step{
-			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>"); return "" }, "01:alerting"},
-			{func(tb *Table) string { return tb.Answered("c1", "olga", "olgatag") }, "01:active"},
+			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>", Peer{}); return "" }, "01:alerting"},
+			{func(tb *Table) string { return tb.Answered("c1", "olga", "olgatag", Peer{}) }, "01:active"},
 			{func(tb *Table) string { return tb.Hold("c1", "caller", "sendonly") }, "01:active"}, // being held is not holding
 			{func(tb *Table) string { return tb.Hold("c1", "olgatag", "sendonly") }, "01:held"},
 			{func(tb *Table) string { return tb.Hold("c1", "olgatag", "inactive") }, "01:held-private"},
@@ -137,16 +137,16 @@ func TestCallFlows(t *testing.T) {
 			{func(tb *Table) string { return tb.Ended("c1") }, ""},
 		}},
 		{name: "incoming while one is active takes the next appearance", steps: []step{
-			{func(tb *Table) string { tb.Incoming("2000", "c1", "a", "<sip:1002@d>"); return "" }, "01:alerting"},
-			{func(tb *Table) string { return tb.Answered("c1", "olga", "b") }, "01:active"},
-			{func(tb *Table) string { tb.Incoming("2000", "c2", "c", "<sip:1003@d>"); return "" }, "01:active 02:alerting"},
+			{func(tb *Table) string { tb.Incoming("2000", "c1", "a", "<sip:1002@d>", Peer{}); return "" }, "01:alerting"},
+			{func(tb *Table) string { return tb.Answered("c1", "olga", "b", Peer{}) }, "01:active"},
+			{func(tb *Table) string { tb.Incoming("2000", "c2", "c", "<sip:1003@d>", Peer{}); return "" }, "01:active 02:alerting"},
 			{func(tb *Table) string { return tb.Ended("c1") }, "02:alerting"},
 			{func(tb *Table) string { return tb.Ended("c2") }, ""},
 		}},
 		{name: "outgoing after a seize uses the seized appearance", steps: []step{
 			{func(tb *Table) string { tb.Seize("2000", 2, "olga", t0); return "" }, "02:seized"},
 			{func(tb *Table) string { tb.Outgoing("2000", "olga", "c1", "olgatag", "<sip:1002@d>"); return "" }, "02:progressing"},
-			{func(tb *Table) string { return tb.Answered("c1", "", "bobtag") }, "02:active"},
+			{func(tb *Table) string { return tb.Answered("c1", "", "bobtag", Peer{}) }, "02:active"},
 			{func(tb *Table) string { return tb.Hold("c1", "olgatag", "sendonly") }, "02:held"},
 			{func(tb *Table) string { return tb.Ended("c1") }, ""},
 		}},
@@ -155,30 +155,30 @@ func TestCallFlows(t *testing.T) {
 			{func(tb *Table) string { tb.Outgoing("2000", "olga", "c1", "t", "<sip:1002@d>"); return "" }, "01:seized 02:progressing"},
 		}},
 		{name: "retrieve moves the appearance to the new call", steps: []step{
-			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>"); return "" }, "01:alerting"},
-			{func(tb *Table) string { return tb.Answered("c1", "olga", "olgatag") }, "01:active"},
+			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>", Peer{}); return "" }, "01:alerting"},
+			{func(tb *Table) string { return tb.Answered("c1", "olga", "olgatag", Peer{}) }, "01:active"},
 			{func(tb *Table) string { return tb.Hold("c1", "olgatag", "sendonly") }, "01:held"},
 			{func(tb *Table) string {
-				if !tb.StartRetrieve("c1", "c2") {
+				if !tb.StartRetrieve("c1", "c2", "oscar") {
 					return "no retrieve"
 				}
 				return ""
 			}, "01:held"},
-			{func(tb *Table) string { return tb.Retrieved("c2", "oscar", "oscartag", "callertag2") }, "01:active"},
+			{func(tb *Table) string { return tb.Retrieved("c2", "oscartag", "callertag2") }, "01:active"},
 			{func(tb *Table) string { return tb.Ended("c1") }, "01:active"}, // the replaced dialog's BYE
 			{func(tb *Table) string { return tb.Ended("c2") }, ""},
 		}},
 		{name: "a failed retrieve leaves the call held", steps: []step{
-			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>"); return "" }, "01:alerting"},
-			{func(tb *Table) string { return tb.Answered("c1", "olga", "olgatag") }, "01:active"},
+			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>", Peer{}); return "" }, "01:alerting"},
+			{func(tb *Table) string { return tb.Answered("c1", "olga", "olgatag", Peer{}) }, "01:active"},
 			{func(tb *Table) string { return tb.Hold("c1", "olgatag", "sendonly") }, "01:held"},
-			{func(tb *Table) string { tb.StartRetrieve("c1", "c2"); return tb.Ended("c2") }, "01:held"},
-			{func(tb *Table) string { return tb.Retrieved("c2", "oscar", "x", "y") }, "01:held"},
+			{func(tb *Table) string { tb.StartRetrieve("c1", "c2", "oscar"); return tb.Ended("c2") }, "01:held"},
+			{func(tb *Table) string { return tb.Retrieved("c2", "x", "y") }, "01:held"},
 		}},
 		{name: "alerting call is not retrievable", steps: []step{
-			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>"); return "" }, "01:alerting"},
+			{func(tb *Table) string { tb.Incoming("2000", "c1", "caller", "<sip:1002@d>", Peer{}); return "" }, "01:alerting"},
 			{func(tb *Table) string {
-				if tb.StartRetrieve("c1", "c2") {
+				if tb.StartRetrieve("c1", "c2", "oscar") {
 					return "retrieved"
 				}
 				return ""
