@@ -2,11 +2,14 @@ package routing_test
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,6 +92,9 @@ type scaRun struct {
 	// seizeEnd: the Subscription-State of the last NOTIFY of the seize
 	// that expired.
 	seizeEnd string
+	// callInfo: every Call-Info each phone's key received, for failure
+	// messages.
+	callInfo map[string][]string
 }
 
 // scaPhone starts a sipp that watches (call-info) or seizes (line-seize
@@ -225,7 +231,7 @@ func finalOf(p *sipptest.Process) string {
 // caller's to check.
 func runSCA(t *testing.T, srv scaServer, lc scaLine) scaRun {
 	t.Helper()
-	run := scaRun{states: map[string]map[int][]string{}}
+	run := scaRun{states: map[string]map[int][]string{}, callInfo: map[string][]string{}}
 	first, last := lc.members[0], lc.members[len(lc.members)-1]
 
 	// The phones' ringers: the first member answers, the others ring.
@@ -285,7 +291,7 @@ func runSCA(t *testing.T, srv scaServer, lc scaLine) scaRun {
 
 	call := sipptest.Start(t, sipptest.Options{Name: first.name + "-calls-out", Scenario: scenario("uac_hold.xml"),
 		Remote: srv.remote, Service: lc.callee.ext, Inf: srv.csv(t, first, lc.line, 5999),
-		Keys: map[string]string{"hold": "sendonly"}, Pause: time.Second, Timeout: 30 * time.Second})
+		Keys: map[string]string{"hold": "sendonly", "index": strconv.Itoa(idxOutgoing)}, Pause: time.Second, Timeout: 30 * time.Second})
 	if !waitState(keys[last.name], idxOutgoing, "held", 10*time.Second) {
 		t.Errorf("%s: the held call was not shown held", srv.name)
 	}
@@ -321,6 +327,9 @@ func runSCA(t *testing.T, srv scaServer, lc scaLine) scaRun {
 	for name, k := range keys {
 		k.Stop()
 		run.states[name] = appearanceStates(k.Received("NOTIFY"))
+		for _, n := range k.Received("NOTIFY") {
+			run.callInfo[name] = append(run.callInfo[name], strings.Join(n.Header("Call-Info"), ", "))
+		}
 	}
 	return run
 }
@@ -400,15 +409,77 @@ var deskgateWants = map[int][]string{
 // deskgated; each phone must see exactly deskgateWants, a non-member is
 // refused, a second seize of a taken appearance is 480 with Retry-After
 // 1, the call out of the line carries the line's identity, and an unused
-// seize ends with timeout.
+// seize ends with timeout. Then the same phones play the same scenario
+// against Kamailio's sca module, and the appearance-state sequences each
+// phone saw must be the same on both, except for scaDifferences.
 func TestSippSCA(t *testing.T) {
 	for _, lc := range []scaLine{departmentLine, executiveLine} {
 		t.Run(lc.line, func(t *testing.T) {
 			h := newHarnessOffice(t, scaOffice)
-			run := runSCA(t, deskgateSCA(h), lc)
-			t.Logf("appearance states per phone: %v", run.states)
-			checkDeskgateRun(t, lc, run)
+			ours := runSCA(t, deskgateSCA(h), lc)
+			t.Logf("deskgated: appearance states per phone: %v", ours.states)
+			checkDeskgateRun(t, lc, ours)
+			h.stop()
+			t.Run("kamailio", func(t *testing.T) {
+				theirs := runSCA(t, kamailioSCA(t), lc)
+				t.Logf("kamailio: appearance states per phone: %v", theirs.states)
+				compareSCA(t, lc, ours, theirs)
+			})
 		})
+	}
+}
+
+// scaDifferences are where deskgated deliberately differs from Kamailio
+// 5.6's sca module (docs/decisions.md, "Shared call appearance"). Each
+// names the sequence both must show, so a change on either side is seen.
+var scaDifferences = []struct {
+	index              int
+	why                string
+	deskgate, kamailio []string
+}{
+	{idxIncoming, "an incoming call alerts on every phone while it rings (Kamailio shows nothing until the ACK) " +
+		"and the appearance is idle at the BYE (Kamailio keeps an answered incoming call active ~35 s)",
+		[]string{"idle", "alerting", "active", "idle"}, []string{"idle", "active"}},
+	{idxOutgoing, "a call retrieved from hold by another phone is active again on that phone " +
+		"(Kamailio leaves the appearance held until the BYE)",
+		[]string{"idle", "seized", "progressing", "active", "held", "active", "idle"},
+		[]string{"idle", "seized", "progressing", "active", "held", "idle"}},
+}
+
+// compareSCA checks that every phone saw the same appearance states on
+// both servers but for scaDifferences, and the same answers to the second
+// seize and the same end of an unused seize. A non-member's SUBSCRIBE is
+// the one answer that differs: Kamailio has no notion of who is on a line
+// and accepts it (202); deskgated refuses it (403).
+func compareSCA(t *testing.T, lc scaLine, ours, theirs scaRun) {
+	t.Helper()
+	for _, m := range lc.members {
+		for idx := range deskgateWants {
+			got, want := theirs.states[m.name][idx], ours.states[m.name][idx]
+			differs := false
+			for _, d := range scaDifferences {
+				if d.index != idx {
+					continue
+				}
+				differs = true
+				if !slices.Equal(want, d.deskgate) || !slices.Equal(got, d.kamailio) {
+					t.Errorf("%s, appearance %d: deskgated %v, Kamailio %v; the known difference (%s) is deskgated %v, "+
+						"Kamailio %v", m.name, idx, want, got, d.why, d.deskgate, d.kamailio)
+				}
+			}
+			if !differs && !slices.Equal(got, want) {
+				t.Errorf("%s, appearance %d: deskgated %v, Kamailio %v", m.name, idx, want, got)
+			}
+		}
+	}
+	if theirs.outsider != "202" || ours.outsider != "403" {
+		t.Errorf("non-member SUBSCRIBE: deskgated %q (want 403), Kamailio %q (want 202)", ours.outsider, theirs.outsider)
+	}
+	if ours.secondSeize != theirs.secondSeize {
+		t.Errorf("second seize: deskgated %q, Kamailio %q", ours.secondSeize, theirs.secondSeize)
+	}
+	if ours.seizeEnd != theirs.seizeEnd {
+		t.Errorf("end of an unused seize: deskgated %q, Kamailio %q", ours.seizeEnd, theirs.seizeEnd)
 	}
 }
 
@@ -435,12 +506,110 @@ func checkDeskgateRun(t *testing.T, lc scaLine, run scaRun) {
 	}
 }
 
-// writeFile writes a test file and returns its path.
-func writeFile(t *testing.T, name, content string) string {
+// kamailioSCA starts Kamailio with its sca module (testdata/kamailio/
+// sca.cfg) on a free loopback port and returns it as an scaServer; the
+// test's cleanup stops it by PID. The test is skipped when Kamailio or
+// sca.so is not installed.
+func kamailioSCA(t *testing.T) scaServer {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+	bin, err := exec.LookPath("kamailio")
+	if err != nil {
+		t.Skip("kamailio not on PATH (apt-get install kamailio): skipping the comparison")
+	}
+	if _, err := os.Stat(kamailioModule("sca.so")); err != nil {
+		t.Skip("kamailio's sca module not installed: skipping the comparison")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	if err := os.Mkdir(db, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	// The sca module keeps its subscriptions in a database: an empty
+	// db_text table (the schema Debian's kamailio ships) is enough.
+	writeTo(t, filepath.Join(db, "version"), "id(int,auto) table_name(string) table_version(int) \n0:sca_subscriptions:2\n")
+	writeTo(t, filepath.Join(db, "sca_subscriptions"), "id(int,auto) subscriber(string) aor(string) event(int) "+
+		"expires(int) state(int) app_idx(int) call_id(string) from_tag(string) to_tag(string) record_route(string,null) "+
+		"notify_cseq(int) subscribe_cseq(int) server_id(int) \n")
+	cfg, err := filepath.Abs(filepath.Join("testdata", "kamailio", "sca.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sipptest.FreePorts(t, 1)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "-f", cfg, "-DD", "-E", "-T", "-n", "2", "-l", "udp:"+addr,
+		"-Y", dir, "-w", dir, "-A", `DBURL="text://`+db+`"`)
+	var log logBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start kamailio: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		// -DD keeps the main process ours; it stops its children on TERM.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group it was started in
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("kamailio log:\n%s", log.String())
+		}
+	})
+	// Ready once the socket is bound (we can no longer bind it).
+	waitFor(t, 10*time.Second, "kamailio listening on "+addr, func() bool {
+		select {
+		case <-done:
+			t.Fatalf("kamailio exited at start:\n%s", log.String())
+		default:
+		}
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	csv := func(t *testing.T, from string, port int) string {
+		line := fmt.Sprintf("SEQUENTIAL\n%s;x;127.0.0.1:%d;[authentication username=%s password=x]\n", from, port, from)
+		p := filepath.Join(t.TempDir(), "users.csv")
+		writeTo(t, p, line)
+		return p
+	}
+	return scaServer{
+		name:   "kamailio",
+		remote: addr,
+		csv:    func(t *testing.T, m scaMember, from string, port int) string { return csv(t, from, port) },
+		register: func(t *testing.T, m scaMember, line string, port int) {
+			aor := cmpOr(line, m.ext)
+			p := sipptest.Start(t, sipptest.Options{Name: "reg-" + m.name, Scenario: scenario("reg.xml"), Remote: addr,
+				Inf: csv(t, aor, port), Keys: map[string]string{"expires": "300"}, Timeout: 10 * time.Second})
+			if code := p.Wait(); code != 0 {
+				t.Fatalf("register %s as %s on kamailio: sipp exit %d\n%s", m.name, aor, code, p.Output())
+			}
+		},
+	}
+}
+
+// kamailioModule is where Debian installs a Kamailio module.
+func kamailioModule(name string) string {
+	return filepath.Join("/usr/lib/x86_64-linux-gnu/kamailio/modules", name)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// writeTo writes a test file.
+func writeTo(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
