@@ -92,6 +92,9 @@ type scaRun struct {
 	// seizeEnd: the Subscription-State of the last NOTIFY of the seize
 	// that expired.
 	seizeEnd string
+	// cancelled: whether each member's ringer got a CANCEL for the
+	// incoming call (the phones that did not answer stop ringing).
+	cancelled map[string]bool
 	// callInfo: every Call-Info each phone's key received, for failure
 	// messages.
 	callInfo map[string][]string
@@ -231,10 +234,11 @@ func finalOf(p *sipptest.Process) string {
 // caller's to check.
 func runSCA(t *testing.T, srv scaServer, lc scaLine) scaRun {
 	t.Helper()
-	run := scaRun{states: map[string]map[int][]string{}, callInfo: map[string][]string{}}
+	run := scaRun{states: map[string]map[int][]string{}, callInfo: map[string][]string{}, cancelled: map[string]bool{}}
 	first, last := lc.members[0], lc.members[len(lc.members)-1]
 
 	// The phones' ringers: the first member answers, the others ring.
+	ringers := map[string]*sipptest.Process{}
 	for i, m := range lc.members {
 		scen := "uas_noanswer.xml"
 		if i == 0 {
@@ -242,6 +246,7 @@ func runSCA(t *testing.T, srv scaServer, lc scaLine) scaRun {
 		}
 		p := sipptest.Start(t, sipptest.Options{Name: m.name + "-ringer", Scenario: scenario(scen), Timeout: 60 * time.Second})
 		srv.register(t, m, lc.line, p.Port)
+		ringers[m.name] = p
 	}
 	callee := sipptest.Start(t, sipptest.Options{Name: lc.callee.name + "-phone", Scenario: scenario("uas_hold.xml"),
 		Calls: 2, Timeout: 60 * time.Second})
@@ -276,6 +281,10 @@ func runSCA(t *testing.T, srv scaServer, lc scaLine) scaRun {
 		Remote: srv.remote, Service: lc.line, Inf: srv.csv(t, lc.callee, lc.callee.ext, 5999),
 		Pause: time.Second, Timeout: 20 * time.Second})
 	wantExit(t, in)
+	for _, m := range lc.members[1:] {
+		waitFor(t, 5*time.Second, m.name+"'s ringer to end", func() bool { return ringers[m.name].ExitCode() >= 0 })
+		run.cancelled[m.name] = len(ringers[m.name].Received("CANCEL")) > 0
+	}
 	waitState(keys[first.name], idxIncoming, "idle", 5*time.Second) // Kamailio does not (see the comparison test)
 
 	// Outgoing: the first member seizes, a second seize is refused, the
@@ -492,6 +501,11 @@ func checkDeskgateRun(t *testing.T, lc scaLine, run scaRun) {
 			}
 		}
 	}
+	for _, m := range lc.members[1:] {
+		if !run.cancelled[m.name] {
+			t.Errorf("%s's phone was not CANCELled when %s answered", m.name, lc.members[0].name)
+		}
+	}
 	if run.outsider != "403" {
 		t.Errorf("non-member call-info SUBSCRIBE answered %q, want 403", run.outsider)
 	}
@@ -612,4 +626,29 @@ func writeTo(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSippSCARestart: appearance state lives with the calls, in memory;
+// after a restart the resumed call-info subscriptions are NOTIFYed idle at
+// once (no lamp stays lit), and a seize made before the restart is over:
+// its line-seize subscription ends (noresource).
+func TestSippSCARestart(t *testing.T) {
+	h := newHarnessOffice(t, scaOffice)
+	srv := deskgateSCA(h)
+	olga, otto := departmentLine.members[0], departmentLine.members[2]
+	key := scaPhone(t, srv, "olga-key", "call-info", olga, "2000", "2000", 0)
+	seize := scaPhone(t, srv, "otto-seize", "line-seize", otto, "2000", "2000", 1)
+	if !waitState(key, 1, "seized", 10*time.Second) {
+		t.Fatal("the seize was not shown")
+	}
+	before := len(key.Received("NOTIFY"))
+	h.restart()
+	waitFor(t, 10*time.Second, "a NOTIFY after the restart", func() bool { return len(key.Received("NOTIFY")) > before })
+	if !waitState(key, 1, "idle", 5*time.Second) {
+		t.Errorf("after the restart the line shows %v", appearanceStates(key.Received("NOTIFY")))
+	}
+	waitFor(t, 10*time.Second, "the seize to end", func() bool {
+		ns := seize.Received("NOTIFY")
+		return len(ns) > 0 && first(ns[len(ns)-1].Header("Subscription-State")) == "terminated;reason=noresource"
+	})
 }
