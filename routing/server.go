@@ -7,10 +7,11 @@
 // executives assisted), presence feature codes, the voicemail subscription
 // permission, call history, and the handset keys: the subscriptions it
 // serves as notifier (DND key sync, BLF, away keys; persisted and resumed),
-// BLF call state, directed pickup and check-sync. It imports
-// routing/ringplan, routing/fork, routing/presence, routing/events,
-// daemon/directory and daemon/store; it must not import daemon,
-// provisioning or cmd.
+// BLF call state, directed pickup and check-sync, and shared call
+// appearance on department and executive lines (the appearances live in
+// routing/sca). It imports routing/ringplan, routing/fork,
+// routing/presence, routing/events, routing/sca, daemon/directory and
+// daemon/store; it must not import daemon, provisioning or cmd.
 package routing
 
 import (

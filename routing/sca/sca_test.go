@@ -164,7 +164,13 @@ func TestCallFlows(t *testing.T) {
 				}
 				return ""
 			}, "01:held"},
-			{func(tb *Table) string { return tb.Retrieved("c2", "oscartag", "callertag2") }, "01:active"},
+			{func(tb *Table) string {
+				line := tb.Retrieved("c2", "oscartag", "callertag2")
+				if c, _ := tb.ByCall("c2"); c.Owner != "oscar" || c.LineTag != "oscartag" || c.RemoteTag != "callertag2" {
+					return "retrieved appearance: " + c.Owner + " " + c.LineTag + " " + c.RemoteTag
+				}
+				return line
+			}, "01:active"},
 			{func(tb *Table) string { return tb.Ended("c1") }, "01:active"}, // the replaced dialog's BYE
 			{func(tb *Table) string { return tb.Ended("c2") }, ""},
 		}},
