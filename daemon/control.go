@@ -86,6 +86,7 @@ func (d *Daemon) controlMux() *http.ServeMux {
 	route("GET "+controlapi.PathHistory+"{user}", d.handleHistory)
 	route("GET "+controlapi.PathCredentials+"{user}", d.handleCredentials)
 	route("POST "+controlapi.PathCredentials+"{user}", d.handleCredentials)
+	route("POST "+controlapi.PathRearm+"{mac}", d.handleRearm)
 	return m
 }
 
@@ -124,6 +125,8 @@ func (d *Daemon) statusValue() controlapi.Status {
 		Phones:        len(ds.Snapshot.Phones()),
 		Restart:       d.restartRequired(),
 		Warnings:      d.warningList(),
+
+		ProvisioningAlerts: d.provisioningAlerts(),
 	}
 }
 

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -20,8 +22,13 @@ func (n *notifier) send(state string) {
 	}
 }
 
-// watchdog pings systemd at half of WATCHDOG_USEC until ctx ends.
-func (n *notifier) watchdog(ctx context.Context) error {
+// watchdog pings systemd at half of WATCHDOG_USEC until ctx ends, each
+// ping only after probe has shown that the daemon still works (the SIP
+// stack answers and the store takes a write). A probe that fails or hangs
+// withholds the ping, so WatchdogSec restarts a wedged daemon instead of a
+// ticker keeping it "alive". At most one probe runs at a time: a hung one
+// is not stacked up every period.
+func (n *notifier) watchdog(ctx context.Context, probe func(context.Context) error) error {
 	every, err := sd.SdWatchdogEnabled(false)
 	if err != nil {
 		n.log.Warn("watchdog settings", "err", err)
@@ -32,12 +39,43 @@ func (n *notifier) watchdog(ctx context.Context) error {
 	}
 	t := time.NewTicker(every / 2)
 	defer t.Stop()
+	busy := make(chan struct{}, 1)
 	for {
-		n.send(sd.SdNotifyWatchdog)
+		if err := runProbe(ctx, probe, every/4, busy); err == nil {
+			n.send(sd.SdNotifyWatchdog)
+		} else if ctx.Err() == nil {
+			n.log.Error("watchdog ping withheld: the daemon looks stuck", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// errProbeBusy: the previous probe has not returned yet.
+var errProbeBusy = errors.New("the previous liveness probe has not returned")
+
+// runProbe runs probe with a timeout; busy (capacity 1) holds a token while
+// a probe runs, including one abandoned after its timeout.
+func runProbe(ctx context.Context, probe func(context.Context) error, timeout time.Duration, busy chan struct{}) error {
+	select {
+	case busy <- struct{}{}:
+	default:
+		return errProbeBusy
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-busy }()
+		defer cancel()
+		done <- probe(pctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-pctx.Done():
+		return fmt.Errorf("liveness probe: no answer within %s", timeout)
 	}
 }

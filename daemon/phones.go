@@ -1,10 +1,15 @@
 package daemon
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"sort"
-	"strings"
+	"time"
 
 	"deskgate/daemon/controlapi"
 	"deskgate/daemon/directory"
@@ -19,13 +24,21 @@ func (d *Daemon) handlePhones(*http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return phoneRows(d.snapshot(), inv, d.sip.Registrations()), nil
+	sbs, err := d.db.SecretBindings()
+	if err != nil {
+		return nil, err
+	}
+	return phoneRows(d.snapshot(), inv, d.sip.Registrations(), sbs), nil
 }
 
-func phoneRows(snap *directory.Snapshot, inv []store.InventoryPhone, regs []routing.Registration) []controlapi.Phone {
+func phoneRows(snap *directory.Snapshot, inv []store.InventoryPhone, regs []routing.Registration, sbs []store.SecretBinding) []controlapi.Phone {
 	seen := make(map[string]store.InventoryPhone, len(inv))
 	for _, p := range inv {
 		seen[p.MAC] = p
+	}
+	secrets := make(map[string]store.SecretBinding, len(sbs))
+	for _, sb := range sbs {
+		secrets[sb.MAC] = sb
 	}
 	var rows []controlapi.Phone
 	for _, p := range snap.Phones() {
@@ -35,6 +48,13 @@ func phoneRows(snap *directory.Snapshot, inv []store.InventoryPhone, regs []rout
 			delete(seen, p.MAC)
 		}
 		row.Registered = registered(row, regs)
+		row.Secrets, row.SecretsAlert = "armed", ""
+		if sb, ok := secrets[p.MAC]; ok {
+			if sb.Address != "" {
+				row.Secrets = "bound " + sb.Address
+			}
+			row.SecretsAlert = sb.Alert
+		}
 		rows = append(rows, row)
 	}
 	for _, s := range seen {
@@ -51,17 +71,16 @@ func phoneRows(snap *directory.Snapshot, inv []store.InventoryPhone, regs []rout
 }
 
 // registered reports whether one of the user's bindings is this phone: its
-// User-Agent carries the MAC (Yealink, Grandstream, Fanvil, Cisco do), or it
-// registered from the address the phone was last seen at.
+// User-Agent or +sip.instance names the MAC (the same test check-sync uses),
+// or it registered from the address the phone was last seen at.
 func registered(p controlapi.Phone, regs []routing.Registration) bool {
-	hex := strings.ReplaceAll(p.MAC, ":", "")
 	ip := hostOf(p.Address)
 	for _, r := range regs {
 		if r.User != p.User {
 			continue
 		}
-		ua := strings.ToLower(strings.NewReplacer(":", "", "-", "", ".", "").Replace(r.UserAgent))
-		if strings.Contains(ua, hex) || (ip.IsValid() && hostOf(r.Source) == ip) {
+		if directory.MACIn(r.UserAgent, p.MAC) || directory.MACIn(r.InstanceID, p.MAC) ||
+			(ip.IsValid() && hostOf(r.Source) == ip) {
 			return true
 		}
 	}
@@ -74,4 +93,75 @@ func hostOf(s string) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(s)
 	return a.Unmap()
+}
+
+// handleRearm re-arms a phone's provisioning secrets (deskgatectl rearm):
+// the next fetch of its file binds them to its source address, or, with an
+// address in the body, they are bound to that address at once. Either way
+// the phone's alert is cleared: IT has looked at it. A re-armed phone that
+// is registered is sent check-sync, so it fetches (and binds) at once.
+func (d *Daemon) handleRearm(r *http.Request) (any, error) {
+	mac, err := directory.NormalizeMAC(r.PathValue("mac"))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if _, ok := d.snapshot().Phone(mac); !ok {
+		return nil, errorf(http.StatusNotFound, "phone %s is not in the directory", mac)
+	}
+	var req controlapi.Rearm
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		return nil, errorf(http.StatusBadRequest, "read request: %v", err)
+	}
+	var addr netip.Addr
+	if req.Address != "" {
+		if addr, err = netip.ParseAddr(req.Address); err != nil {
+			return nil, errorf(http.StatusBadRequest, "address %q is not an IP address", req.Address)
+		}
+		addr = addr.Unmap()
+	}
+	now := time.Now().UTC()
+	_, err = d.db.UpdateSecretBinding(mac, func(cur store.SecretBinding, _ bool) (store.SecretBinding, bool) {
+		prev := cur.Address
+		if prev == "" {
+			prev = cur.Previous
+		}
+		if addr.IsValid() {
+			return store.SecretBinding{Address: addr.String(), BoundAt: now, BoundBy: "operator", Previous: prev}, true
+		}
+		return store.SecretBinding{Previous: prev, ArmedAt: now}, true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if addr.IsValid() {
+		d.log.Info("provisioning secrets bound by operator", "mac", mac, "addr", addr.String())
+	} else {
+		d.log.Info("provisioning secrets re-armed", "mac", mac)
+		d.sip.CheckSync(context.WithoutCancel(r.Context()), []string{mac})
+	}
+	rows, err := d.handlePhones(r)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows.([]controlapi.Phone) {
+		if row.MAC == mac {
+			return row, nil
+		}
+	}
+	return nil, errorf(http.StatusNotFound, "phone %s is not in the directory", mac)
+}
+
+// provisioningAlerts lists the phones' secret alerts for status.
+func (d *Daemon) provisioningAlerts() []string {
+	sbs, err := d.db.SecretBindings()
+	if err != nil {
+		return []string{"cannot read provisioning secret bindings: " + err.Error()}
+	}
+	var out []string
+	for _, sb := range sbs {
+		if sb.Alert != "" {
+			out = append(out, fmt.Sprintf("%s: %s (%s)", sb.MAC, sb.Alert, sb.AlertAt.UTC().Format(time.RFC3339)))
+		}
+	}
+	return out
 }

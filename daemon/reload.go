@@ -103,10 +103,12 @@ func (d *Daemon) applyConfig(cfg *config.Config) {
 	same("trunk", old.Trunk, cfg.Trunk)
 	same("control", old.Control, cfg.Control)
 	same("domain", old.Domain, cfg.Domain)
-	// Live: site, feature codes, log level. Keep the running values of the
-	// rest, so what runs and what status says stay in step.
+	same("site", old.Site, cfg.Site) // in the mDNS name and TXT records, set at start
+	// Live: feature codes (routing reads them per call) and the log level.
+	// Keep the running values of the rest, so what runs and what status
+	// says stay in step.
 	next := *old
-	next.Site, next.FeatureCodes, next.Log = cfg.Site, cfg.FeatureCodes, cfg.Log
+	next.FeatureCodes, next.Log = cfg.FeatureCodes, cfg.Log
 	d.cfg.Store(&next)
 	d.setLevel(cfg.Log.Level)
 	d.restartMu.Lock()

@@ -24,6 +24,7 @@ import (
 	"deskgate/daemon/store"
 	"deskgate/provisioning"
 	"deskgate/routing"
+	"deskgate/routing/presence"
 )
 
 // Options are what cmd/deskgated hands to Run.
@@ -34,7 +35,10 @@ type Options struct {
 	Stderr        io.Writer // log output; default os.Stderr
 }
 
-// stopGrace bounds the clean stop after SIGTERM (SPEC §8: within 5 s).
+// stopGrace bounds the clean stop after SIGTERM (a clean stop within 5 s is
+// promised). Every service stops within its own shorter budget (routing's
+// DrainTimeout 2.5 s, the HTTP servers' 2 s), all in parallel, so the store
+// is closed only after they have returned.
 const stopGrace = 4 * time.Second
 
 // Daemon is one running deskgated.
@@ -47,7 +51,10 @@ type Daemon struct {
 	dir    *dirState
 	source dirsync.Source
 	sip    *routing.Server
-	prov   *provisioning.Server // nil: provisioning disabled
+	// presence is the DND / away service: built here and shared by routing
+	// (calls, feature codes, key LEDs) and the control API.
+	presence *presence.Service
+	prov     *provisioning.Server // nil: provisioning disabled
 
 	notify  *notifier
 	started time.Time
@@ -109,6 +116,11 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	d.source = src
+	d.presence, err = presence.New(presence.Options{Store: db, Log: d.log, Directory: d.dir.snapshot})
+	if err != nil {
+		db.Close()
+		return err
+	}
 	if d.sip, err = d.newSIP(cfg); err != nil {
 		db.Close()
 		return err
@@ -155,15 +167,19 @@ func (d *Daemon) serve(ctx context.Context) error {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	// Status and reload answer during the start (reloads are safe: CheckSync
+	// waits for the SIP stack). The directory source and the watchdog start
+	// once the services run: changes are then applied to a running stack,
+	// and the watchdog's probe has a stack to probe.
 	g.Go(func() error { return d.serveControl(gctx, ctl) })
-	g.Go(func() error { return d.runSource(gctx) })
 	g.Go(func() error { return d.reloadLoop(gctx) })
-	g.Go(func() error { return d.notify.watchdog(gctx) })
 	if err := d.startServices(gctx, g); err != nil {
 		cancel()
 		_ = g.Wait()
 		return err
 	}
+	g.Go(func() error { return d.runSource(gctx) })
+	g.Go(func() error { return d.notify.watchdog(gctx, d.alive) })
 
 	d.ready.Store(true)
 	d.notify.send("READY=1\nSTATUS=" + d.statusLine(d.dir.status()))
@@ -186,6 +202,15 @@ func (d *Daemon) serve(ctx context.Context) error {
 		d.log.Warn("services did not stop in time; exiting anyway", "grace", stopGrace)
 	}
 	return nil
+}
+
+// alive is the watchdog's probe: the SIP stack answers its own OPTIONS and
+// the store commits an empty write.
+func (d *Daemon) alive(ctx context.Context) error {
+	if err := d.sip.Probe(ctx); err != nil {
+		return err
+	}
+	return d.db.Ping()
 }
 
 // runSource follows the directory source until ctx ends.
@@ -212,5 +237,5 @@ func newSource(cfg *config.Config, log *slog.Logger) (dirsync.Source, error) {
 	}), nil
 }
 
-// snapshotFor is a helper for handlers: the current directory.
+// snapshot is a helper for handlers: the current directory.
 func (d *Daemon) snapshot() *directory.Snapshot { return d.dir.snapshot() }

@@ -14,6 +14,7 @@ import (
 // newSIP builds the registrar and proxy from the configuration.
 func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 	srv, err := routing.New(routing.Options{
+		Presence:           d.presence,
 		Domain:             cfg.Domain,
 		Listen:             cfg.SIP.Listen,
 		Advertise:          cfg.SIP.Advertise,
@@ -27,16 +28,22 @@ func (d *Daemon) newSIP(cfg *config.Config) (*routing.Server, error) {
 			Username:  cfg.Trunk.Username,
 			Password:  cfg.Trunk.Password,
 		},
-		Directory: d.dir.snapshot,
-		Store:     d.db,
-		Log:       d.log, // routing names its own component
-		FeatureCodes: presence.Codes{DNDOn: cfg.FeatureCodes.DNDOn, DNDOff: cfg.FeatureCodes.DNDOff,
-			AwayOn: cfg.FeatureCodes.AwayOn, AwayOff: cfg.FeatureCodes.AwayOff},
+		Directory:    d.dir.snapshot,
+		Store:        d.db,
+		Log:          d.log, // routing names its own component
+		FeatureCodes: d.featureCodes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	return srv, nil
+}
+
+// featureCodes are the codes of the running configuration; a reload that
+// changes them applies to the next call.
+func (d *Daemon) featureCodes() presence.Codes {
+	fc := d.cfg.Load().FeatureCodes
+	return presence.Codes{DNDOn: fc.DNDOn, DNDOff: fc.DNDOff, AwayOn: fc.AwayOn, AwayOff: fc.AwayOff}
 }
 
 // startServices starts the network services one by one, each bound before

@@ -37,7 +37,7 @@ func (d *Daemon) handleGetPresence(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := d.sip.Presence().Get(u.ID)
+	p := d.presence.Get(u.ID)
 	p.User = u.ID
 	return presenceValue(p), nil
 }
@@ -59,9 +59,9 @@ func (d *Daemon) handleSetDND(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Through routing's presence service, so the next call and the change
+	// Through the presence service routing consults, so the next call and the change
 	// feed (key LEDs) see it, as they see feature codes.
-	p, err := d.sip.Presence().SetDND(r.Context(), u.ID, c.On, presence.ByControl)
+	p, err := d.presence.SetDND(r.Context(), u.ID, c.On, presence.ByControl)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (d *Daemon) handleSetAway(r *http.Request) (any, error) {
 			return nil, errorf(http.StatusConflict, "%s is not an operator of department %s", u.ID, dept.ID)
 		}
 	}
-	p, err := d.sip.Presence().SetAway(r.Context(), u.ID, c.Department, c.On, presence.ByControl)
+	p, err := d.presence.SetAway(r.Context(), u.ID, c.Department, c.On, presence.ByControl)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"io"
@@ -17,15 +18,23 @@ import (
 
 // result is what a request came to, for its log line.
 type result struct {
-	status int
-	mac    string
-	model  string
+	status  int
+	mac     string
+	model   string
+	secrets string // what the secret policy did: secretsSent, secretsBound, secretsWithheld or ""
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.opts.Now()
 	src := remoteIP(r.RemoteAddr)
 	res := s.handle(w, r, src, now)
+	// One line per request, within the source's log budget; server errors
+	// are always logged. Nothing the client sent beyond the path (no
+	// User-Agent, no credentials) is written.
+	logged, suppressed := s.logs.allow(src, now)
+	if !logged && res.status < 500 {
+		return
+	}
 	level := slog.LevelInfo
 	if res.status >= 500 {
 		level = slog.LevelError
@@ -36,9 +45,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(path) > 128 {
 		path = path[:128]
 	}
-	s.log.LogAttrs(r.Context(), level, "provisioning request",
-		slog.String("mac", res.mac), slog.String("addr", src.String()),
-		slog.Int("status", res.status), slog.String("path", path))
+	attrs := []slog.Attr{slog.String("mac", res.mac), slog.String("addr", src.String()),
+		slog.Int("status", res.status), slog.String("path", path)}
+	if res.secrets != "" {
+		attrs = append(attrs, slog.String("secrets", res.secrets))
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int("suppressed", suppressed))
+	}
+	s.log.LogAttrs(r.Context(), level, "provisioning request", attrs...)
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, src netip.Addr, now time.Time) result {
@@ -105,9 +120,29 @@ func (s *Server) servePhone(w http.ResponseWriter, r *http.Request, req fileRequ
 	if !ok {
 		return notFound(w, req.MAC)
 	}
-	s.seePhone(req.MAC, vname, ua, p.Model, src)
+	res := result{status: http.StatusOK, mac: req.MAC, model: p.Model}
+	// Whether a file carries the secret is read off the file itself, so no
+	// renderer can add a secret-bearing file the policy does not see. An
+	// empty password is treated as a secret too (fail closed).
+	if pw == "" || bytes.Contains(f.body, []byte(pw)) {
+		d, err := s.checkSecrets(req.MAC, src)
+		if err != nil {
+			s.log.Error("provisioning secret binding", "mac", req.MAC, "error", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return result{status: http.StatusInternalServerError, mac: req.MAC}
+		}
+		if !d.give {
+			res = notFound(w, req.MAC)
+			res.secrets = d.event
+			return res
+		}
+		res.secrets = d.event
+		s.seePhone(req.MAC, vname, ua, p.Model, src)
+	} else if s.fromBoundAddress(req.MAC, src) {
+		s.seePhone(req.MAC, vname, ua, p.Model, src)
+	}
 	serveFile(w, r, f)
-	return result{status: http.StatusOK, mac: req.MAC, model: p.Model}
+	return res
 }
 
 // serveCommon serves a model-wide file, only to a phone whose User-Agent
@@ -126,7 +161,9 @@ func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request, req fileReq
 	if !ok {
 		return notFound(w, ua.MAC)
 	}
-	s.seePhone(ua.MAC, vname, ua, p.Model, src)
+	if s.fromBoundAddress(ua.MAC, src) {
+		s.seePhone(ua.MAC, vname, ua, p.Model, src)
+	}
 	serveFile(w, r, f)
 	return result{status: http.StatusOK, mac: ua.MAC, model: p.Model}
 }

@@ -27,7 +27,7 @@ func TestRateLimit(t *testing.T) {
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("request 41: status %d Retry-After %q, want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
 	}
-	if w := do(h, http.MethodGet, "/001565000001.cfg", "", "192.0.2.8:1000", nil); w.Code != 200 {
+	if w := do(h, http.MethodGet, "/001565000002.cfg", "", "192.0.2.8:1000", nil); w.Code != 200 {
 		t.Errorf("another source: status %d, want 200", w.Code)
 	}
 	mu.Lock()

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"deskgate/daemon/store"
 )
 
 // shutdownGrace bounds a graceful stop; then connections are closed.
@@ -20,7 +22,10 @@ type Server struct {
 	sip     sipServer
 	log     *slog.Logger
 	limiter *limiter
+	logs    *logSampler
 	handler http.Handler
+	// bindings holds where each phone's secrets may go (secrets.go).
+	bindings secretBindings
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -38,6 +43,12 @@ func New(opts Options) (*Server, error) {
 		sip:     sip,
 		log:     opts.Log.With("component", "provisioning"),
 		limiter: newLimiter(opts.RateLimit, opts.RateBurst, opts.MaxSources),
+		logs:    newLogSampler(opts.MaxSources),
+	}
+	if opts.Store != nil {
+		s.bindings = opts.Store
+	} else {
+		s.bindings = &memBindings{m: make(map[string]store.SecretBinding)}
 	}
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil

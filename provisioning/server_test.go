@@ -95,7 +95,8 @@ func TestUserAgentMACMustMatch(t *testing.T) {
 		{"Cisco, another phone's MAC", "/spa00562b000002.xml", "Cisco-CP-8851-3PCC/11.3.7 (00562b000001)", 403},
 		{"Cisco, serial number instead of a MAC", "/00562b000002.xml", "Cisco-CP-8851-3PCC/11.3.7 (FCH2145ABCD)", 200},
 		{"Fanvil, another phone's MAC", "/0c383e000002.cfg", "Fanvil X6U 2.12.1 0c383e000001", 403},
-		{"Snom carries no MAC we read", "/snomD785-000413000002.htm", "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 000413000001)", 200},
+		{"Snom, another phone's MAC", "/snomD785-000413000002.htm", "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 000413000001)", 403},
+		{"Snom, own MAC", "/snomD785-000413000002.htm", "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 000413000002 SXM:0 UXM:0)", 200},
 		{"Snom, .xml spelling", "/snomd785-000413000002.xml", "", 200},
 	}
 	for _, tt := range tests {

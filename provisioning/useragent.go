@@ -17,14 +17,6 @@ type uaInfo struct {
 // maxUALen bounds the User-Agent we look at; phones send well under 200 bytes.
 const maxUALen = 512
 
-// macFromUserAgent returns the MAC a phone's User-Agent carries, for the
-// vendors that send one (Yealink, Poly "(SN:…)", Grandstream "DevId",
-// Cisco MPP "(…)", Fanvil). ok is false when there is none.
-func macFromUserAgent(ua string) (string, bool) {
-	info := parseUserAgent(ua)
-	return info.MAC, info.MAC != ""
-}
-
 // parseUserAgent recognises the User-Agent formats of the supported
 // vendors' provisioning clients:
 //
@@ -33,7 +25,8 @@ func macFromUserAgent(ua string) (string, bool) {
 //	Grandstream Model HW GRP2614 SW 1.0.5.67 DevId c074ad112233
 //	Cisco-CP-8851-3PCC/11.3.7 (00562b043615)
 //	Fanvil X6U 2.12.1 0c383e112233
-//	Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 …)   (no MAC read)
+//	Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 … 000413922D24 SXM:0 UXM:0)
+//	snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767
 func parseUserAgent(ua string) uaInfo {
 	if len(ua) > maxUALen {
 		ua = ua[:maxUALen]
@@ -54,7 +47,7 @@ func parseUserAgent(ua string) uaInfo {
 		return ciscoUA(f)
 	case strings.HasPrefix(lower, "fanvil "):
 		return fanvilUA(f)
-	case strings.Contains(lower, "compatible; snom"):
+	case strings.Contains(lower, "compatible; snom"), strings.HasPrefix(lower, "snom"):
 		return snomUA(lower)
 	}
 	return uaInfo{}
@@ -156,10 +149,26 @@ func fanvilUA(f []string) uaInfo {
 	return info
 }
 
-// snomUA reads the model from "snomD785-SIP"; the MAC is not read: its
-// place in Snom's User-Agent is not documented.
+// snomUA reads the model from "snomD785-SIP" and the MAC from the first
+// later word of exactly 12 hex digits (Wazo's captures of D7xx and 7xx
+// firmware put it after the version words: "… 000413922D24 SXM:0").
 func snomUA(lower string) uaInfo {
-	_, rest, _ := strings.Cut(lower, "compatible; snom")
-	model, _, _ := strings.Cut(rest, "-sip")
-	return uaInfo{Vendor: "snom", Model: known("snom", model)}
+	rest := lower
+	if _, r, ok := strings.Cut(lower, "compatible; snom"); ok {
+		rest = r
+	} else {
+		rest = strings.TrimPrefix(lower, "snom")
+	}
+	model, after, _ := strings.Cut(rest, "-sip")
+	info := uaInfo{Vendor: "snom", Model: known("snom", model)}
+	for _, w := range strings.Fields(after) {
+		w = strings.TrimRight(w, ");")
+		if len(w) == 12 {
+			if mac := normalMAC(w); mac != "" {
+				info.MAC = mac
+				break
+			}
+		}
+	}
+	return info
 }

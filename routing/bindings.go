@@ -17,8 +17,10 @@ const maxContactsPerUser = 10
 
 // bindings is the registrar's table: map[user][]Binding under a mutex, each
 // user's slice replaced, never mutated, so readers keep a stable slice. Every
-// change is written to the store before it becomes visible, so routing works
-// right after a restart without phones re-registering.
+// change is queued to the store's write-behind as it becomes visible (the
+// REGISTER's answer never waits on the disk; the store commits within its
+// flush interval), so routing works right after a restart without phones
+// re-registering; a crash loses at most that interval's registrations.
 type bindings struct {
 	db *store.DB
 
@@ -93,13 +95,13 @@ func (b *bindings) update(user string, changes []store.Binding, now time.Time) (
 	cur := b.get(user, now)
 	next, removed := mergeBindings(cur, changes, now)
 	for _, c := range removed {
-		if err := b.db.DeleteBinding(user, c); err != nil {
+		if err := b.db.QueueDeleteBinding(user, c); err != nil {
 			return nil, err
 		}
 	}
 	for _, bd := range next {
 		if changed(cur, bd) {
-			if err := b.db.PutBinding(bd); err != nil {
+			if err := b.db.QueueBinding(bd); err != nil {
 				return nil, err
 			}
 		}
@@ -112,7 +114,7 @@ func (b *bindings) update(user string, changes []store.Binding, now time.Time) (
 func (b *bindings) removeAll(user string) error {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
-	if err := b.db.DeleteBindings(user); err != nil {
+	if err := b.db.QueueDeleteBindings(user); err != nil {
 		return err
 	}
 	b.swap(user, nil)

@@ -32,7 +32,7 @@ import (
 // Run has started, or after it ended, it only logs.
 func (s *Server) CheckSync(ctx context.Context, macs []string) {
 	snap := s.opts.Directory()
-	if snap == nil || s.cli == nil || s.me == nil {
+	if snap == nil || !s.up.Load() {
 		s.log.Warn("check-sync not sent: SIP not running", "macs", macs)
 		return
 	}
@@ -72,19 +72,9 @@ func checkSyncTargets(snap *directory.Snapshot, bs *bindings, mac string, now ti
 }
 
 // bindingHasMAC reports whether a binding's User-Agent or instance id
-// names the MAC (any of the usual spellings: separators are ignored).
+// names the MAC.
 func bindingHasMAC(b store.Binding, mac string) bool {
-	hex := strings.ToLower(strings.NewReplacer(":", "", "-", "", ".", "").Replace(mac))
-	if len(hex) != 12 {
-		return false
-	}
-	strip := strings.NewReplacer(":", "", "-", "", ".", "")
-	for _, s := range []string{b.UserAgent, b.InstanceID} {
-		if strings.Contains(strip.Replace(strings.ToLower(s)), hex) {
-			return true
-		}
-	}
-	return false
+	return directory.MACIn(b.UserAgent, mac) || directory.MACIn(b.InstanceID, mac)
 }
 
 // sendCheckSync sends one check-sync NOTIFY to a binding.

@@ -248,18 +248,31 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction)
 		s.endSub(sb, events.ReasonTimeout)
 		return true
 	}
-	s.subs.mu.Lock()
-	sb.rec.Expires = s.now().Add(time.Duration(sr.expires) * time.Second)
-	if c := req.Contact(); c != nil && c.Address.Host != "" {
-		sb.rec.Contact = c.Address.String() // target refresh (RFC 6665 §4.1.2.1)
+	rec, ok = s.subs.refresh(sb, func(r *store.Subscription) {
+		r.Expires = s.now().Add(time.Duration(sr.expires) * time.Second)
+		if c := req.Contact(); c != nil && c.Address.Host != "" {
+			r.Contact = c.Address.String() // target refresh (RFC 6665 §4.1.2.1)
+		}
+		if sr.feature != nil && sr.feature.Device != "" {
+			r.Device = sr.feature.Device
+		}
+	})
+	if ok {
+		if err := s.opts.Store.PutSubscription(rec); err != nil {
+			s.log.Error("store subscription", "user", rec.User, "resource", rec.Resource, "error", err)
+		}
+		// A failed NOTIFY may have dropped it while we wrote: then our write
+		// must not outlive it in the store (it would be resumed at restart).
+		ok = s.subs.live(sb)
+		if !ok {
+			if err := s.opts.Store.DeleteSubscription(rec.ID); err != nil {
+				s.log.Error("delete subscription", "user", rec.User, "resource", rec.Resource, "error", err)
+			}
+		}
 	}
-	if sr.feature != nil && sr.feature.Device != "" {
-		sb.rec.Device = sr.feature.Device
-	}
-	rec = sb.rec
-	s.subs.mu.Unlock()
-	if err := s.opts.Store.PutSubscription(rec); err != nil {
-		s.log.Error("store subscription", "user", rec.User, "resource", rec.Resource, "error", err)
+	if !ok {
+		s.respond(req, tx, 481, "Subscription Does Not Exist")
+		return true
 	}
 	s.send(tx, s.subscribeOK(req, rec, sr.expires))
 	s.notify(sb)

@@ -14,6 +14,7 @@ import (
 
 	"deskgate/daemon/directory"
 	"deskgate/daemon/directory/directorytest"
+	"deskgate/daemon/store"
 	"deskgate/routing/events"
 )
 
@@ -96,7 +97,7 @@ func keysServer(t *testing.T) (*Server, *notifySink) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.presenceLoop(ctx, feed); close(done) }()
-	t.Cleanup(func() { cancel(); stop(); <-done; s.senders.stop(5 * time.Second) })
+	t.Cleanup(func() { cancel(); stop(); <-done; s.senders.stop(time.Now().Add(5 * time.Second)) })
 	return s, sink
 }
 
@@ -341,9 +342,10 @@ func TestSubscriptionRefreshAndUnsubscribe(t *testing.T) {
 		checkNotify(t, notes[n-1], ok, "as-feature-event", st.state, uint32(n))
 	}
 	eventually(t, "subscription removed", func() bool { return s.subs.count() == 0 })
-	if subs, _ := s.opts.Store.Subscriptions(s.now()); len(subs) != 0 {
-		t.Errorf("%d subscriptions left in the store", len(subs))
-	}
+	eventually(t, "no subscription left in the store", func() bool {
+		subs, _ := s.opts.Store.Subscriptions(s.now())
+		return len(subs) == 0
+	})
 }
 
 // eventually polls cond every 5 ms for at most 5 s.
@@ -355,5 +357,49 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A refresh racing with a NOTIFY failure (dropSub) must not bring the
+// subscription back: not in the table, and not in the store, where it
+// would be resumed at the next start.
+func TestRefreshCannotResurrect(t *testing.T) {
+	s, sink := keysServer(t)
+	m := subMsg{ruser: "1001", ext: "1001", user: "alice", event: "as-feature-event", expires: 600}
+	ok, _ := subscribe(t, s, sink, m)
+	sb := s.subs.all()[0]
+	s.dropSub(sb)
+	if _, live := s.subs.refresh(sb, func(r *store.Subscription) { r.Expires = time.Now().Add(time.Hour) }); live {
+		t.Fatal("refresh of a dropped subscription succeeded")
+	}
+
+	// The same race through the handler, many times over.
+	s.subLimit = newRateLimiter(SubscribeLimit{Rate: 1e6, Burst: 1e6})
+	for i := range 100 {
+		m.callID = "race-" + strconv.Itoa(i)
+		ok, _ = subscribe(t, s, sink, m)
+		var sb *subscription
+		for _, x := range s.subs.all() {
+			if x.rec.CallID == m.callID {
+				sb = x
+			}
+		}
+		if sb == nil {
+			t.Fatalf("round %d: subscription not in the table", i)
+		}
+		in := m
+		in.toTag, in.expires, in.cseq = tagOf(ok), 300, 2
+		raw := in.raw(t, s)
+		done := make(chan struct{})
+		go func() { defer close(done); s.dropSub(sb) }()
+		exchange(t, s, raw)
+		<-done
+		eventually(t, "table empty", func() bool { return s.subs.count() == 0 })
+		// dropSub deletes the record right after emptying the table; a
+		// resurrected one would stay.
+		eventually(t, "no subscription in the store (round "+strconv.Itoa(i)+")", func() bool {
+			subs, _ := s.opts.Store.Subscriptions(s.now())
+			return len(subs) == 0
+		})
 	}
 }

@@ -16,7 +16,7 @@ const featureStatus = 480
 // authenticated user and answers with the new state as reason phrase. The
 // change is persisted before the answer, so it holds for the next call.
 func (s *Server) handleFeature(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, user, dialled string) {
-	f := presence.ParseFeature(snap, s.opts.FeatureCodes, user, dialled)
+	f := presence.ParseFeature(snap, s.opts.FeatureCodes().WithDefaults(), user, dialled)
 	if f.Status != 0 {
 		s.log.Info("feature code refused", "user", user, "code", dialled, "status", f.Status, "call_id", callID(req))
 		s.respond(req, tx, f.Status, f.Reason)

@@ -84,7 +84,7 @@ func TestSippFeatureCodes(t *testing.T) {
 // phone for the next call; codes come from routing.Options.FeatureCodes.
 func TestSippFeatureCodeTakesEffect(t *testing.T) {
 	h := newHarnessOffice(t, teamOffice(time.Now()), func(o *routing.Options) {
-		o.FeatureCodes = presence.Codes{DNDOn: "*11", DNDOff: "*10"}
+		o.FeatureCodes = func() presence.Codes { return presence.Codes{DNDOn: "*11", DNDOff: "*10"} }
 	})
 	phone := h.phone("olga-phone", "uas_answer.xml", "1020", "olga")
 	code := sipptest.Start(t, sipptest.Options{Name: "olga-dnd", Scenario: scenario("uac_reject.xml"),

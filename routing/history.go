@@ -72,11 +72,12 @@ func historyEntries(rec callRecord, out fork.Outcome) []historyWrite {
 	return ws
 }
 
-// recordHistory writes a finished call's entries; a store error is logged,
-// never fatal to the call.
+// recordHistory queues a finished call's entries to the store's
+// write-behind (no fsync on the call's path); a store error is logged, never
+// fatal to the call.
 func (s *Server) recordHistory(rec callRecord, out fork.Outcome) {
 	for _, w := range historyEntries(rec, out) {
-		if err := s.opts.Store.AppendHistory(w.user, w.entry); err != nil {
+		if err := s.opts.Store.QueueHistory(w.user, w.entry); err != nil {
 			s.log.Error("record call history", "call_id", rec.callID, "user", w.user, "error", err)
 		}
 	}

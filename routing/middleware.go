@@ -27,8 +27,17 @@ func (s *Server) routes(srv *sipgo.Server) {
 
 // handle is the request entry point: recover, count, validate, dispatch.
 func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
-	s.active.Add(1)
-	defer s.active.Done()
+	if !s.active.enter() {
+		// Stopping: the transports close in a moment. Phones retry elsewhere
+		// or after the restart.
+		if !req.IsAck() {
+			res := sip.NewResponseFromRequest(req, 503, "Shutting Down", nil)
+			res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+			s.send(tx, res)
+		}
+		return
+	}
+	defer s.active.leave()
 	defer s.recoverRequest(req, tx)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("request", "method", string(req.Method), "ruri", req.Recipient.String(),

@@ -3,7 +3,6 @@ package routing
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -19,44 +18,6 @@ import (
 // full state). A subscriber that does not answer, or answers with an error,
 // loses the subscription (RFC 6665 §4.2.2: 481 and timeouts end it; the
 // phone's next refresh then gets 481 and subscribes again).
-
-// workers runs the senders: started on demand, all stopped before the
-// transports close. Add happens under mu and never after close, so Wait
-// cannot race with it.
-type workers struct {
-	mu     sync.Mutex
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func (w *workers) start(f func()) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return false
-	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		f()
-	}()
-	return true
-}
-
-// stop refuses new work and waits up to d for the running work.
-func (w *workers) stop(d time.Duration) bool {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	done := make(chan struct{})
-	go func() { w.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
 
 // notify schedules a NOTIFY with sb's current state.
 func (s *Server) notify(sb *subscription) { s.schedule(sb, "") }

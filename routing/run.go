@@ -65,8 +65,13 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	<-gctx.Done()
-	s.drain()
-	if !s.senders.stop(s.opts.DrainTimeout) {
+	// One budget for the whole stop, shorter than the daemon's own grace, so
+	// the store is never closed under a handler or sender still writing.
+	deadline := time.Now().Add(s.opts.DrainTimeout)
+	if !s.active.stop(deadline) {
+		s.log.Warn("sip handlers still running at shutdown", "waited", s.opts.DrainTimeout)
+	}
+	if !s.senders.stop(deadline) {
 		s.log.Warn("NOTIFYs still in flight at shutdown", "waited", s.opts.DrainTimeout)
 	}
 	s.closeAll(ls)
@@ -122,6 +127,9 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 	s.mu.Lock()
 	s.bound = bound
 	s.mu.Unlock()
+	// Published last: CheckSync, called from the daemon's goroutines, reads
+	// the fields above only after it sees up (the atomic orders the writes).
+	s.up.Store(true)
 	return nil
 }
 
@@ -165,18 +173,6 @@ func (s *Server) waitListening(ctx context.Context, ls []boundListener) error {
 			return ctx.Err()
 		case <-time.After(2 * time.Millisecond):
 		}
-	}
-}
-
-// drain waits for request handlers in progress (ringing calls end with a
-// final response once ctx is done) for at most DrainTimeout.
-func (s *Server) drain() {
-	done := make(chan struct{})
-	go func() { s.active.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(s.opts.DrainTimeout):
-		s.log.Warn("sip handlers still running at shutdown", "waited", s.opts.DrainTimeout)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -68,15 +69,16 @@ type Options struct {
 	// Presence is the DND / away state calls consult and feature codes
 	// change; nil = New builds one on Store (see Server.Presence).
 	Presence *presence.Service
-	// FeatureCodes are the presence feature codes; empty fields take the
+	// FeatureCodes gives the presence feature codes in force, read per
+	// call so a reload applies them live; nil or empty fields take the
 	// defaults *78 *79 *45 *46.
-	FeatureCodes presence.Codes
+	FeatureCodes func() presence.Codes
 
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
-	DrainTimeout  time.Duration   // wait for calls in progress at shutdown; default 3s
+	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
 }
 
@@ -99,7 +101,7 @@ type Server struct {
 	lines    *lineTable   // BLF state of extensions
 	sca      *sca.Table   // shared call appearances of department and executive lines
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
-	senders  workers      // NOTIFY senders
+	senders  inflight     // NOTIFY and check-sync senders
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -108,7 +110,8 @@ type Server struct {
 	fork   *fork.Executor
 	me     *self
 	ctx    context.Context
-	active sync.WaitGroup // request handlers in progress
+	active inflight    // request handlers in progress
+	up     atomic.Bool // set once the fields above are, by Run's setup
 
 	mu       sync.Mutex
 	bound    []listenSpec
@@ -183,7 +186,9 @@ func checkOptions(o *Options) error {
 		return fmt.Errorf("routing options: %w", err)
 	}
 	o.Domain = strings.ToLower(strings.TrimSpace(o.Domain))
-	o.FeatureCodes = o.FeatureCodes.WithDefaults()
+	if o.FeatureCodes == nil {
+		o.FeatureCodes = func() presence.Codes { return presence.Codes{} }
+	}
 	if o.RegisterMinExpires <= 0 {
 		o.RegisterMinExpires = 60
 	}
@@ -198,7 +203,7 @@ func checkOptions(o *Options) error {
 		o.SweepInterval = 30 * time.Second
 	}
 	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = 3 * time.Second
+		o.DrainTimeout = 2500 * time.Millisecond
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -248,6 +253,9 @@ type Registration struct {
 	Source    string    `json:"source"`
 	Transport string    `json:"transport"`
 	UserAgent string    `json:"user_agent"`
+	// InstanceID is the binding's +sip.instance; with the User-Agent it tells
+	// which phone the binding is (directory.MACIn).
+	InstanceID string `json:"instance_id,omitempty"`
 }
 
 // Registrations lists live bindings sorted by user and contact.
@@ -256,7 +264,7 @@ func (s *Server) Registrations() []Registration {
 	out := make([]Registration, len(all))
 	for i, b := range all {
 		out[i] = Registration{User: b.User, Contact: b.Contact, Expires: b.Expires,
-			Source: b.Source, Transport: b.Transport, UserAgent: b.UserAgent}
+			Source: b.Source, Transport: b.Transport, UserAgent: b.UserAgent, InstanceID: b.InstanceID}
 	}
 	return out
 }

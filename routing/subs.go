@@ -189,6 +189,28 @@ func (t *subTable) count() int {
 	return len(t.byID)
 }
 
+// refresh applies update to a live subscription's record and returns a
+// copy; false (nothing changed) when it was dropped or is ending, so a
+// refresh racing with a failed NOTIFY cannot bring it back.
+func (t *subTable) refresh(sb *subscription, update func(*store.Subscription)) (store.Subscription, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if sb.gone || sb.ending != "" {
+		return store.Subscription{}, false
+	}
+	update(&sb.rec)
+	r := sb.rec
+	r.RouteSet = slices.Clone(r.RouteSet)
+	return r, true
+}
+
+// live reports whether sb is still in the table and not ending.
+func (t *subTable) live(sb *subscription) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !sb.gone && sb.ending == ""
+}
+
 // record returns a copy of a subscription's record.
 func (t *subTable) record(sb *subscription) store.Subscription {
 	t.mu.Lock()

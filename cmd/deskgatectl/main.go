@@ -41,12 +41,13 @@ var commands = map[string]command{
 	"away":          {"away USER [on|off] [--department ID]", runAway},
 	"history":       {"history USER", runHistory},
 	"credentials":   {"credentials USER [--rotate]", runCredentials},
+	"rearm":         {"rearm MAC [--address IP]", runRearm},
 	"reload":        {"reload", runReload},
 	"check":         {"check FILE", runCheck},
 }
 
 // valueFlags take a value; every other flag is boolean.
-var valueFlags = map[string]bool{"socket": true, "department": true}
+var valueFlags = map[string]bool{"socket": true, "department": true, "address": true}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -125,7 +126,7 @@ func splitArgs(argv []string) (map[string]string, []string, error) {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: deskgatectl [--socket PATH] [--json] COMMAND [ARGS]\ncommands:")
-	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "reload", "check"} {
+	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "rearm", "reload", "check"} {
 		fmt.Fprintf(w, "  %s\n", commands[name].usage)
 	}
 }

@@ -59,6 +59,8 @@ func TestRunUsage(t *testing.T) {
 		{"dnd with department", []string{sock, "dnd", "alice", "on", "--department", "x"}, 2, "--department is for away"},
 		{"extra argument", []string{sock, "status", "now"}, 2, `unexpected argument "now"`},
 		{"missing argument", []string{sock, "history"}, 2, "missing argument"},
+		{"rearm without a MAC", []string{sock, "rearm"}, 2, "usage: deskgatectl rearm MAC [--address IP]"},
+		{"rearm address without a value", []string{sock, "rearm", "00:15:65:00:00:01", "--address"}, 2, "--address needs a value"},
 		{"daemon not running", []string{sock, "status"}, 1, "deskgated is not running"},
 	}
 	for _, tt := range tests {

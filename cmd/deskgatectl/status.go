@@ -39,6 +39,12 @@ func runStatus(e *env) error {
 	for _, w := range s.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
+	for _, a := range s.ProvisioningAlerts {
+		fmt.Fprintf(e.stdout, "provisioning alert: %s\n", a)
+	}
+	if len(s.ProvisioningAlerts) > 0 {
+		fmt.Fprintln(e.stdout, rearmHint)
+	}
 	if len(s.Restart) > 0 {
 		fmt.Fprintf(e.stdout, "restart required for: %v\n", s.Restart)
 	}

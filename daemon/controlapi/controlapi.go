@@ -17,6 +17,7 @@ const (
 	PathAway          = "/v1/away/"        // + user
 	PathHistory       = "/v1/history/"     // + user
 	PathCredentials   = "/v1/credentials/" // + user; POST with ?rotate=1 rotates
+	PathRearm         = "/v1/rearm/"       // + MAC; POST a Rearm
 )
 
 // Status is `deskgatectl status`.
@@ -35,6 +36,9 @@ type Status struct {
 	Phones        int             `json:"phones"`
 	Restart       []string        `json:"restart_required,omitempty"` // settings changed on reload that need a restart
 	Warnings      []string        `json:"warnings,omitempty"`         // optional services that are not running
+	// ProvisioningAlerts lists phones whose provisioning secrets went to a
+	// new address or were asked for from another one, until re-armed.
+	ProvisioningAlerts []string `json:"provisioning_alerts,omitempty"`
 }
 
 // DirectoryStatus describes the running office directory.
@@ -76,6 +80,17 @@ type Phone struct {
 	Registered bool      `json:"registered"`
 	Address    string    `json:"address"`
 	LastSeen   time.Time `json:"last_seen,omitzero"`
+	// Secrets is where the phone's file with its SIP password may go:
+	// "armed" (the next fetch, from any address) or "bound <ip>"; "" for
+	// phones not in the directory.
+	Secrets      string `json:"secrets,omitempty"`
+	SecretsAlert string `json:"secrets_alert,omitempty"` // see Status.ProvisioningAlerts
+}
+
+// Rearm is the body of a POST to PathRearm: with Address, the phone's
+// secrets are bound to that IP at once; without, the next fetch binds.
+type Rearm struct {
+	Address string `json:"address,omitempty"`
 }
 
 // Presence is the DND / away state of a user.

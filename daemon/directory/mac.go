@@ -90,3 +90,54 @@ func lowerHex(c byte) byte {
 	}
 	return c
 }
+
+// MACIn reports whether text (a User-Agent, a +sip.instance URN, a log
+// field) names mac, in any of the spellings NormalizeMAC accepts and in any
+// case, as a whole: "(001565aabb01)", "… 00:15:65:AA:BB:01",
+// "urn:uuid:00000000-0000-1000-8000-001565aabb01" all name
+// 00:15:65:aa:bb:01, but "0001565aabb01" or "00:15:65:aa:bb:01:02" do not.
+// This is the one place that decides whether a phone's text names its MAC
+// (provisioning's User-Agent check, check-sync targets, `deskgatectl
+// phones`).
+func MACIn(text, mac string) bool {
+	norm, err := NormalizeMAC(mac)
+	if err != nil || len(text) < 12 {
+		return false
+	}
+	lower := strings.ToLower(text)
+	hex := strings.ReplaceAll(norm, ":", "")
+	spellings := [...]struct {
+		s   string
+		sep byte
+	}{
+		{hex, 0},
+		{norm, ':'},
+		{strings.ReplaceAll(norm, ":", "-"), '-'},
+		{hex[0:4] + "." + hex[4:8] + "." + hex[8:12], '.'},
+	}
+	for _, sp := range spellings {
+		for from := 0; from <= len(lower)-len(sp.s); {
+			i := strings.Index(lower[from:], sp.s)
+			if i < 0 {
+				break
+			}
+			start, end := from+i, from+i+len(sp.s)
+			if macBoundary(lower, start-1, sp.sep) && macBoundary(lower, end, sp.sep) {
+				return true
+			}
+			from = start + 1
+		}
+	}
+	return false
+}
+
+// macBoundary reports whether lower[i] (or the text's edge) ends a MAC
+// written with separator sep (0 for none): no hex digit, and not the same
+// separator, which would make the MAC part of a longer group.
+func macBoundary(lower string, i int, sep byte) bool {
+	if i < 0 || i >= len(lower) {
+		return true
+	}
+	c := lower[i]
+	return hexVal(c) < 0 && (sep == 0 || c != sep)
+}

@@ -69,3 +69,39 @@ func FuzzNormalizeMAC(f *testing.F) {
 		}
 	})
 }
+
+func TestMACIn(t *testing.T) {
+	const mac = "00:15:65:aa:bb:01"
+	tests := []struct {
+		name, text string
+		want       bool
+	}{
+		{"yealink user agent", "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:bb:01", true},
+		{"upper case colons", "Yealink SIP-T54W 96.86.0.100 00:15:65:AA:BB:01", true},
+		{"cisco in parentheses", "Cisco-CP-8851-3PCC/11.3.7 (001565aabb01)", true},
+		{"grandstream devid", "Grandstream Model HW GRP2614 SW 1.0.5.67 DevId 001565aabb01", true},
+		{"snom token upper case", "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2.0 001565AABB01 SXM:0 UXM:0)", true},
+		{"poly serial", "FileTransport PolycomVVX-VVX_450-UA/6.4.3 (SN:001565aabb01) Type/Application", true},
+		{"instance id", "<urn:uuid:00000000-0000-1000-8000-001565aabb01>", true},
+		{"dashes", "phone 00-15-65-aa-bb-01", true},
+		{"cisco dots", "id 0015.65aa.bb01", true},
+		{"another phone", "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:bb:02", false},
+		{"longer hex run before", "x0001565aabb01", false},
+		{"longer hex run after", "001565aabb0102", false},
+		{"seven colon groups", "00:15:65:aa:bb:01:02", false},
+		{"digits spread over tokens", "001565 aabb01", false},
+		{"separators stripped across fields", "0.0.1.5.6.5.a.a.b.b.0.1", false},
+		{"nothing", "sipp-harness", false},
+		{"empty", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := directory.MACIn(tc.text, mac); got != tc.want {
+				t.Errorf("MACIn(%q) = %v, want %v", tc.text, got, tc.want)
+			}
+		})
+	}
+	if directory.MACIn("00:15:65:aa:bb:01", "not a mac") {
+		t.Error("an invalid MAC matched")
+	}
+}

@@ -95,9 +95,9 @@ func (s *FileSource) Fetch(ctx context.Context) ([]byte, error) {
 }
 
 func (s *FileSource) read() ([]byte, error) {
-	f, err := os.Open(s.path)
+	f, _, err := openRegular(s.path, "directory file")
 	if err != nil {
-		return nil, fmt.Errorf("read directory file: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, s.maxBytes+1))

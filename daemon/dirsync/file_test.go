@@ -364,3 +364,46 @@ func TestWatchDirs(t *testing.T) {
 		})
 	}
 }
+
+// A FIFO planted at the file's path must neither block the source nor be
+// ignored: it is reported, and a regular file put back is applied.
+func TestFileFIFO(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "office.yaml")
+	must(t, syscall.Mkfifo(path, 0o644))
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := NewFileSource(FileOptions{Path: path}).Fetch(context.Background())
+		fetched <- err
+	}()
+	select {
+	case err := <-fetched:
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "named pipe") {
+			t.Fatalf("Fetch of a FIFO: %v, want ErrNotRegular naming a named pipe", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fetch of a FIFO blocked")
+	}
+
+	rec := &recorder{origin: OriginFile, reject: rejectInvalid}
+	run(t, NewFileSource(FileOptions{Path: path, Debounce: 20 * time.Millisecond, Poll: time.Hour}), rec)
+	waitReport(t, rec, 0, "FIFO reported", func(err error) bool { return errors.Is(err, ErrNotRegular) })
+	must(t, os.Remove(path))
+	writeAtomic(t, path, doc("2"))
+	waitApplied(t, rec, 0, doc("2"))
+}
+
+func TestReadTokenFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	must(t, syscall.Mkfifo(path, 0o600))
+	done := make(chan error, 1)
+	go func() { _, err := readToken(path); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Fatalf("readToken of a FIFO: %v, want ErrNotRegular", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("readToken of a FIFO blocked")
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"unicode"
 )
@@ -101,18 +100,11 @@ func bodyExcerpt(r io.Reader) string {
 // readToken reads the bearer token, refusing a file others may read (SPEC:
 // mode 0600) and a token that cannot go into a header.
 func readToken(path string) (string, error) {
-	f, err := os.Open(path)
+	f, fi, err := openRegular(path, "token file")
 	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
+		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("token file %s is not a regular file", path)
-	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return "", fmt.Errorf("token file %s has mode %04o: it must not be readable by group or others (chmod 0600)", path, perm)
 	}

@@ -85,13 +85,7 @@ func (db *DB) DeleteBindings(user string) error {
 		if err != nil {
 			return err
 		}
-		prefix := bindingPrefix(user)
-		var keys [][]byte
-		c := bk.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
-		return deleteKeys(bk, keys)
+		return deleteBindingsTx(bk, user)
 	})
 	if err != nil {
 		return fmt.Errorf("delete bindings of %s: %w", user, err)
@@ -104,6 +98,7 @@ func (db *DB) Bindings(user string, now time.Time) ([]Binding, error) {
 	if err := checkName("user", user); err != nil {
 		return nil, fmt.Errorf("read bindings: %w", err)
 	}
+	db.readYourWrites()
 	var out []Binding
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		bk, err := bucket(tx, bucketBindings)
@@ -127,6 +122,7 @@ func (db *DB) Bindings(user string, now time.Time) ([]Binding, error) {
 
 // AllBindings returns every unexpired binding, ordered by user then contact.
 func (db *DB) AllBindings(now time.Time) ([]Binding, error) {
+	db.readYourWrites()
 	var out []Binding
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		bk, err := bucket(tx, bucketBindings)
@@ -146,6 +142,7 @@ func (db *DB) AllBindings(now time.Time) ([]Binding, error) {
 
 // PurgeExpired deletes the bindings expired at now and returns how many.
 func (db *DB) PurgeExpired(now time.Time) (int, error) {
+	db.readYourWrites() // a queued put of an expired binding must not outlive the purge
 	var n int
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		bk, err := bucket(tx, bucketBindings)

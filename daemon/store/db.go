@@ -1,6 +1,7 @@
 // Package store owns deskgated's persistent runtime state: one bbolt file with
 // declared buckets (registrations, presence, credentials, phone inventory, the
-// last good directory, call history, daemon secrets, event subscriptions), its
+// last good directory, call history, daemon secrets, event subscriptions,
+// provisioning secret bindings), its
 // schema version and its migrations. Values are JSON so the file stays
 // readable and forward compatible. It must not import any deskgate package: callers own the meaning
 // of what they store.
@@ -48,7 +49,7 @@ const (
 
 func declaredBuckets() []string {
 	return []string{bucketMeta, bucketBindings, bucketPresence, bucketCredentials,
-		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets, bucketSubscriptions}
+		bucketInventory, bucketLastGood, bucketHistory, bucketSecrets, bucketSubscriptions, bucketProvSecrets}
 }
 
 var (
@@ -65,6 +66,9 @@ type Options struct {
 	Timeout      time.Duration // how long to wait for the file lock; default 1s
 	HistoryLimit int           // call history entries kept per user; default 500
 	Log          *slog.Logger  // migrations are logged here; default discards
+	// FlushEvery bounds how long a queued write (bindings, history) waits
+	// before it is committed; default 200ms. See Queue*.
+	FlushEvery time.Duration
 }
 
 // DB is the open state database. Its methods are safe for concurrent use.
@@ -73,6 +77,7 @@ type DB struct {
 	path         string
 	historyLimit int
 	log          *slog.Logger
+	behind       *behind // writes queued behind SIP answers (behind.go)
 }
 
 // Open opens or creates the state database at path (mode 0600). The directory
@@ -103,11 +108,24 @@ func open(path string, opts Options, openFile func(string, int, os.FileMode) (*o
 		_ = bdb.Close()
 		return nil, err
 	}
+	db.behind = startBehind(db, opts.FlushEvery)
 	return db, nil
 }
 
-// Close closes the database. Calling it again is harmless.
+// Ping proves the database still takes writes: an empty read-write
+// transaction waits for the writer lock and commits (an fsync), so a
+// wedged writer or disk shows here. For the systemd watchdog.
+func (db *DB) Ping() error {
+	if err := db.bolt.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("state database %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Close writes what is queued behind requests, then closes the database.
+// Calling it again is harmless.
 func (db *DB) Close() error {
+	db.behind.close(db)
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close state database %s: %w", db.path, err)
 	}

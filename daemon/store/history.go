@@ -59,28 +59,30 @@ func (db *DB) AppendHistory(user string, e HistoryEntry) error {
 	if err := e.validate(); err != nil {
 		return fmt.Errorf("append history of %s: %w", user, err)
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		hb, err := bucket(tx, bucketHistory)
-		if err != nil {
-			return err
-		}
-		ub, err := hb.CreateBucketIfNotExists([]byte(user))
-		if err != nil {
-			return err
-		}
-		seq, err := ub.NextSequence()
-		if err != nil {
-			return err
-		}
-		if err := putJSON(ub, historyKey(seq), e); err != nil {
-			return err
-		}
-		return trimHistory(ub, db.historyLimit)
-	})
+	err := db.bolt.Update(func(tx *bolt.Tx) error { return db.appendHistoryTx(tx, user, e) })
 	if err != nil {
 		return fmt.Errorf("append history of %s: %w", user, err)
 	}
 	return nil
+}
+
+func (db *DB) appendHistoryTx(tx *bolt.Tx, user string, e HistoryEntry) error {
+	hb, err := bucket(tx, bucketHistory)
+	if err != nil {
+		return err
+	}
+	ub, err := hb.CreateBucketIfNotExists([]byte(user))
+	if err != nil {
+		return err
+	}
+	seq, err := ub.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := putJSON(ub, historyKey(seq), e); err != nil {
+		return err
+	}
+	return trimHistory(ub, db.historyLimit)
 }
 
 // trimHistory deletes the oldest entries so at most limit remain.
@@ -120,6 +122,7 @@ func (db *DB) History(user string, limit int) ([]HistoryEntry, error) {
 	if err := checkName("user", user); err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
+	db.readYourWrites()
 	var out []HistoryEntry
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		hb, err := bucket(tx, bucketHistory)

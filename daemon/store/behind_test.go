@@ -1,0 +1,116 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Queued writes are invisible to nobody: reads flush first, Close flushes,
+// and a reopened database has them.
+func TestWriteBehind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path, Options{FlushEvery: time.Hour}) // only reads and Close flush
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	b := Binding{User: "alice", Contact: "sip:1001@192.0.2.1:5060", Expires: now.Add(time.Hour)}
+	if err := db.QueueBinding(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueueBinding(Binding{User: "alice", Contact: "sip:1001@192.0.2.2:5060", Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueueDeleteBinding("alice", "sip:1001@192.0.2.2:5060"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Bindings("alice", now)
+	if err != nil || len(got) != 1 || got[0].Contact != b.Contact {
+		t.Fatalf("Bindings after queued put, put, delete = %v, %v; want the first only", got, err)
+	}
+	for i := range 3 {
+		e := HistoryEntry{Time: now.Add(time.Duration(i) * time.Second), Direction: "in", Peer: "1002", Result: ResultAnswered}
+		if err := db.QueueHistory("alice", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, err := db.History("alice", 10); err != nil || len(h) != 3 {
+		t.Fatalf("History = %d entries, %v; want 3", len(h), err)
+	}
+	if err := db.QueueDeleteBindings("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueueBinding(Binding{User: "bob", Contact: "sip:1002@192.0.2.3:5060", Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueueBinding(b); err == nil {
+		t.Error("a write queued after Close was accepted")
+	}
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	all, err := db.AllBindings(now)
+	if err != nil || len(all) != 1 || all[0].User != "bob" {
+		t.Fatalf("after reopen: %v, %v; want bob's binding only (Close flushed the queue)", all, err)
+	}
+}
+
+// The loop commits on its own within the flush interval.
+func TestWriteBehindFlushesByItself(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueueBinding(Binding{User: "alice", Contact: "sip:1001@192.0.2.1:5060", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		db.behind.mu.Lock()
+		n := len(db.behind.ops)
+		db.behind.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("queued write not committed within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Invalid writes are refused when queued, not lost at commit time.
+func TestQueueValidates(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "state.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueueBinding(Binding{User: "alice"}); err == nil {
+		t.Error("binding without contact accepted")
+	}
+	if err := db.QueueHistory("alice", HistoryEntry{}); err == nil {
+		t.Error("empty history entry accepted")
+	}
+}
+
+func BenchmarkQueueBinding(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "state.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	exp := time.Now().Add(time.Hour)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := db.QueueBinding(Binding{User: "u" + string(rune('a'+i%26)), Contact: "sip:x@192.0.2.1:5060", Expires: exp}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
