@@ -192,8 +192,8 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 	s.calls.finish(id, out.Result == fork.ResultAnswered, s.now())
 	if out.Result != fork.ResultAnswered {
 		s.notifyLines(s.lines.end(id, endEvent(out), s.now()))
-		s.scaEnded(id)
 	}
+	s.scaCallDone(id, out.Result == fork.ResultAnswered)
 	s.recordHistory(rec, out)
 }
 

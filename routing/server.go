@@ -100,6 +100,7 @@ type Server struct {
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	sca      *sca.Table   // shared call appearances of department and executive lines
+	scaIn    scaIncoming  // incoming shared-line calls not ringing a member yet
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
 

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -91,15 +92,19 @@ func (s *Server) scaSeize(req *sip.Request, tx sip.ServerTransaction, rec store.
 		return false
 	}
 	s.log.Info("line seized", "user", rec.User, "line", ext, "index", got)
-	time.AfterFunc(sca.SeizeTTL+50*time.Millisecond, s.scaExpire)
+	time.AfterFunc(sca.SeizeTTL+50*time.Millisecond, func() {
+		if s.ctx.Err() == nil {
+			s.scaExpire(s.now())
+		}
+	})
 	s.notifySCA(ext)
 	return true
 }
 
-// scaExpire releases seizes no INVITE followed: idle to every watcher,
-// and the seizer's line-seize subscription ends (reason timeout).
-func (s *Server) scaExpire() {
-	for _, r := range s.sca.Expire(s.now()) {
+// scaExpire releases seizes no INVITE followed by now: idle to every
+// watcher, and the seizer's line-seize subscription ends (reason timeout).
+func (s *Server) scaExpire(now time.Time) {
+	for _, r := range s.sca.Expire(now) {
 		s.log.Info("line seize expired", "user", r.Owner, "line", r.Line, "index", r.Index)
 		s.endSeizes(r.Line, r.Owner, events.ReasonTimeout)
 		s.notifySCA(r.Line)
@@ -172,10 +177,54 @@ func (s *Server) scaLineIdentity(snap *directory.Snapshot, user string) (identit
 	return identity{}, false
 }
 
+// scaIncoming holds incoming calls to a shared line from their INVITE
+// until a member's phone rings (they then alert on an appearance) or the
+// call ends: a call that rings nobody (nobody available, closed) never
+// shows on the line.
+type scaIncoming struct {
+	mu sync.Mutex
+	m  map[string]scaPending
+}
+
+// scaPending is what an appearance of an incoming call needs from its
+// INVITE.
+type scaPending struct {
+	line, fromTag, remote string
+	peer                  sca.Peer
+}
+
+func (p *scaIncoming) add(callID string, c scaPending) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]scaPending{}
+	}
+	if len(p.m) < maxCalls {
+		p.m[callID] = c
+	}
+}
+
+// take removes and returns a pending call.
+func (p *scaIncoming) take(callID string) (scaPending, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.m[callID]
+	delete(p.m, callID)
+	return c, ok
+}
+
+// line returns a pending call's line.
+func (p *scaIncoming) line(callID string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.m[callID]
+	return c.line, ok
+}
+
 // scaCallStart puts a new call on its shared line's appearance: outgoing
 // when a member calls as the line (on its seize, whose line-seize
-// subscription then ends as Kamailio ends it: noresource), incoming
-// (alerting at once) when the call is for the line.
+// subscription then ends as Kamailio ends it: noresource); incoming when
+// the call is for the line, once a member's phone rings (scaForkEvent).
 func (s *Server) scaCallStart(req *sip.Request, call ringplan.Call, rec callRecord) {
 	snap := s.opts.Directory()
 	if snap == nil {
@@ -218,21 +267,55 @@ func (s *Server) scaCallStart(req *sip.Request, call ringplan.Call, rec callReco
 	if ct := req.Contact(); ct != nil {
 		peer.URI = ct.Address.String()
 	}
-	if i := s.sca.Incoming(ext, id, fromTag, remote, peer); i != 0 {
-		s.notifySCA(ext)
+	s.scaIn.add(id, scaPending{line: ext, fromTag: fromTag, remote: remote, peer: peer})
+}
+
+// scaAlert puts a pending incoming call on an appearance, alerting, when
+// user (whose phone rings or answered) is on its line.
+func (s *Server) scaAlert(callID, user string) {
+	line, ok := s.scaIn.line(callID)
+	snap := s.opts.Directory()
+	if !ok || snap == nil || !snap.OnLine(user, line) {
+		return
+	}
+	if c, ok := s.scaIn.take(callID); ok && s.sca.Incoming(c.line, callID, c.fromTag, c.remote, c.peer) != 0 {
+		s.notifySCA(c.line)
 	}
 }
 
-// scaForkEvent follows a call's answer: active on its appearance, with the
-// answering side's tag (and, for an outgoing call, where the far side is,
-// which a retrieve needs).
-func (s *Server) scaForkEvent(ev fork.Event) {
-	if ev.Kind != fork.EventAnswered {
-		return
+// scaCallDone ends what is left of a call's appearance once its INVITE
+// transaction is over: a pending incoming call is forgotten, an unanswered
+// call is idle at once.
+func (s *Server) scaCallDone(callID string, answered bool) {
+	s.scaIn.take(callID)
+	if !answered {
+		s.scaEnded(callID)
 	}
-	c := ev.Branch.Contact
-	peer := sca.Peer{URI: c.URI, Source: c.Source, Transport: c.Transport}
-	s.notifySCA(s.sca.Answered(ev.CallID, ev.Branch.User, ev.ToTag, peer))
+}
+
+// scaForkEvent follows a call's branches: an incoming call alerts when a
+// member's phone rings; the answer makes the appearance active, with the
+// answering side's tag (and, for an outgoing call, where the far side is,
+// which a retrieve needs). An incoming call answered by anyone not on the
+// line (voicemail after the ring timeout) has left the line: idle.
+func (s *Server) scaForkEvent(ev fork.Event) {
+	switch ev.Kind {
+	case fork.EventRinging:
+		s.scaAlert(ev.CallID, ev.Branch.User)
+	case fork.EventAnswered:
+		s.scaAlert(ev.CallID, ev.Branch.User) // answered without ringing first
+		c, ok := s.sca.ByCall(ev.CallID)
+		if !ok {
+			return
+		}
+		if snap := s.opts.Directory(); !c.Outgoing && (snap == nil || !snap.OnLine(ev.Branch.User, c.Line)) {
+			s.scaEnded(ev.CallID)
+			return
+		}
+		b := ev.Branch.Contact
+		peer := sca.Peer{URI: b.URI, Source: b.Source, Transport: b.Transport}
+		s.notifySCA(s.sca.Answered(ev.CallID, ev.Branch.User, ev.ToTag, peer))
+	}
 }
 
 // scaEnded frees the appearance of a call that ended (BYE, or an INVITE

@@ -8,6 +8,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"deskgate/daemon/store"
+	"deskgate/routing/fork"
+	"deskgate/routing/ringplan"
 	"deskgate/routing/sca"
 )
 
@@ -139,9 +141,7 @@ func TestSCASeize(t *testing.T) {
 	}
 
 	// The seize's time runs out: scaExpire is what the timer calls.
-	base := s.now
-	s.now = func() time.Time { return base().Add(sca.SeizeTTL) }
-	s.scaExpire()
+	s.scaExpire(time.Now().Add(sca.SeizeTTL))
 	waitCallInfo(t, sink, olga, salesIdle)
 	waitCallInfo(t, sink, alice, salesIdle)
 	deadline := time.Now().Add(5 * time.Second)
@@ -191,4 +191,35 @@ func TestSCARenderLeftLine(t *testing.T) {
 
 func subRec(user, resource string) store.Subscription {
 	return store.Subscription{User: user, Resource: resource}
+}
+
+// TestSCAIncomingFollowsTheLine: an incoming call to a line alerts only
+// once a member's phone rings, and when someone not on the line answers
+// it (voicemail after the ring timeout) it leaves the line: idle.
+func TestSCAIncomingFollowsTheLine(t *testing.T) {
+	s, sink := keysServer(t)
+	olga, _ := subscribe(t, s, sink, subMsg{ruser: "2100", ext: "1020", user: "olga", event: "call-info", expires: 600})
+	alerting := `<sip:2100@test.example>;appearance-index=1;appearance-state=alerting;appearance-uri="\"Bob\" <sip:1002@test.example>",` + salesIdle
+	s.scaIn.add("c1", scaPending{line: "2100", fromTag: "bobtag", remote: `"Bob" <sip:1002@test.example>`})
+
+	s.scaForkEvent(fork.Event{Kind: fork.EventRinging, CallID: "c1", Branch: ringplan.Branch{User: "bob"}})
+	if apps := s.sca.Appearances("2100"); len(apps) != 0 {
+		t.Fatalf("a phone not on the line ringing alerted the line: %+v", apps)
+	}
+	s.scaForkEvent(fork.Event{Kind: fork.EventRinging, CallID: "c1", Branch: ringplan.Branch{User: "alice"}})
+	waitCallInfo(t, sink, olga, alerting)
+	s.scaForkEvent(fork.Event{Kind: fork.EventAnswered, CallID: "c1", ToTag: "vm"}) // the trunk's voicemail
+	waitCallInfo(t, sink, olga, salesIdle)
+
+	// Answered by a member: active, and the call's end is idle at once.
+	s.scaIn.add("c2", scaPending{line: "2100", fromTag: "bobtag", remote: `"Bob" <sip:1002@test.example>`})
+	s.scaForkEvent(fork.Event{Kind: fork.EventAnswered, CallID: "c2", ToTag: "olgatag", Branch: ringplan.Branch{User: "olga"}})
+	waitCallInfo(t, sink, olga, strings.Replace(alerting, "alerting", "active", 1))
+	s.scaCallDone("c2", true)
+	if c, ok := s.sca.ByCall("c2"); !ok || c.LineTag != "olgatag" || c.RemoteTag != "bobtag" || c.Owner != "olga" {
+		t.Errorf("answered appearance %+v", c)
+	}
+	s.scaEnded("c2")
+	waitCallInfo(t, sink, olga, salesIdle)
+	s.scaCallDone("c3", false) // unknown calls change nothing
 }
