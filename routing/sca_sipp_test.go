@@ -442,17 +442,20 @@ func TestSippSCA(t *testing.T) {
 // 5.6's sca module (docs/decisions.md, "Shared call appearance"). Each
 // names the sequence both must show, so a change on either side is seen.
 var scaDifferences = []struct {
-	index              int
-	why                string
-	deskgate, kamailio []string
+	index    int
+	why      string
+	deskgate []string
+	kamailio [][]string // what Kamailio was seen to do, in any of its variants
 }{
 	{idxIncoming, "an incoming call alerts on every phone while it rings (Kamailio shows nothing until the ACK) " +
 		"and the appearance is idle at the BYE (Kamailio keeps an answered incoming call active ~35 s)",
-		[]string{"idle", "alerting", "active", "idle"}, []string{"idle", "active"}},
+		[]string{"idle", "alerting", "active", "idle"}, [][]string{{"idle", "active"}}},
 	{idxOutgoing, "a call retrieved from hold by another phone is active again on that phone " +
-		"(Kamailio leaves the appearance held until the BYE)",
+		"(Kamailio leaves the appearance held until the BYE; and, depending on timing, it reports the hold " +
+		"re-INVITE as progressing until its 200)",
 		[]string{"idle", "seized", "progressing", "active", "held", "active", "idle"},
-		[]string{"idle", "seized", "progressing", "active", "held", "idle"}},
+		[][]string{{"idle", "seized", "progressing", "active", "held", "idle"},
+			{"idle", "seized", "progressing", "active", "progressing", "held", "idle"}}},
 }
 
 // compareSCA checks that every phone saw the same appearance states on
@@ -471,7 +474,7 @@ func compareSCA(t *testing.T, lc scaLine, ours, theirs scaRun) {
 					continue
 				}
 				differs = true
-				if !slices.Equal(want, d.deskgate) || !slices.Equal(got, d.kamailio) {
+				if !slices.Equal(want, d.deskgate) || !slices.ContainsFunc(d.kamailio, func(k []string) bool { return slices.Equal(got, k) }) {
 					t.Errorf("%s, appearance %d: deskgated %v, Kamailio %v; the known difference (%s) is deskgated %v, "+
 						"Kamailio %v", m.name, idx, want, got, d.why, d.deskgate, d.kamailio)
 				}
