@@ -399,9 +399,9 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 	removeHeaders(fwd, "Replaces")
 	// Written as the far party sees the dialog: its own tag is to-tag.
 	fwd.AppendHeader(sip.NewHeader("Replaces", c.CallID+";to-tag="+c.RemoteTag+";from-tag="+c.LineTag))
-	peer := lineCall{fromTrunk: c.Peer.Trunk, caller: events.Participant{Identity: c.Peer.Identity, Target: c.Peer.URI},
+	held := lineCall{fromTrunk: c.Peer.Trunk, caller: events.Participant{Identity: c.Peer.Identity, Target: c.Peer.URI},
 		callerSource: c.Peer.Source, callerTransport: c.Peer.Transport}
-	if code, reason := s.aimCaller(fwd, peer); code != 0 {
+	if code, reason := s.aimCaller(fwd, held); code != 0 {
 		s.respond(req, tx, code, reason)
 		return
 	}
@@ -413,7 +413,11 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 		s.respond(req, tx, 481, "Call Does Not Exist")
 		return
 	}
-	s.addRecordRoute(fwd, req.Transport(), fwd.Transport())
+	far := flowPeer("", c.Peer.Source, c.Peer.Transport) // the held call's far party
+	if c.Peer.Trunk {
+		far = peer{kind: peerTrunk}
+	}
+	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, origin{caller: user}), far)
 	s.log.Info("retrieve", "user", user, "line", c.Line, "index", c.Index, "call_id", c.CallID,
 		"retrieve_call_id", callID(req))
 	s.relay(req, tx, fwd)
