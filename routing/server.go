@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -77,6 +78,7 @@ type Options struct {
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
+	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
@@ -104,6 +106,11 @@ type Server struct {
 	scaIn    scaIncoming  // incoming shared-line calls not ringing a member yet
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
+
+	// Inbound TCP connections: caps, reaping, tombstones.
+	tcp *connGuard
+	// DNS for sipgo; nil = the system's (tests watch lookups with it).
+	resolver *net.Resolver
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -144,6 +151,7 @@ func New(opts Options) (*Server, error) {
 	s.throttle = newThrottle(opts.Throttle)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
 	s.sca = sca.New()
