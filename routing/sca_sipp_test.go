@@ -644,6 +644,9 @@ func TestSippSCARestart(t *testing.T) {
 	if !waitState(key, 1, "seized", 10*time.Second) {
 		t.Fatal("the seize was not shown")
 	}
+	// No NOTIFY in flight when the daemon stops: one cut short by the stop
+	// ends its subscription (the subscriber did not answer).
+	waitFor(t, 10*time.Second, "the seizer's NOTIFY", func() bool { return len(seize.Received("NOTIFY")) > 0 })
 	before := len(key.Received("NOTIFY"))
 	h.restart()
 	waitFor(t, 10*time.Second, "a NOTIFY after the restart", func() bool { return len(key.Received("NOTIFY")) > before })
