@@ -393,7 +393,7 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 	fwd := req.Clone()
 	fwd.SetDestination("")
 	takeRoutes(fwd)
-	s.auth.strip(fwd)
+	s.auth.Strip(fwd)
 	removeHeaders(fwd, "P-Asserted-Identity")
 	removeHeaders(fwd, "P-Preferred-Identity")
 	removeHeaders(fwd, "Replaces")
