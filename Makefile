@@ -7,8 +7,9 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := build/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive: sipp (sip-tester) plays phones, callers and
-# trunks; baresip and linphone-cli (linphonec) are real softphones.
-TEST_DEBS := sip-tester iproute2 baresip linphone-cli
+# trunks; baresip and linphone-cli (linphonec) are real softphones; kamailio
+# (with its sca module) is the reference the shared call appearance test compares with.
+TEST_DEBS := sip-tester iproute2 baresip linphone-cli kamailio
 export CGO_ENABLED ?= 0
 
 .PHONY: all build run test test-deps go-check vet fmt fmt-check bench fuzz clean
@@ -40,8 +41,8 @@ test: test-deps go-check fmt-check vet
 
 test-deps:
 	@if ! command -v sipp >/dev/null || ! command -v ip >/dev/null || ! command -v baresip >/dev/null || \
-		! command -v linphonec >/dev/null; then \
-		echo "installing $(TEST_DEBS): sipp, baresip and linphonec play phones in the SIP tests, ip makes network namespaces for discovery tests"; \
+		! command -v linphonec >/dev/null || ! command -v kamailio >/dev/null; then \
+		echo "installing $(TEST_DEBS): sipp, baresip and linphonec play phones in the SIP tests, ip makes network namespaces for discovery tests, kamailio is the SCA reference"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(TEST_DEBS); \
 	fi
 	@if ! command -v gcc >/dev/null; then \

@@ -34,6 +34,7 @@ func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		s.calls.end(callID(req))
 		s.notifyLines(s.lines.end(callID(req), "", s.now()))
 	}
+	s.scaInDialog(req)
 	s.relay(req, tx, hop.fwd)
 }
 
@@ -48,6 +49,7 @@ func (s *Server) handleAck(req *sip.Request) {
 	if hop.code != 0 {
 		return // never answer an ACK
 	}
+	s.scaAck(req)
 	if err := s.cli.WriteRequest(hop.fwd, sipgo.ClientRequestAddVia); err != nil {
 		s.log.Debug("forward ACK", "call_id", callID(req), "error", err)
 	}

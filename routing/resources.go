@@ -59,6 +59,8 @@ func resolveResource(snap *directory.Snapshot, pkg, subscriber, ruser string) re
 			}
 		}
 		return refuseRes(404, "Not Found")
+	case pkgCallInfo, pkgLineSeize:
+		return scaResource(snap, pkg, subscriber, ruser)
 	}
 	return refuseRes(489, "Bad Event")
 }
@@ -134,23 +136,4 @@ func awayLit(snap *directory.Snapshot, p store.Presence, dept string) bool {
 // it is the user, an active assistant of that user, or an operator of that
 // department. Insiders see who is calling and get what directed pickup
 // needs; everybody else sees only the state (SPEC §5 BLF, issue 5).
-func lineInsider(snap *directory.Snapshot, user, ext string) bool {
-	e, ok := snap.ByExtension(ext)
-	if !ok {
-		return false
-	}
-	switch {
-	case e.Kind == directory.KindUser && e.User != nil:
-		if e.User.ID == user {
-			return true
-		}
-		for _, p := range snap.ExecutivesOf(user) {
-			if p.Executive == e.User.ID && p.Active() {
-				return true
-			}
-		}
-	case e.Kind == directory.KindDepartment && e.Department != nil:
-		return slices.Contains(e.Department.Operators, user)
-	}
-	return false
-}
+func lineInsider(snap *directory.Snapshot, user, ext string) bool { return snap.OnLine(user, ext) }

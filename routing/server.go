@@ -7,8 +7,10 @@
 // executives assisted), presence feature codes, the voicemail subscription
 // permission, call history, and the handset keys: the subscriptions it
 // serves as notifier (DND key sync, BLF, away keys; persisted and resumed),
-// BLF call state, directed pickup and check-sync. It imports
-// routing/ringplan, routing/fork, routing/presence, routing/events, routing/digest,
+// BLF call state, directed pickup and check-sync, and shared call
+// appearance on department and executive lines (the appearances live in
+// routing/sca). It imports routing/ringplan, routing/fork,
+// routing/presence, routing/events, routing/digest, routing/sca,
 // daemon/directory and daemon/store; it must not import daemon,
 // provisioning or cmd.
 package routing
@@ -34,6 +36,7 @@ import (
 	"deskgate/routing/digest"
 	"deskgate/routing/fork"
 	"deskgate/routing/presence"
+	"deskgate/routing/sca"
 )
 
 // udpMTU is what sipgo's sip.UDPMTUSize is raised to. sipgo refuses to send
@@ -103,6 +106,8 @@ type Server struct {
 	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
+	sca      *sca.Table   // shared call appearances of department and executive lines
+	scaIn    scaIncoming  // incoming shared-line calls not ringing a member yet
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
 	junk     *junkLog     // sampled log of unparsable messages
@@ -164,6 +169,7 @@ func New(opts Options) (*Server, error) {
 	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
+	s.sca = sca.New()
 	s.subLimit = newRateLimiter(opts.Subscribe)
 	s.budgets = newBudgets(opts.Flood)
 	s.floodLog = &floodLog{log: s.log}
