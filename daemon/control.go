@@ -135,7 +135,7 @@ func (d *Daemon) statusValue() controlapi.Status {
 	}
 }
 
-// statusLine is the one-line summary sent as STATUS= (SPEC §8).
+// statusLine is the one-line summary sent as STATUS= (docs/spec.md §8).
 func (d *Daemon) statusLine(ds dirStatus) string {
 	v := ds.Version
 	if v == "" {

@@ -67,7 +67,7 @@ func relayTimeout(m sip.RequestMethod) time.Duration {
 // relay forwards fwd statefully and relays every response but 100 back
 // through tx until the final one. A CANCEL of a relayed INVITE is passed
 // on; 2xx retransmissions of an INVITE are relayed from the retransmission
-// hook (libs.md §1.4).
+// hook (docs/libraries.md §1.4).
 func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) {
 	markAdmitted(tx) // a relayed request is answered statefully (flood.go)
 	ctx, cancel := context.WithTimeout(s.ctx, relayTimeout(req.Method))
@@ -111,7 +111,7 @@ func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Requ
 }
 
 // upstream copies a response for the previous hop: our Via popped and the
-// frozen destination cleared (libs.md P1).
+// frozen destination cleared (docs/libraries.md P1).
 func upstream(r *sip.Response) *sip.Response {
 	o := r.Clone()
 	o.RemoveHeader("Via")

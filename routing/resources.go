@@ -34,7 +34,7 @@ func refuseRes(code int, reason string) resource { return resource{code: code, r
 //   - dialog on away / away-<ext>: the subscriber's away state for all its
 //     departments / that department, which it must operate (403);
 //   - dialog on a user's or department's extension or number: anybody may
-//     watch it (SPEC §5 "BLF");
+//     watch it (docs/spec.md §5 "BLF");
 //   - anything else: 404.
 func resolveResource(snap *directory.Snapshot, pkg, subscriber, ruser string) resource {
 	switch pkg {
@@ -135,5 +135,5 @@ func awayLit(snap *directory.Snapshot, p store.Presence, dept string) bool {
 // lineInsider reports whether user belongs to the line of extension ext:
 // it is the user, an active assistant of that user, or an operator of that
 // department. Insiders see who is calling and get what directed pickup
-// needs; everybody else sees only the state (SPEC §5 BLF, issue 5).
+// needs; everybody else sees only the state (docs/spec.md §5 BLF, issue 5).
 func lineInsider(snap *directory.Snapshot, user, ext string) bool { return snap.OnLine(user, ext) }

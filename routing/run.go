@@ -154,7 +154,7 @@ func (s *Server) serve(l boundListener) error {
 }
 
 // waitListening waits until sipgo has registered every listener's port:
-// its GetListenPort reads that map without a lock (libs.md P9), so nothing
+// its GetListenPort reads that map without a lock (docs/libraries.md P9), so nothing
 // may be sent before all are in.
 func (s *Server) waitListening(ctx context.Context, ls []boundListener) error {
 	want := map[string]int{}

@@ -40,7 +40,7 @@ import (
 )
 
 // udpMTU is what sipgo's sip.UDPMTUSize is raised to. sipgo refuses to send
-// a UDP message larger than UDPMTUSize-200 (1300 bytes by default, libs.md
+// a UDP message larger than UDPMTUSize-200 (1300 bytes by default, docs/libraries.md
 // P4) and never switches to TCP; a video phone's INVITE plus our Via and
 // Record-Route passes that. IP fragmentation handles up to 3896 bytes fine
 // on a LAN, which is where deskgate's phones are.

@@ -127,7 +127,7 @@ func (s *Server) aimMailbox(fwd *sip.Request, snap *directory.Snapshot, org orig
 
 // mailboxAllowed reports whether subscriber may watch owner's mailbox:
 // their own, or an executive's whose active pairing with the subscriber
-// grants the voicemail permission (SPEC §4). Pending pairings, and active
+// grants the voicemail permission (docs/spec.md §4). Pending pairings, and active
 // ones without the permission, grant nothing.
 func mailboxAllowed(snap *directory.Snapshot, subscriber, owner string) bool {
 	if subscriber == "" || owner == "" {
