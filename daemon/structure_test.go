@@ -27,7 +27,10 @@ var ourImports = map[string][]string{
 	"deskgate/routing/ringplan":               {"deskgate/daemon/directory"},
 	"deskgate/routing/presence":               {"deskgate/daemon/directory", "deskgate/daemon/store"},
 	"deskgate/routing/sca":                    {},
-	"deskgate/provisioning":                   {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},
+	// The subscription table and NOTIFY state machine: records only, behind
+	// its Transport and Store interfaces, so it is tested without SIP.
+	"deskgate/routing/notifier": {"deskgate/daemon/store", "deskgate/routing/events"},
+	"deskgate/provisioning":     {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},
 }
 
 func rulesFor(pkg string) ([]string, bool) {
@@ -85,6 +88,20 @@ func TestCtlLinksNoEngine(t *testing.T) {
 		for _, bad := range []string{"github.com/emiago/sipgo", "go.etcd.io/bbolt", "github.com/fsnotify", "github.com/hashicorp/mdns"} {
 			if strings.HasPrefix(dep, bad) {
 				t.Errorf("deskgatectl links %s", dep)
+			}
+		}
+	}
+}
+
+// Packages whose decisions are unit-tested without a SIP stack link none:
+// they reach the network only through an interface routing implements.
+func TestNoSIPBelowRouting(t *testing.T) {
+	for pkg, why := range map[string]string{
+		"deskgate/routing/notifier": "subscriptions are sent through notifier.Transport",
+	} {
+		for _, dep := range goList(t, "-deps", pkg) {
+			if strings.HasPrefix(dep, "github.com/emiago/sipgo") {
+				t.Errorf("%s links %s (%s)", pkg, dep, why)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
 	"deskgate/routing/events"
+	"deskgate/routing/notifier"
 	"deskgate/routing/presence"
 	"deskgate/routing/sca"
 )
@@ -125,33 +126,18 @@ func (s *Server) acceptSubscription(req *sip.Request, tx sip.ServerTransaction, 
 	if sr.expires == 0 {
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, no subscription.
 		s.send(tx, s.subscribeOK(req, rec, 0))
-		sb := &subscription{rec: rec}
-		s.senders.start(func() { s.sendNotify(s.advance(sb), events.ReasonTimeout) })
+		s.subs.Fetch(rec)
 		return
 	}
-	sb, err := s.subs.add(rec)
-	if err != nil {
+	if err := s.subs.Add(rec); err != nil {
 		s.log.Warn("subscription refused", "user", org.caller, "resource", res.key, "error", err)
 		s.respond(req, tx, 503, "Too Many Subscriptions")
 		return
 	}
-	if err := s.opts.Store.PutSubscription(rec); err != nil {
-		s.log.Error("store subscription", "user", org.caller, "resource", res.key, "error", err)
-	}
-	for _, old := range s.subs.sameWatcher(rec) {
-		s.dropSub(old) // the same phone subscribed again (rebooted): the old dialog is dead
-	}
 	s.log.Info("subscribed", "user", org.caller, "resource", res.key, "event", rec.Event, "expires", sr.expires,
 		"contact", rec.Contact)
 	s.send(tx, s.subscribeOK(req, rec, sr.expires))
-	s.notify(sb)
-}
-
-// advance returns a record ready for one more NOTIFY (CSeq and version
-// stepped) of a subscription that is not in the table.
-func (s *Server) advance(sb *subscription) store.Subscription {
-	sb.rec.CSeq++
-	return sb.rec
+	s.subs.Notify(rec.ID)
 }
 
 // newRecord builds the subscription record of an initial SUBSCRIBE.
@@ -167,7 +153,7 @@ func (s *Server) newRecord(req *sip.Request, user, resource string, sr subscribe
 	now := s.now()
 	localTag := sip.GenerateTagN(16)
 	rec := store.Subscription{
-		ID: subID(localTag, callID(req), sr.event.String()), User: user, Event: sr.event.String(),
+		ID: notifier.ID(localTag, callID(req), sr.event.String()), User: user, Event: sr.event.String(),
 		Package: sr.event.Package, Resource: resource, CallID: callID(req),
 		LocalTag: localTag, RemoteTag: remoteTag,
 		LocalURI: bareURI(to.Address), RemoteURI: bareURI(from.Address), Contact: contact.Address.String(),
@@ -222,11 +208,10 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction)
 		return false
 	}
 	toTag, _ := req.To().Params.Get("tag")
-	sb, ok := s.subs.get(subID(toTag, callID(req), ev.String()))
+	rec, ok := s.subs.Get(notifier.ID(toTag, callID(req), ev.String()))
 	if !ok {
 		return false
 	}
-	rec := s.subs.record(sb)
 	if fromTag, _ := req.From().Params.Get("tag"); fromTag != rec.RemoteTag {
 		s.respond(req, tx, 481, "Subscription Does Not Exist")
 		return true
@@ -245,10 +230,10 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction)
 	if sr.expires == 0 {
 		s.send(tx, s.subscribeOK(req, rec, 0))
 		s.log.Info("unsubscribed", "user", rec.User, "resource", rec.Resource)
-		s.endSub(sb, events.ReasonTimeout)
+		s.subs.End(rec.ID, events.ReasonTimeout)
 		return true
 	}
-	rec, ok = s.subs.refresh(sb, func(r *store.Subscription) {
+	rec, err := s.subs.Refresh(rec.ID, func(r *store.Subscription) {
 		r.Expires = s.now().Add(time.Duration(sr.expires) * time.Second)
 		if c := req.Contact(); c != nil && c.Address.Host != "" {
 			r.Contact = c.Address.String() // target refresh (RFC 6665 §4.1.2.1)
@@ -257,25 +242,12 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction)
 			r.Device = sr.feature.Device
 		}
 	})
-	if ok {
-		if err := s.opts.Store.PutSubscription(rec); err != nil {
-			s.log.Error("store subscription", "user", rec.User, "resource", rec.Resource, "error", err)
-		}
-		// A failed NOTIFY may have dropped it while we wrote: then our write
-		// must not outlive it in the store (it would be resumed at restart).
-		ok = s.subs.live(sb)
-		if !ok {
-			if err := s.opts.Store.DeleteSubscription(rec.ID); err != nil {
-				s.log.Error("delete subscription", "user", rec.User, "resource", rec.Resource, "error", err)
-			}
-		}
-	}
-	if !ok {
+	if err != nil { // dropped meanwhile (a failed NOTIFY): it stays dropped
 		s.respond(req, tx, 481, "Subscription Does Not Exist")
 		return true
 	}
 	s.send(tx, s.subscribeOK(req, rec, sr.expires))
-	s.notify(sb)
+	s.subs.Notify(rec.ID)
 	return true
 }
 

@@ -341,7 +341,7 @@ func TestSubscriptionRefreshAndUnsubscribe(t *testing.T) {
 		notes := sink.wait(t, n)
 		checkNotify(t, notes[n-1], ok, "as-feature-event", st.state, uint32(n))
 	}
-	eventually(t, "subscription removed", func() bool { return s.subs.count() == 0 })
+	eventually(t, "subscription removed", func() bool { return s.subs.Count() == 0 })
 	eventually(t, "no subscription left in the store", func() bool {
 		subs, _ := s.opts.Store.Subscriptions(s.now())
 		return len(subs) == 0
@@ -360,16 +360,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// A refresh racing with a NOTIFY failure (dropSub) must not bring the
+// A refresh racing with a NOTIFY failure (Drop) must not bring the
 // subscription back: not in the table, and not in the store, where it
 // would be resumed at the next start.
 func TestRefreshCannotResurrect(t *testing.T) {
 	s, sink := keysServer(t)
 	m := subMsg{ruser: "1001", ext: "1001", user: "alice", event: "as-feature-event", expires: 600}
 	ok, _ := subscribe(t, s, sink, m)
-	sb := s.subs.all()[0]
-	s.dropSub(sb)
-	if _, live := s.subs.refresh(sb, func(r *store.Subscription) { r.Expires = time.Now().Add(time.Hour) }); live {
+	id := s.subs.All()[0].ID
+	s.subs.Drop(id)
+	if _, err := s.subs.Refresh(id, func(r *store.Subscription) { r.Expires = time.Now().Add(time.Hour) }); err == nil {
 		t.Fatal("refresh of a dropped subscription succeeded")
 	}
 
@@ -378,24 +378,24 @@ func TestRefreshCannotResurrect(t *testing.T) {
 	for i := range 100 {
 		m.callID = "race-" + strconv.Itoa(i)
 		ok, _ = subscribe(t, s, sink, m)
-		var sb *subscription
-		for _, x := range s.subs.all() {
-			if x.rec.CallID == m.callID {
-				sb = x
+		id := ""
+		for _, x := range s.subs.All() {
+			if x.CallID == m.callID {
+				id = x.ID
 			}
 		}
-		if sb == nil {
+		if id == "" {
 			t.Fatalf("round %d: subscription not in the table", i)
 		}
 		in := m
 		in.toTag, in.expires, in.cseq = tagOf(ok), 300, 2
 		raw := in.raw(t, s)
 		done := make(chan struct{})
-		go func() { defer close(done); s.dropSub(sb) }()
+		go func() { defer close(done); s.subs.Drop(id) }()
 		exchange(t, s, raw)
 		<-done
-		eventually(t, "table empty", func() bool { return s.subs.count() == 0 })
-		// dropSub deletes the record right after emptying the table; a
+		eventually(t, "table empty", func() bool { return s.subs.Count() == 0 })
+		// Drop deletes the record right after emptying the table; a
 		// resurrected one would stay.
 		eventually(t, "no subscription in the store (round "+strconv.Itoa(i)+")", func() bool {
 			subs, _ := s.opts.Store.Subscriptions(s.now())

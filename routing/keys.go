@@ -84,32 +84,22 @@ func (s *Server) presenceLoop(ctx context.Context, feed <-chan presence.Change) 
 
 func (s *Server) presenceChanged(c presence.Change) {
 	if c.Resync {
-		for _, sb := range s.subs.matching(resDND, "") {
-			s.notify(sb)
-		}
-		for _, sb := range s.subs.matching(resAway, "") {
-			s.notify(sb)
-		}
+		s.subs.NotifyPrefix(resDND, "")
+		s.subs.NotifyPrefix(resAway, "")
 		return
 	}
 	if c.Old.DND != c.New.DND {
-		for _, sb := range s.subs.watching(resDND + c.User) {
-			s.notify(sb)
-		}
+		s.subs.NotifyResource(resDND + c.User)
 	}
 	if !presence.Same(store.Presence{User: c.User, Away: c.Old.Away}, store.Presence{User: c.User, Away: c.New.Away}) {
-		for _, sb := range s.subs.matching(resAway, c.User) {
-			s.notify(sb)
-		}
+		s.subs.NotifyPrefix(resAway, c.User)
 	}
 }
 
 // notifyLines NOTIFYs the BLF watchers of extensions.
 func (s *Server) notifyLines(exts []string) {
 	for _, ext := range exts {
-		for _, sb := range s.subs.watching(resLine + ext) {
-			s.notify(sb)
-		}
+		s.subs.NotifyResource(resLine + ext)
 	}
 }
 

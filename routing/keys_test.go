@@ -161,12 +161,12 @@ func TestSubscriptionEnds(t *testing.T) {
 			}
 			sink.wait(t, 1)
 			if tt.sweepAt {
-				if n := s.subs.count(); n != 1 {
+				if n := s.subs.Count(); n != 1 {
 					t.Fatalf("%d subscriptions before expiry", n)
 				}
 				s.sweepSubscriptions(time.Now().Add(601 * time.Second))
 			}
-			eventually(t, "subscription gone", func() bool { return s.subs.count() == 0 })
+			eventually(t, "subscription gone", func() bool { return s.subs.Count() == 0 })
 			all := sink.wait(t, tt.notifies)
 			if len(all) != tt.notifies {
 				t.Fatalf("%d NOTIFYs, want %d", len(all), tt.notifies)
@@ -200,10 +200,10 @@ func TestAwayKeyRevoked(t *testing.T) {
 	mu.Lock()
 	cur = directorytest.MustParse(t, strings.Replace(keysOffice, "operators: [olga, alice]", "operators: [olga]", 1))
 	mu.Unlock()
-	s.resumeSubscriptions() // any reason to NOTIFY
+	s.subs.Resume() // any reason to NOTIFY
 	all := sink.wait(t, 2)
 	if got := all[1].GetHeader("Subscription-State").Value(); got != "terminated;reason=rejected" {
 		t.Errorf("Subscription-State %q, want terminated;reason=rejected", got)
 	}
-	eventually(t, "subscription gone", func() bool { return s.subs.count() == 0 })
+	eventually(t, "subscription gone", func() bool { return s.subs.Count() == 0 })
 }

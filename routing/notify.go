@@ -9,90 +9,24 @@ import (
 
 	"deskgate/daemon/store"
 	"deskgate/routing/events"
+	"deskgate/routing/notifier"
 )
 
-// NOTIFYs go out one at a time per subscription, in CSeq order: a change
-// marks the subscription dirty and, if no sender runs for it, starts one.
-// The sender renders the state when it sends, so changes that come while a
-// NOTIFY is in flight are coalesced into the next one (every body is the
-// full state). A subscriber that does not answer, or answers with an error,
-// loses the subscription (RFC 6665 §4.2.2: 481 and timeouts end it; the
-// phone's next refresh then gets 481 and subscribes again).
+// notifyTransport is routing's side of routing/notifier: it renders a
+// subscription's state and sends the NOTIFY in its dialog.
+type notifyTransport struct{ s *Server }
 
-// notify schedules a NOTIFY with sb's current state.
-func (s *Server) notify(sb *subscription) { s.schedule(sb, "") }
-
-// endSub schedules sb's last NOTIFY (Subscription-State terminated with
-// reason) after which it is removed from the table and the store.
-func (s *Server) endSub(sb *subscription, reason string) { s.schedule(sb, reason) }
-
-func (s *Server) schedule(sb *subscription, ending string) {
-	t := s.subs
-	t.mu.Lock()
-	if sb.gone || sb.ending != "" {
-		t.mu.Unlock()
-		return
+// Send sends one NOTIFY; a NOTIFY that fails while we are stopping is
+// notifier.Stopped, so the subscription is kept for the next start.
+func (t notifyTransport) Send(rec store.Subscription, ending string) notifier.Result {
+	alive := t.s.sendNotify(rec, ending)
+	switch {
+	case alive:
+		return notifier.Alive
+	case t.s.ctx.Err() != nil:
+		return notifier.Stopped
 	}
-	sb.dirty = true
-	if ending != "" {
-		sb.ending = ending
-	}
-	if sb.sending {
-		t.mu.Unlock()
-		return
-	}
-	sb.sending = true
-	t.mu.Unlock()
-	if !s.senders.start(func() { s.sendLoop(sb) }) {
-		t.mu.Lock()
-		sb.sending = false
-		t.mu.Unlock()
-	}
-}
-
-// sendLoop sends NOTIFYs for sb until nothing is pending.
-func (s *Server) sendLoop(sb *subscription) {
-	t := s.subs
-	for {
-		t.mu.Lock()
-		if !sb.dirty || sb.gone {
-			sb.sending = false
-			t.mu.Unlock()
-			return
-		}
-		sb.dirty = false
-		ending := sb.ending
-		sb.rec.CSeq++
-		rec := sb.rec
-		if rec.Package == events.PackageDialog {
-			sb.rec.Version++ // rec keeps the version this NOTIFY carries
-		}
-		t.mu.Unlock()
-		ok := s.sendNotify(rec, ending)
-		if !ok && ending == "" && s.ctx.Err() != nil {
-			// Cut short by our own stop, not refused by the subscriber:
-			// keep it in the store so the next start resumes it.
-			t.mu.Lock()
-			sb.sending = false
-			t.mu.Unlock()
-			return
-		}
-		if ending != "" || !ok {
-			s.dropSub(sb)
-			return
-		}
-	}
-}
-
-// dropSub removes sb from the table and the store.
-func (s *Server) dropSub(sb *subscription) {
-	s.subs.mu.Lock()
-	s.subs.removeLocked(sb)
-	sb.sending = false
-	s.subs.mu.Unlock()
-	if err := s.opts.Store.DeleteSubscription(sb.rec.ID); err != nil {
-		s.log.Error("delete subscription", "user", sb.rec.User, "resource", sb.rec.Resource, "error", err)
-	}
+	return notifier.Ended
 }
 
 // sendNotify sends one NOTIFY and reports whether the subscription lives

@@ -41,7 +41,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		s.closeAll(ls)
 		return err
 	}
-	if err := s.loadSubscriptions(s.now()); err != nil {
+	if err := s.subs.Load(s.now()); err != nil {
 		s.closeAll(ls)
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	g.Go(func() error { s.loadLoop(gctx); return nil })
 	g.Go(func() error { s.trunkRegisterLoop(gctx); return nil })
 	g.Go(func() error { s.presenceLoop(gctx, feed); return nil })
-	s.resumeSubscriptions()
+	s.subs.Resume()
 	s.log.Info("sip listening", "addrs", strings.Join(s.Addrs(), " "), "domain", s.opts.Domain)
 	if ready != nil {
 		ready()

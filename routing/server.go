@@ -35,6 +35,7 @@ import (
 	"deskgate/daemon/store"
 	"deskgate/routing/digest"
 	"deskgate/routing/fork"
+	"deskgate/routing/notifier"
 	"deskgate/routing/presence"
 	"deskgate/routing/sca"
 )
@@ -103,14 +104,14 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
-	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
-	subs     *subTable    // subscriptions we notify (key LEDs)
-	lines    *lineTable   // BLF state of extensions
-	sca      *sca.Table   // shared call appearances of department and executive lines
-	scaIn    scaIncoming  // incoming shared-line calls not ringing a member yet
-	subLimit *rateLimiter // SUBSCRIBE flood throttle
-	senders  inflight     // NOTIFY and check-sync senders
-	junk     *junkLog     // sampled log of unparsable messages
+	hosts    hostAddrs          // addresses of trunk.address and fallback hosts
+	subs     *notifier.Notifier // subscriptions we notify (key LEDs)
+	lines    *lineTable         // BLF state of extensions
+	sca      *sca.Table         // shared call appearances of department and executive lines
+	scaIn    scaIncoming        // incoming shared-line calls not ringing a member yet
+	subLimit *rateLimiter       // SUBSCRIBE flood throttle
+	senders  inflight           // NOTIFY and check-sync senders
+	junk     *junkLog           // sampled log of unparsable messages
 
 	budgets    *budgets      // per-source request budget (flood.go)
 	floodLog   *floodLog     // rate-limited log of refusals under load
@@ -167,7 +168,8 @@ func New(opts Options) (*Server, error) {
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
 	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
-	s.subs = newSubTable()
+	s.subs = notifier.New(notifier.Options{Transport: notifyTransport{s}, Store: opts.Store, Log: s.log,
+		Go: s.senders.start})
 	s.lines = newLineTable()
 	s.sca = sca.New()
 	s.subLimit = newRateLimiter(opts.Subscribe)
@@ -336,7 +338,7 @@ func (s *Server) Stats() Stats {
 		FailedAuthBlocks: len(s.throttle.Blocks(now)),
 		Calls:            s.calls.count(),
 		TrunkRegistered:  trunkUp,
-		Subscriptions:    s.subs.count(),
+		Subscriptions:    s.subs.Count(),
 		Transactions:     s.liveTx.Load(),
 		OverBudget:       s.overBudget.Load(),
 		OverCap:          s.overCap.Load(),

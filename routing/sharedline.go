@@ -113,9 +113,9 @@ func (s *Server) scaExpire(now time.Time) {
 
 // endSeizes ends user's line-seize subscriptions to line ext.
 func (s *Server) endSeizes(ext, user, reason string) {
-	for _, sb := range s.subs.watching(resSeize + ext) {
-		if s.subs.record(sb).User == user {
-			s.endSub(sb, reason)
+	for _, rec := range s.subs.Watching(resSeize + ext) {
+		if rec.User == user {
+			s.subs.End(rec.ID, reason)
 		}
 	}
 }
@@ -125,9 +125,7 @@ func (s *Server) notifySCA(ext string) {
 	if ext == "" {
 		return
 	}
-	for _, sb := range s.subs.watching(resSCA + ext) {
-		s.notify(sb)
-	}
+	s.subs.NotifyResource(resSCA + ext)
 }
 
 // scaRender is the Call-Info of an SCA subscription's NOTIFY now, and
