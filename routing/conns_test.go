@@ -34,14 +34,16 @@ func runTCP(t *testing.T, lim TCPLimits, mutate ...func(*Server)) (*Server, stri
 		t.Fatal(err)
 	}
 	snap := directorytest.MustParse(t, testOffice)
-	s, err := New(Options{
+	opts := Options{
 		Domain:    "test.example",
 		Listen:    []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"},
 		Directory: func() *directory.Snapshot { return snap },
 		Store:     db,
 		Log:       slog.New(slog.DiscardHandler),
 		TCP:       lim,
-	})
+	}
+	opts.Presence = newPresence(t, opts)
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

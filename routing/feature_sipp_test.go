@@ -17,7 +17,7 @@ import (
 // like control changes do.
 func TestSippFeatureCodes(t *testing.T) {
 	h := newHarnessOffice(t, teamOffice(time.Now()))
-	feed, stop := h.srv.Presence().Subscribe(16)
+	feed, stop := h.presence.Subscribe(16)
 	defer stop()
 	dial := func(code string) string {
 		t.Helper()
@@ -106,7 +106,7 @@ func TestSippFeatureCodeTakesEffect(t *testing.T) {
 		t.Errorf("olga's phone rang in DND")
 	}
 	wantHistory(t, h, "olga", "in 1002 missed")
-	if !h.srv.Presence().DND("olga") {
+	if !h.presence.DND("olga") {
 		t.Error("DND not kept")
 	}
 }

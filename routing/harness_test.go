@@ -16,6 +16,7 @@ import (
 	"deskgate/daemon/directory/directorytest"
 	"deskgate/daemon/store"
 	"deskgate/routing"
+	"deskgate/routing/presence"
 	"deskgate/routing/sipptest"
 )
 
@@ -51,16 +52,19 @@ const trunkIP = "127.0.0.2"
 
 // harness is one in-process server on loopback with a temp store.
 type harness struct {
-	t      *testing.T
-	opts   routing.Options
-	srv    *routing.Server
-	db     *store.DB
-	snap   *directory.Snapshot
-	udp    string // 127.0.0.1:port
-	tcp    string
-	cancel context.CancelFunc
-	done   chan error
-	logs   *logBuffer
+	t    *testing.T
+	opts routing.Options
+	srv  *routing.Server
+	db   *store.DB
+	// presence is the service passed in Options (built anew at each start,
+	// as the daemon does at each run).
+	presence *presence.Service
+	snap     *directory.Snapshot
+	udp      string // 127.0.0.1:port
+	tcp      string
+	cancel   context.CancelFunc
+	done     chan error
+	logs     *logBuffer
 }
 
 type harnessOption func(*routing.Options)
@@ -121,6 +125,13 @@ func newHarnessOffice(t *testing.T, officeYAML string, opt ...harnessOption) *ha
 
 func (h *harness) start() {
 	h.t.Helper()
+	var err error
+	h.presence, err = presence.New(presence.Options{Store: h.db, Log: h.opts.Log, Directory: h.opts.Directory,
+		Now: h.opts.Now})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.opts.Presence = h.presence
 	srv, err := routing.New(h.opts)
 	if err != nil {
 		h.t.Fatal(err)

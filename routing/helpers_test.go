@@ -14,6 +14,7 @@ import (
 	"deskgate/daemon/directory"
 	"deskgate/daemon/directory/directorytest"
 	"deskgate/daemon/store"
+	"deskgate/routing/presence"
 )
 
 const testOffice = `
@@ -53,6 +54,7 @@ func testServer(t testing.TB, mutate ...func(*Options)) *Server {
 	for _, m := range mutate {
 		m(&opts)
 	}
+	opts.Presence = newPresence(t, opts)
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +70,17 @@ func testServer(t testing.TB, mutate ...func(*Options)) *Server {
 	}
 	t.Cleanup(func() { _ = s.ua.Close() })
 	return s
+}
+
+// newPresence builds the presence service the daemon would pass in, on
+// the options' store, directory and clock.
+func newPresence(t testing.TB, o Options) *presence.Service {
+	t.Helper()
+	p, err := presence.New(presence.Options{Store: o.Store, Log: o.Log, Directory: o.Directory, Now: o.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // parseReq parses a request written with \n line ends.

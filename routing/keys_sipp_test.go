@@ -132,7 +132,7 @@ func TestSippAwayKey(t *testing.T) {
 		if got := finalStatus(press); got != st.want {
 			t.Fatalf("press %d answered %q, want %q", i, got, st.want)
 		}
-		if got := h.srv.Presence().Away("olga", "support"); got != st.away {
+		if got := h.presence.Away("olga", "support"); got != st.away {
 			t.Errorf("press %d: away from support = %v", i, got)
 		}
 		ns = waitNotifies(t, lamp, i+2)

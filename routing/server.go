@@ -56,8 +56,8 @@ type TrunkOptions struct {
 	Password  string
 }
 
-// Options configure a Server. Domain, Listen, Directory and Store are
-// required; zero tuning values take the defaults noted.
+// Options configure a Server. Domain, Listen, Directory, Store and
+// Presence are required; zero tuning values take the defaults noted.
 type Options struct {
 	Domain             string   // SIP domain and digest realm
 	Listen             []string // "udp:127.0.0.1:5060", "tcp:[::1]:5060"; port 0 = any (see Addrs)
@@ -72,7 +72,8 @@ type Options struct {
 	Log       *slog.Logger
 
 	// Presence is the DND / away state calls consult and feature codes
-	// change; nil = New builds one on Store (see Server.Presence).
+	// change. The daemon builds it and shares it with the control API, so
+	// its change feed sees every change, whoever makes it.
 	Presence *presence.Service
 	// FeatureCodes gives the presence feature codes in force, read per
 	// call so a reload applies them live; nil or empty fields take the
@@ -177,13 +178,6 @@ func New(opts Options) (*Server, error) {
 	s.floodLog = &floodLog{log: s.log}
 	s.freeOSMemory = debug.FreeOSMemory
 	s.presence = opts.Presence
-	if s.presence == nil {
-		s.presence, err = presence.New(presence.Options{Store: opts.Store, Log: opts.Log,
-			Directory: opts.Directory, Now: opts.Now})
-		if err != nil {
-			return nil, err
-		}
-	}
 	s.trusted = opts.Trunk.Trusted
 	s.routeKey, err = routeKey(opts.Store)
 	if err != nil {
@@ -208,6 +202,9 @@ func checkOptions(o *Options) error {
 	}
 	if o.Store == nil {
 		errs = append(errs, errors.New("store is required"))
+	}
+	if o.Presence == nil {
+		errs = append(errs, errors.New("presence service is required"))
 	}
 	if t := strings.ToLower(o.Trunk.Transport); t != "" && t != "udp" && t != "tcp" {
 		errs = append(errs, fmt.Errorf("trunk transport %q not supported (udp, tcp)", o.Trunk.Transport))
@@ -344,11 +341,6 @@ func (s *Server) Stats() Stats {
 		OverCap:          s.overCap.Load(),
 	}
 }
-
-// Presence is the presence service calls consult and feature codes
-// change: the one from Options, or the one New built. Control requests go
-// through it too, so its change feed sees every change.
-func (s *Server) Presence() *presence.Service { return s.presence }
 
 // Calls lists calls in progress, oldest first.
 func (s *Server) Calls() []Call { return s.calls.list() }

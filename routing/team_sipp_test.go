@@ -221,7 +221,7 @@ func wantHistory(t *testing.T, h *harness, user string, want ...string) {
 // setPresence changes presence the way deskgatectl does.
 func setPresence(t *testing.T, h *harness, user string, op presence.Op) {
 	t.Helper()
-	if _, err := h.srv.Presence().Set(context.Background(), user, op, presence.ByControl); err != nil {
+	if _, err := h.presence.Set(context.Background(), user, op, presence.ByControl); err != nil {
 		t.Fatal(err)
 	}
 }
