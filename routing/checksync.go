@@ -10,6 +10,7 @@ import (
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
 	"deskgate/routing/events"
+	"deskgate/routing/registrar"
 )
 
 // CheckSync tells the phones with these MACs to re-fetch their
@@ -53,12 +54,12 @@ func (s *Server) CheckSync(ctx context.Context, macs []string) {
 
 // checkSyncTargets picks the bindings a phone's check-sync goes to (see
 // CheckSync) and returns the phone's user.
-func checkSyncTargets(snap *directory.Snapshot, bs *bindings, mac string, now time.Time) ([]store.Binding, string) {
+func checkSyncTargets(snap *directory.Snapshot, bs *registrar.Table, mac string, now time.Time) ([]store.Binding, string) {
 	p, ok := snap.Phone(mac)
 	if !ok {
 		return nil, ""
 	}
-	all := bs.get(p.User, now)
+	all := bs.Get(p.User, now)
 	var mine []store.Binding
 	for _, b := range all {
 		if bindingHasMAC(b, p.MAC) {

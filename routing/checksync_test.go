@@ -1,11 +1,13 @@
 package routing
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"deskgate/daemon/directory/directorytest"
 	"deskgate/daemon/store"
+	"deskgate/routing/registrar"
 )
 
 func TestBindingHasMAC(t *testing.T) {
@@ -44,16 +46,18 @@ func TestCheckSyncTargets(t *testing.T) {
 	  - {mac: "00:04:f2:00:00:09", model: poly-vvx450, user: bob}
 `)
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	bs := newBindings(nil)
-	bs.swap("amy", []store.Binding{
+	// The table as a store would load it, expired binding included: the
+	// table itself must leave that one out.
+	bs := registrar.New(loadOnly{
 		{User: "amy", Contact: "sip:1011@10.0.0.1", UserAgent: "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:bb:01", Expires: now.Add(time.Hour)},
 		{User: "amy", Contact: "sip:1011@10.0.0.2", UserAgent: "Yealink SIP-T54W 96.86.0.100 00:15:65:aa:bb:02", Expires: now.Add(time.Hour)},
 		{User: "amy", Contact: "sip:1011@10.0.0.3", UserAgent: "softphone", Expires: now.Add(time.Hour)},
-	})
-	bs.swap("bob", []store.Binding{
 		{User: "bob", Contact: "sip:1002@10.0.0.9", UserAgent: "sipp-harness", Expires: now.Add(time.Hour)},
 		{User: "bob", Contact: "sip:1002@10.0.0.8", UserAgent: "sipp-harness", Expires: now.Add(-time.Minute)},
 	})
+	if err := bs.Load(now); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, mac string
 		want      []string
@@ -75,3 +79,13 @@ func TestCheckSyncTargets(t *testing.T) {
 		})
 	}
 }
+
+// loadOnly is a registrar.Store that loads a fixed list as it is and
+// accepts no writes.
+type loadOnly []store.Binding
+
+func (l loadOnly) AllBindings(time.Time) ([]store.Binding, error) { return l, nil }
+func (loadOnly) QueueBinding(store.Binding) error                 { return errors.New("read only") }
+func (loadOnly) QueueDeleteBinding(string, string) error          { return errors.New("read only") }
+func (loadOnly) QueueDeleteBindings(string) error                 { return errors.New("read only") }
+func (loadOnly) PurgeExpired(time.Time) (int, error)              { return 0, errors.New("read only") }

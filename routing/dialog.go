@@ -264,7 +264,7 @@ func (s *Server) sentBy(req *sip.Request, p peer) bool {
 	if p.kind != peerUser {
 		return false
 	}
-	for _, b := range s.bindings.get(p.user, s.now()) {
+	for _, b := range s.bindings.Get(p.user, s.now()) {
 		if ap, err := netip.ParseAddrPort(b.Source); err == nil && ap.Addr().Unmap() == ip {
 			return true
 		}
@@ -327,7 +327,7 @@ func (s *Server) aimPeer(fwd *sip.Request, p peer, routes []*sip.RouteHeader) di
 		return refuse(403, "Route Not Allowed")
 	}
 	if p.kind == peerUser {
-		for _, b := range s.bindings.get(p.user, s.now()) {
+		for _, b := range s.bindings.Get(p.user, s.now()) {
 			if !sameContact(b.Contact, fwd.Recipient) {
 				continue
 			}

@@ -30,7 +30,7 @@ func withTestTrunk(o *Options) {
 func TestNextHop(t *testing.T) {
 	s := testServer(t, withTestTrunk)
 	now := s.now()
-	if _, err := s.bindings.update("bob", []store.Binding{{User: "bob", Contact: "sip:1002@10.0.0.5:5060",
+	if _, err := s.bindings.Update("bob", []store.Binding{{User: "bob", Contact: "sip:1002@10.0.0.5:5060",
 		Source: "203.0.113.9:40000", Transport: "UDP", Expires: now.Add(time.Hour), Updated: now}}, now); err != nil {
 		t.Fatal(err)
 	}

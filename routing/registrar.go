@@ -11,6 +11,7 @@ import (
 
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
+	"deskgate/routing/registrar"
 )
 
 // sipDate is the RFC 3261 §20.17 Date format (RFC 1123, always GMT).
@@ -81,7 +82,7 @@ func parseRegister(req *sip.Request, user string, cur []store.Binding, minExp, m
 		if c.Address.Scheme != "sip" && c.Address.Scheme != "sips" || c.Address.Host == "" {
 			return regRequest{}, &regError{code: 400, reason: "Bad Contact URI"}
 		}
-		if outOfOrder(cur, b) {
+		if registrar.OutOfOrder(cur, b) {
 			return regRequest{}, &regError{code: 500, reason: "Out Of Order CSeq"}
 		}
 		out.changes = append(out.changes, b)
@@ -161,7 +162,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		user = key
 	}
-	before := s.bindings.get(user, now)
+	before := s.bindings.Get(user, now)
 	parsed, rerr := parseRegister(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
 	if rerr != nil {
 		res := sip.NewResponseFromRequest(req, rerr.code, rerr.reason, nil)
@@ -174,11 +175,11 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	var cur []store.Binding
 	var err error
 	if parsed.wildcard {
-		err = s.bindings.removeAll(user)
+		err = s.bindings.RemoveAll(user)
 	} else if len(parsed.changes) > 0 {
-		cur, err = s.bindings.update(user, parsed.changes, now)
+		cur, err = s.bindings.Update(user, parsed.changes, now)
 	} else {
-		cur = s.bindings.get(user, now) // query only
+		cur = s.bindings.Get(user, now) // query only
 	}
 	if err != nil {
 		s.log.Error("store bindings", "user", user, "error", err)

@@ -79,7 +79,7 @@ func TestSubscribeRecordRoute(t *testing.T) {
 	var cap captured
 	cap.install(s)
 	now := s.now()
-	if _, err := s.bindings.update("bob", []store.Binding{{User: "bob", Contact: "sip:1002@192.0.2.20:5064",
+	if _, err := s.bindings.Update("bob", []store.Binding{{User: "bob", Contact: "sip:1002@192.0.2.20:5064",
 		Source: "192.0.2.20:5064", Transport: "UDP", Expires: now.Add(time.Hour), Updated: now}}, now); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestInviteRecordRoute(t *testing.T) {
 	var cap captured
 	cap.install(s)
 	now := s.now()
-	if _, err := s.bindings.update("bob", []store.Binding{
+	if _, err := s.bindings.Update("bob", []store.Binding{
 		{User: "bob", Contact: "sip:1002@192.0.2.20:5064", Source: "192.0.2.20:5064", Transport: "UDP", Expires: now.Add(time.Hour), Updated: now},
 		{User: "bob", Contact: "sip:1002@192.0.2.21:5060;transport=tcp", Source: "192.0.2.21:41000", Transport: "TCP", Expires: now.Add(time.Hour), Updated: now},
 	}, now); err != nil {

@@ -37,7 +37,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		}
 		return err
 	}
-	if err := s.bindings.load(s.now()); err != nil {
+	if err := s.bindings.Load(s.now()); err != nil {
 		s.closeAll(ls)
 		return err
 	}
@@ -204,7 +204,7 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		now := s.now()
-		if n, err := s.bindings.sweep(now); err != nil {
+		if n, err := s.bindings.Sweep(now); err != nil {
 			s.log.Error("binding sweep", "error", err)
 		} else if n > 0 {
 			s.log.Debug("bindings expired", "count", n)

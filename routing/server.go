@@ -37,6 +37,7 @@ import (
 	"deskgate/routing/fork"
 	"deskgate/routing/notifier"
 	"deskgate/routing/presence"
+	"deskgate/routing/registrar"
 	"deskgate/routing/sca"
 )
 
@@ -100,7 +101,7 @@ type Server struct {
 	specs    []listenSpec
 	auth     *digest.Authenticator
 	throttle *digest.Throttle
-	bindings *bindings
+	bindings *registrar.Table
 	calls    *callTable
 	presence *presence.Service
 	routeKey []byte
@@ -166,9 +167,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.throttle = digest.NewThrottle(opts.Throttle)
 	s.junk = newJunkLog(opts.Now)
-	s.bindings = newBindings(opts.Store)
+	s.bindings = registrar.New(opts.Store)
 	s.calls = newCallTable()
-	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
+	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.OnConn(remote, s.now()) })
 	s.subs = notifier.New(notifier.Options{Transport: notifyTransport{s}, Store: opts.Store, Log: s.log,
 		Go: s.senders.start})
 	s.lines = newLineTable()
@@ -287,7 +288,7 @@ type Registration struct {
 
 // Registrations lists live bindings sorted by user and contact.
 func (s *Server) Registrations() []Registration {
-	all := s.bindings.all(s.now())
+	all := s.bindings.All(s.now())
 	out := make([]Registration, len(all))
 	for i, b := range all {
 		out[i] = Registration{User: b.User, Contact: b.Contact, Expires: b.Expires,
@@ -316,7 +317,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	now := s.now()
 	users := map[string]bool{}
-	all := s.bindings.all(now)
+	all := s.bindings.All(now)
 	appearances := 0
 	for _, b := range all {
 		if isAppearance(b.User) {

@@ -9,6 +9,7 @@ import (
 
 	"deskgate/daemon/store"
 	"deskgate/routing/presence"
+	"deskgate/routing/registrar"
 	"deskgate/routing/ringplan"
 )
 
@@ -16,7 +17,7 @@ import (
 // table, DND and away from the presence service's in-memory state (the
 // store's records, loaded at start and written through on every change).
 type routeState struct {
-	b   *bindings
+	b   *registrar.Table
 	p   *presence.Service
 	now time.Time
 }
@@ -26,7 +27,7 @@ func (r *routeState) DND(user string) bool { return r.p.DND(user) }
 func (r *routeState) Away(user, dept string) bool { return r.p.Away(user, dept) }
 
 func (r *routeState) Contacts(user string) []ringplan.Contact {
-	bs := r.b.get(user, r.now)
+	bs := r.b.Get(user, r.now)
 	out := make([]ringplan.Contact, 0, len(bs))
 	for _, b := range bs {
 		out = append(out, contactOf(b))

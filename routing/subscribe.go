@@ -150,7 +150,7 @@ func mailboxAllowed(snap *directory.Snapshot, subscriber, owner string) bool {
 // aimNewestPhone points the request at the user's most recently
 // registered contact.
 func (s *Server) aimNewestPhone(fwd *sip.Request, user string) (int, string) {
-	bs := s.bindings.get(user, s.now())
+	bs := s.bindings.Get(user, s.now())
 	if len(bs) == 0 {
 		return 480, "Temporarily Unavailable"
 	}

@@ -1,4 +1,10 @@
-package routing
+// Package registrar owns the registrar's bindings table: every user's
+// live contacts in memory, each change queued to the store's write-behind
+// as it becomes visible, reloaded at start; and the pure merge of one
+// REGISTER's changes into a user's list (RFC 3261 §10.3). Only this package
+// locks the table. It imports daemon/store (the record type); it must not
+// import routing or anything above it.
+package registrar
 
 import (
 	"cmp"
@@ -11,31 +17,41 @@ import (
 	"deskgate/daemon/store"
 )
 
-// maxContactsPerUser bounds one user's bindings; a new contact beyond it
+// Store persists bindings; *store.DB implements it.
+type Store interface {
+	AllBindings(now time.Time) ([]store.Binding, error)
+	QueueBinding(store.Binding) error
+	QueueDeleteBinding(user, contact string) error
+	QueueDeleteBindings(user string) error
+	PurgeExpired(now time.Time) (int, error)
+}
+
+// MaxContactsPerUser bounds one user's bindings; a new contact beyond it
 // replaces the one refreshed longest ago (a phone that rebooted onto a new
 // port leaves a stale binding behind until it expires).
-const maxContactsPerUser = 10
+const MaxContactsPerUser = 10
 
-// bindings is the registrar's table: map[user][]Binding under a mutex, each
+// Table is the registrar's table: map[user][]Binding under a mutex, each
 // user's slice replaced, never mutated, so readers keep a stable slice. Every
 // change is queued to the store's write-behind as it becomes visible (the
 // REGISTER's answer never waits on the disk; the store commits within its
 // flush interval), so routing works right after a restart without phones
 // re-registering; a crash loses at most that interval's registrations.
-type bindings struct {
-	db *store.DB
+type Table struct {
+	db Store
 
 	wmu    sync.Mutex // serialises writers: compute, persist, swap
 	mu     sync.RWMutex
 	byUser map[string][]store.Binding
 }
 
-func newBindings(db *store.DB) *bindings {
-	return &bindings{db: db, byUser: make(map[string][]store.Binding)}
+// New returns an empty table on db.
+func New(db Store) *Table {
+	return &Table{db: db, byUser: make(map[string][]store.Binding)}
 }
 
-// load replaces the table with the store's live bindings.
-func (b *bindings) load(now time.Time) error {
+// Load replaces the table with the store's live bindings.
+func (b *Table) Load(now time.Time) error {
 	all, err := b.db.AllBindings(now)
 	if err != nil {
 		return fmt.Errorf("load bindings: %w", err)
@@ -50,16 +66,16 @@ func (b *bindings) load(now time.Time) error {
 	return nil
 }
 
-// get returns the user's live bindings (read only).
-func (b *bindings) get(user string, now time.Time) []store.Binding {
+// Get returns the user's live bindings (read only).
+func (b *Table) Get(user string, now time.Time) []store.Binding {
 	b.mu.RLock()
 	bs := b.byUser[user]
 	b.mu.RUnlock()
 	return liveOnly(bs, now)
 }
 
-// all returns every live binding, sorted by user then contact.
-func (b *bindings) all(now time.Time) []store.Binding {
+// All returns every live binding, sorted by user then contact.
+func (b *Table) All(now time.Time) []store.Binding {
 	b.mu.RLock()
 	var out []store.Binding
 	for _, bs := range b.byUser {
@@ -72,10 +88,10 @@ func (b *bindings) all(now time.Time) []store.Binding {
 	return out
 }
 
-// onConn reports whether a live binding was registered over the TCP
+// OnConn reports whether a live binding was registered over the TCP
 // connection from remote ("ip:port"): that connection is how the phone is
 // reached, so it must stay open.
-func (b *bindings) onConn(remote string, now time.Time) bool {
+func (b *Table) OnConn(remote string, now time.Time) bool {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, bs := range b.byUser {
@@ -88,8 +104,8 @@ func (b *bindings) onConn(remote string, now time.Time) bool {
 	return false
 }
 
-// count is the number of live bindings.
-func (b *bindings) count(now time.Time) int {
+// Count is the number of live bindings.
+func (b *Table) Count(now time.Time) int {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	n := 0
@@ -103,14 +119,14 @@ func (b *bindings) count(now time.Time) int {
 	return n
 }
 
-// update applies one REGISTER's changes for user: upserts (Expires in the
+// Update applies one REGISTER's changes for user: upserts (Expires in the
 // future) and removals (Expires not after now), persisting them, and returns
 // the user's resulting bindings.
-func (b *bindings) update(user string, changes []store.Binding, now time.Time) ([]store.Binding, error) {
+func (b *Table) Update(user string, changes []store.Binding, now time.Time) ([]store.Binding, error) {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
-	cur := b.get(user, now)
-	next, removed := mergeBindings(cur, changes, now)
+	cur := b.Get(user, now)
+	next, removed := Merge(cur, changes, now)
 	for _, c := range removed {
 		if err := b.db.QueueDeleteBinding(user, c); err != nil {
 			return nil, err
@@ -127,8 +143,8 @@ func (b *bindings) update(user string, changes []store.Binding, now time.Time) (
 	return next, nil
 }
 
-// removeAll drops every binding of user (Contact: *).
-func (b *bindings) removeAll(user string) error {
+// RemoveAll drops every binding of user (Contact: *).
+func (b *Table) RemoveAll(user string) error {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
 	if err := b.db.QueueDeleteBindings(user); err != nil {
@@ -138,7 +154,7 @@ func (b *bindings) removeAll(user string) error {
 	return nil
 }
 
-func (b *bindings) swap(user string, next []store.Binding) {
+func (b *Table) swap(user string, next []store.Binding) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(next) == 0 {
@@ -148,8 +164,8 @@ func (b *bindings) swap(user string, next []store.Binding) {
 	b.byUser[user] = next
 }
 
-// sweep drops expired bindings from memory and the store.
-func (b *bindings) sweep(now time.Time) (int, error) {
+// Sweep drops expired bindings from memory and the store.
+func (b *Table) Sweep(now time.Time) (int, error) {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
 	b.mu.Lock()
@@ -172,10 +188,10 @@ func (b *bindings) sweep(now time.Time) (int, error) {
 	return n, nil
 }
 
-// mergeBindings computes a user's new binding list from the current one and
+// Merge computes a user's new binding list from the current one and
 // a REGISTER's changes, RFC 3261 §10.3 steps 7 and 8 plus instance-id
 // replacement; it returns the new list and the contacts to delete.
-func mergeBindings(cur, changes []store.Binding, now time.Time) (next []store.Binding, removed []string) {
+func Merge(cur, changes []store.Binding, now time.Time) (next []store.Binding, removed []string) {
 	next = slices.Clone(cur)
 	for _, c := range changes {
 		i := slices.IndexFunc(next, func(x store.Binding) bool {
@@ -195,7 +211,7 @@ func mergeBindings(cur, changes []store.Binding, now time.Time) (next []store.Bi
 			next[i] = c
 			continue
 		}
-		if len(next) >= maxContactsPerUser {
+		if len(next) >= MaxContactsPerUser {
 			oldest := 0
 			for j := range next {
 				if next[j].Updated.Before(next[oldest].Updated) {
@@ -210,10 +226,10 @@ func mergeBindings(cur, changes []store.Binding, now time.Time) (next []store.Bi
 	return next, removed
 }
 
-// outOfOrder reports whether a change must be refused because the same
+// OutOfOrder reports whether a change must be refused because the same
 // Call-ID already registered this contact with a CSeq at least as high
 // (RFC 3261 §10.3 step 7).
-func outOfOrder(cur []store.Binding, c store.Binding) bool {
+func OutOfOrder(cur []store.Binding, c store.Binding) bool {
 	for _, x := range cur {
 		if x.Contact == c.Contact && x.CallID == c.CallID && c.CSeq <= x.CSeq {
 			return true

@@ -1,4 +1,4 @@
-package routing
+package registrar
 
 import (
 	"path/filepath"
@@ -8,6 +8,8 @@ import (
 
 	"deskgate/daemon/store"
 )
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 func bnd(contact string, exp time.Duration, mods ...func(*store.Binding)) store.Binding {
 	b := store.Binding{User: "alice", Contact: contact, CallID: "c1", CSeq: 1, Expires: t0.Add(exp), Updated: t0}
@@ -45,7 +47,7 @@ func TestMergeBindings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			next, removed := mergeBindings(tc.cur, tc.change, t0)
+			next, removed := Merge(tc.cur, tc.change, t0)
 			if got := contacts(next); got != tc.want {
 				t.Errorf("bindings %q, want %q", got, tc.want)
 			}
@@ -58,13 +60,13 @@ func TestMergeBindings(t *testing.T) {
 
 func TestMergeBindingsCap(t *testing.T) {
 	var cur []store.Binding
-	for i := range maxContactsPerUser {
+	for i := range MaxContactsPerUser {
 		cur = append(cur, bnd("c"+string(rune('a'+i)), time.Hour, func(b *store.Binding) { b.Updated = t0.Add(time.Duration(i) * time.Second) }))
 	}
 	cur[3].Updated = t0.Add(-time.Hour) // the stalest
-	next, removed := mergeBindings(cur, []store.Binding{bnd("new", time.Hour)}, t0)
-	if len(next) != maxContactsPerUser || len(removed) != 1 || removed[0] != "cd" {
-		t.Errorf("cap: %d bindings, removed %v; want %d and [cd]", len(next), removed, maxContactsPerUser)
+	next, removed := Merge(cur, []store.Binding{bnd("new", time.Hour)}, t0)
+	if len(next) != MaxContactsPerUser || len(removed) != 1 || removed[0] != "cd" {
+		t.Errorf("cap: %d bindings, removed %v; want %d and [cd]", len(next), removed, MaxContactsPerUser)
 	}
 }
 
@@ -76,31 +78,31 @@ func TestBindingsPersist(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	b := newBindings(db)
-	if _, err := b.update("alice", []store.Binding{bnd("sip:a@192.0.2.1", time.Minute), bnd("sip:b@192.0.2.2", time.Hour)}, t0); err != nil {
+	b := New(db)
+	if _, err := b.Update("alice", []store.Binding{bnd("sip:a@192.0.2.1", time.Minute), bnd("sip:b@192.0.2.2", time.Hour)}, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.update("bob", []store.Binding{{User: "bob", Contact: "sip:c@192.0.2.3", Expires: t0.Add(time.Hour), Updated: t0}}, t0); err != nil {
+	if _, err := b.Update("bob", []store.Binding{{User: "bob", Contact: "sip:c@192.0.2.3", Expires: t0.Add(time.Hour), Updated: t0}}, t0); err != nil {
 		t.Fatal(err)
 	}
 	later := t0.Add(2 * time.Minute)
-	if got := contacts(b.get("alice", later)); got != "sip:b@192.0.2.2" {
+	if got := contacts(b.Get("alice", later)); got != "sip:b@192.0.2.2" {
 		t.Errorf("live after a minute: %q", got)
 	}
-	fresh := newBindings(db)
-	if err := fresh.load(later); err != nil {
+	fresh := New(db)
+	if err := fresh.Load(later); err != nil {
 		t.Fatal(err)
 	}
-	if got := contacts(fresh.all(later)); got != "sip:b@192.0.2.2,sip:c@192.0.2.3" {
+	if got := contacts(fresh.All(later)); got != "sip:b@192.0.2.2,sip:c@192.0.2.3" {
 		t.Errorf("loaded %q", got)
 	}
-	if n := fresh.count(later); n != 2 {
+	if n := fresh.Count(later); n != 2 {
 		t.Errorf("count %d", n)
 	}
-	if err := fresh.removeAll("bob"); err != nil {
+	if err := fresh.RemoveAll("bob"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.sweep(later); err != nil {
+	if _, err := b.Sweep(later); err != nil {
 		t.Fatal(err)
 	}
 	all, err := db.AllBindings(t0) // as of t0 everything would be live: what is left in the store?
