@@ -30,7 +30,7 @@ var ourImports = map[string][]string{
 	// The subscription table and NOTIFY state machine: records only, behind
 	// its Transport and Store interfaces, so it is tested without SIP.
 	"deskgate/routing/notifier": {"deskgate/daemon/store", "deskgate/routing/events"},
-	// The bindings table: records only; routing asks it, it never calls back.
+	// The bindings table and REGISTER parsing: routing asks, it never calls back.
 	"deskgate/routing/registrar": {"deskgate/daemon/store"},
 	"deskgate/provisioning":      {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},
 }
@@ -40,8 +40,8 @@ var ourImports = map[string][]string{
 var ruleReason = map[string]string{
 	"deskgate/routing/notifier": "the subscription state machine sees records and its Transport/Store interfaces only, " +
 		"so its ordering and coalescing rules are tested without SIP; routing implements the Transport",
-	"deskgate/routing/registrar": "the bindings table owns its lock and its store writes; routing asks it and " +
-		"nothing in it may call back into routing",
+	"deskgate/routing/registrar": "the bindings table owns its lock and its store writes, REGISTER parsing is pure; " +
+		"routing asks it and nothing in it may call back into routing",
 	"deskgate/routing/digest": "digest auth, nonces and throttling take a lookup function and know nothing of the directory",
 	"deskgate/routing/sca":    "appearances are pure state; routing does the SIP",
 }

@@ -12,6 +12,7 @@ import (
 	"deskgate/routing/events"
 	"deskgate/routing/notifier"
 	"deskgate/routing/presence"
+	"deskgate/routing/registrar"
 	"deskgate/routing/sca"
 )
 
@@ -50,7 +51,7 @@ func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, int, st
 	if ct := contentType(ev.Package); ct != "" && !accepts(req, ct) {
 		return out, 406, "Not Acceptable", []sip.Header{sip.NewHeader("Accept", contentType(ev.Package))}
 	}
-	if n, has, err := expiresHeader(req); err != nil {
+	if n, has, err := registrar.ExpiresHeader(req); err != nil {
 		return out, 400, "Bad Expires", nil
 	} else if has {
 		out.expires = n

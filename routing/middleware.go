@@ -9,6 +9,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"deskgate/routing/registrar"
 )
 
 // allowed is the Allow header: what we handle ourselves or route in dialogs.
@@ -144,7 +146,7 @@ func validate(req *sip.Request, me *self) verdict {
 		return verdict{code: 400, reason: "Headers In Request-URI"} // RFC 3261 §19.1.5, RFC 4475 escruri
 	}
 	if d := req.GetHeader("Date"); d != nil {
-		if _, err := time.Parse(sipDate, strings.TrimSpace(d.Value())); err != nil {
+		if _, err := time.Parse(registrar.DateFormat, strings.TrimSpace(d.Value())); err != nil {
 			return verdict{code: 400, reason: "Bad Date"} // RFC 3261 §20.17: GMT only
 		}
 	}

@@ -1,10 +1,7 @@
 package routing
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -14,120 +11,7 @@ import (
 	"deskgate/routing/registrar"
 )
 
-// sipDate is the RFC 3261 §20.17 Date format (RFC 1123, always GMT).
-const sipDate = "Mon, 02 Jan 2006 15:04:05 GMT"
-
-// defaultExpires is used when a REGISTER names no expiry (clamped to max).
-const defaultExpires = 3600
-
-// regError is a REGISTER refused before touching the table.
-type regError struct {
-	code       int
-	reason     string
-	minExpires int // for 423
-}
-
-// regRequest is a parsed REGISTER: either remove everything (Contact: *) or
-// a list of changes (Expires not after now = remove that contact).
-type regRequest struct {
-	wildcard bool
-	changes  []store.Binding
-}
-
-// parseRegister turns a REGISTER into binding changes for user, applying
-// RFC 3261 §10.3 steps 5–7: wildcard rules, expiry per contact (parameter,
-// then Expires header, then the default), min/max clamping, CSeq order.
-func parseRegister(req *sip.Request, user string, cur []store.Binding, minExp, maxExp int, now time.Time) (regRequest, *regError) {
-	hdrExp, hasHdr, err := expiresHeader(req)
-	if err != nil {
-		return regRequest{}, &regError{code: 400, reason: "Bad Expires"}
-	}
-	callID, cseq := "", uint32(0)
-	if h := req.CallID(); h != nil {
-		callID = h.Value()
-	}
-	if h := req.CSeq(); h != nil {
-		cseq = h.SeqNo
-	}
-	var out regRequest
-	contacts := req.GetHeaders("Contact")
-	for _, h := range contacts {
-		c, ok := h.(*sip.ContactHeader)
-		if !ok {
-			return regRequest{}, &regError{code: 400, reason: "Bad Contact"}
-		}
-		if c.Address.Wildcard {
-			if len(contacts) != 1 || !hasHdr || hdrExp != 0 {
-				return regRequest{}, &regError{code: 400, reason: "Bad Wildcard Contact"}
-			}
-			return regRequest{wildcard: true}, nil
-		}
-		exp, rerr := contactExpires(c, hdrExp, hasHdr, minExp, maxExp)
-		if rerr != nil {
-			return regRequest{}, rerr
-		}
-		b := store.Binding{
-			User:       user,
-			Contact:    c.Address.String(),
-			Source:     req.Source(),
-			Transport:  strings.ToUpper(req.Transport()),
-			CallID:     callID,
-			CSeq:       cseq,
-			InstanceID: strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`),
-			RegID:      c.Params.GetOr("reg-id", ""),
-			UserAgent:  headerValue(req, "User-Agent"),
-			Expires:    now.Add(time.Duration(exp) * time.Second),
-			Updated:    now,
-		}
-		if c.Address.Scheme != "sip" && c.Address.Scheme != "sips" || c.Address.Host == "" {
-			return regRequest{}, &regError{code: 400, reason: "Bad Contact URI"}
-		}
-		if registrar.OutOfOrder(cur, b) {
-			return regRequest{}, &regError{code: 500, reason: "Out Of Order CSeq"}
-		}
-		out.changes = append(out.changes, b)
-	}
-	return out, nil
-}
-
-// contactExpires picks and clamps one contact's expiry in seconds; 0 means
-// remove.
-func contactExpires(c *sip.ContactHeader, hdrExp int, hasHdr bool, minExp, maxExp int) (int, *regError) {
-	exp := min(defaultExpires, maxExp)
-	if hasHdr {
-		exp = hdrExp
-	}
-	if v, ok := c.Params.Get("expires"); ok {
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-		if err != nil {
-			return 0, &regError{code: 400, reason: "Bad Contact Expires"}
-		}
-		exp = int(min(n, 1<<31-1))
-	}
-	switch {
-	case exp == 0:
-		return 0, nil
-	case exp < minExp:
-		return 0, &regError{code: 423, reason: "Interval Too Brief", minExpires: minExp}
-	case exp > maxExp:
-		return maxExp, nil
-	}
-	return exp, nil
-}
-
-// expiresHeader reads the Expires header (delta-seconds only).
-func expiresHeader(req *sip.Request) (int, bool, error) {
-	h := req.GetHeader("Expires")
-	if h == nil {
-		return 0, false, nil
-	}
-	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
-	if err != nil {
-		return 0, true, fmt.Errorf("expires %q: %w", h.Value(), err)
-	}
-	return int(min(n, 1<<31-1)), true, nil
-}
-
+// headerValue is a header's value, "" when absent.
 func headerValue(m interface{ GetHeader(string) sip.Header }, name string) string {
 	if h := m.GetHeader(name); h != nil {
 		return h.Value()
@@ -163,21 +47,17 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		user = key
 	}
 	before := s.bindings.Get(user, now)
-	parsed, rerr := parseRegister(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
+	parsed, rerr := registrar.Parse(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
 	if rerr != nil {
-		res := sip.NewResponseFromRequest(req, rerr.code, rerr.reason, nil)
-		if rerr.minExpires > 0 {
-			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(rerr.minExpires)))
-		}
-		s.send(tx, res)
+		s.send(tx, rerr.Response(req))
 		return
 	}
 	var cur []store.Binding
 	var err error
-	if parsed.wildcard {
+	if parsed.Wildcard {
 		err = s.bindings.RemoveAll(user)
-	} else if len(parsed.changes) > 0 {
-		cur, err = s.bindings.Update(user, parsed.changes, now)
+	} else if len(parsed.Changes) > 0 {
+		cur, err = s.bindings.Update(user, parsed.Changes, now)
 	} else {
 		cur = s.bindings.Get(user, now) // query only
 	}
@@ -187,16 +67,16 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.logRegister(user, req, parsed, before, now)
-	s.send(tx, registerOK(req, cur, now))
+	s.send(tx, registrar.OK(req, cur, now))
 }
 
 // logRegister logs new and removed contacts at info, refreshes at debug.
-func (s *Server) logRegister(user string, req *sip.Request, p regRequest, before []store.Binding, now time.Time) {
-	if p.wildcard {
+func (s *Server) logRegister(user string, req *sip.Request, p registrar.Request, before []store.Binding, now time.Time) {
+	if p.Wildcard {
 		s.log.Info("unregistered all contacts", "user", user, "source", req.Source())
 		return
 	}
-	for _, c := range p.changes {
+	for _, c := range p.Changes {
 		known := slices.ContainsFunc(before, func(b store.Binding) bool { return b.Contact == c.Contact })
 		switch {
 		case !c.Expires.After(now):
@@ -208,38 +88,6 @@ func (s *Server) logRegister(user string, req *sip.Request, p regRequest, before
 			s.log.Debug("registration refreshed", "user", user, "contact", c.Contact, "expires", c.Expires)
 		}
 	}
-}
-
-// registerOK lists every current binding with its remaining time.
-func registerOK(req *sip.Request, cur []store.Binding, now time.Time) *sip.Response {
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	for _, b := range cur {
-		u := sip.Uri{}
-		if err := sip.ParseUri(b.Contact, &u); err != nil {
-			continue
-		}
-		c := &sip.ContactHeader{Address: u}
-		secs := int(b.Expires.Sub(now).Round(time.Second) / time.Second)
-		c.Params.Add("expires", strconv.Itoa(max(secs, 0)))
-		// The phone finds its own binding by these (RFC 5626 §5.2, RFC 5627).
-		if b.InstanceID != "" && safeParam(b.InstanceID) {
-			c.Params.Add("+sip.instance", `"`+b.InstanceID+`"`)
-		}
-		if b.RegID != "" && safeParam(b.RegID) {
-			c.Params.Add("reg-id", b.RegID)
-		}
-		res.AppendHeader(c)
-	}
-	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(sipDate)))
-	return res
-}
-
-// safeParam reports whether v can be written back as a Contact parameter
-// value as-is: no quotes, separators or control characters.
-func safeParam(v string) bool {
-	return !strings.ContainsFunc(v, func(r rune) bool {
-		return r < 0x21 || r == 0x7f || strings.ContainsRune(`";,\`, r)
-	})
 }
 
 // aorIsUser reports whether the To address names user (by extension, number

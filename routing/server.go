@@ -1,18 +1,22 @@
-// Package routing owns deskgate's SIP side: UDP/TCP transports, the
-// registrar (digest auth through routing/digest, persisted bindings,
-// line appearances), the proxy core that classifies each INVITE and hands a
-// ringplan.Plan to routing/fork, Route-based in-dialog routing that needs no
-// per-call memory, the trunk (trusted sources, outbound calls, optional
-// registration) and the caller ID policy (own user, departments operated,
-// executives assisted), presence feature codes, the voicemail subscription
-// permission, call history, and the handset keys: the subscriptions it
-// serves as notifier (DND key sync, BLF, away keys; persisted and resumed),
-// BLF call state, directed pickup and check-sync, and shared call
-// appearance on department and executive lines (the appearances live in
-// routing/sca). It imports routing/ringplan, routing/fork,
-// routing/presence, routing/events, routing/digest, routing/sca,
-// daemon/directory and daemon/store; it must not import daemon,
-// provisioning or cmd.
+// Package routing is deskgate's SIP side: it owns the transports
+// (UDP/TCP listeners, connection caps), the sipgo stack, the dispatch of
+// every request (middleware.go: validate, budget, route by method), and
+// the handlers that tie the state-owning subpackages together: REGISTER
+// (registrar.go), INVITE classification and hand-off to routing/fork,
+// Route-token in-dialog relay needing no per-call memory, the trunk, the
+// caller ID policy, feature codes, pickup, check-sync, call history, the
+// BLF call table, and SUBSCRIBE handling plus NOTIFY rendering for the
+// handset keys and shared call appearance.
+//
+// State lives in the subpackage that owns it, each behind its own lock:
+// routing/registrar (bindings table, REGISTER parsing, the 200),
+// routing/notifier (served subscriptions and the NOTIFY state machine;
+// routing implements its Transport: notify.go), routing/digest (digest
+// auth, nonces, throttle), routing/sca (shared-line appearances) and
+// routing/presence (DND / away; built by the daemon and passed in
+// Options.Presence). Pure decisions: routing/ringplan, routing/events.
+// It imports those and daemon/directory and daemon/store; it must not
+// import daemon, provisioning or cmd.
 package routing
 
 import (

@@ -1,9 +1,12 @@
-// Package registrar owns the registrar's bindings table: every user's
-// live contacts in memory, each change queued to the store's write-behind
-// as it becomes visible, reloaded at start; and the pure merge of one
-// REGISTER's changes into a user's list (RFC 3261 §10.3). Only this package
-// locks the table. It imports daemon/store (the record type); it must not
-// import routing or anything above it.
+// Package registrar owns the registrar's bindings table (table.go): every
+// user's live contacts in memory, each change queued to the store's
+// write-behind as it becomes visible, reloaded at start; and the pure half
+// of REGISTER (parse.go): parsing a REGISTER into binding changes, merging
+// them into a user's list (RFC 3261 §10.3) and building the 200. Only this
+// package locks the table. routing keeps the handler: authentication, whose
+// address of record it is, and sending the answer. It imports daemon/store
+// (the record type) and sipgo's message types; it must not import routing
+// or anything above it.
 package registrar
 
 import (

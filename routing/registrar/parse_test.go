@@ -1,4 +1,4 @@
-package routing
+package registrar
 
 import (
 	"strconv"
@@ -6,8 +6,42 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"deskgate/daemon/store"
 )
+
+const registerText = `
+REGISTER sip:test.example SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-reg1
+Max-Forwards: 70
+From: <sip:1001@test.example>;tag=a1
+To: <sip:1001@test.example>
+Call-ID: reg-1@192.0.2.10
+CSeq: 1 REGISTER
+Contact: <sip:1001@192.0.2.10:5062>
+Expires: 300
+Content-Length: 0
+
+`
+
+// parseReq parses a request written with \n line ends, as received over
+// UDP from 192.0.2.10:5062.
+func parseReq(t testing.TB, text string) *sip.Request {
+	t.Helper()
+	text = strings.ReplaceAll(strings.TrimLeft(text, "\n"), "\n", "\r\n")
+	msg, err := sip.ParseMessage([]byte(text))
+	if err != nil {
+		t.Fatalf("parse %q: %v", text, err)
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		t.Fatalf("not a request: %q", text)
+	}
+	req.SetSource("192.0.2.10:5062")
+	req.SetTransport("UDP")
+	return req
+}
 
 func TestParseRegister(t *testing.T) {
 	reg := func(headers string) string {
@@ -41,27 +75,27 @@ func TestParseRegister(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := parseReq(t, tc.text)
-			got, rerr := parseRegister(req, "alice", tc.cur, 60, 1800, now)
+			got, rerr := Parse(req, "alice", tc.cur, 60, 1800, now)
 			if tc.wantErr != "" {
 				if rerr == nil {
 					t.Fatalf("accepted, want %s", tc.wantErr)
 				}
-				if s := strconv.Itoa(rerr.code) + " " + rerr.reason; s != tc.wantErr {
+				if s := strconv.Itoa(rerr.Code) + " " + rerr.Reason; s != tc.wantErr {
 					t.Errorf("error %q, want %q", s, tc.wantErr)
 				}
-				if rerr.code == 423 && rerr.minExpires != 60 {
-					t.Errorf("Min-Expires %d", rerr.minExpires)
+				if rerr.Code == 423 && rerr.MinExpires != 60 {
+					t.Errorf("Min-Expires %d", rerr.MinExpires)
 				}
 				return
 			}
 			if rerr != nil {
 				t.Fatalf("refused: %+v", rerr)
 			}
-			if got.wildcard != tc.wildcard {
-				t.Errorf("wildcard = %v", got.wildcard)
+			if got.Wildcard != tc.wildcard {
+				t.Errorf("wildcard = %v", got.Wildcard)
 			}
 			var exp []int
-			for _, c := range got.changes {
+			for _, c := range got.Changes {
 				exp = append(exp, int(c.Expires.Sub(now)/time.Second))
 				if c.User != "alice" || c.Source != "192.0.2.10:5062" || c.Transport != "UDP" || c.CSeq != 1 {
 					t.Errorf("change %+v", c)
@@ -84,4 +118,47 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestRegisterOKKeepsInstanceAndRegID: the 200 to a REGISTER lists the
+// phone's binding with the +sip.instance and reg-id it registered with
+// (RFC 5626 §5.2 / RFC 5627): a phone that cannot find them there thinks
+// its binding is gone.
+func TestRegisterOKKeepsInstanceAndRegID(t *testing.T) {
+	const text = `
+REGISTER sip:test.example SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-interop1
+Max-Forwards: 70
+From: <sip:1001@test.example>;tag=a1
+To: <sip:1001@test.example>
+Call-ID: reg-interop@192.0.2.10
+CSeq: 1 REGISTER
+Contact: <sip:1001@192.0.2.10:5062;transport=udp>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-0004f2aabbcc>";reg-id=1
+Contact: <sip:1001@192.0.2.10:5064>;reg-id=evil"x
+Expires: 300
+Content-Length: 0
+
+`
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	req := parseReq(t, text)
+	parsed, rerr := Parse(req, "alice", nil, 60, 3600, now)
+	if rerr != nil {
+		t.Fatalf("refused: %+v", rerr)
+	}
+	res := OK(req, parsed.Changes, now)
+	var got []string
+	for _, h := range res.GetHeaders("Contact") {
+		got = append(got, h.Value())
+	}
+	if len(got) != 2 {
+		t.Fatalf("200 lists %d contacts, want 2: %q", len(got), got)
+	}
+	for _, want := range []string{`+sip.instance="<urn:uuid:00000000-0000-1000-8000-0004f2aabbcc>"`, "reg-id=1", "expires=300"} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("200 Contact %q: no %s", got[0], want)
+		}
+	}
+	if strings.Contains(got[1], "reg-id") || strings.Contains(got[1], "+sip.instance") {
+		t.Errorf("200 Contact %q: a malformed reg-id was written back", got[1])
+	}
 }

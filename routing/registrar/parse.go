@@ -1,0 +1,175 @@
+package registrar
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/daemon/store"
+)
+
+// DateFormat is the RFC 3261 §20.17 Date format (RFC 1123, always GMT),
+// for the Date of our 200s and for checking the Date of requests.
+const DateFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// defaultExpires is used when a REGISTER names no expiry (clamped to max).
+const defaultExpires = 3600
+
+// Refusal is a REGISTER refused before touching the table.
+type Refusal struct {
+	Code       int
+	Reason     string
+	MinExpires int // for 423
+}
+
+// Request is a parsed REGISTER: either remove everything (Contact: *) or a
+// list of changes (Expires not after now = remove that contact; none = a
+// query).
+type Request struct {
+	Wildcard bool
+	Changes  []store.Binding
+}
+
+// Parse turns a REGISTER into binding changes for user, applying RFC 3261
+// §10.3 steps 5–7: wildcard rules, expiry per contact (parameter, then
+// Expires header, then the default), min/max clamping, CSeq order against
+// the user's current bindings cur.
+func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp int, now time.Time) (Request, *Refusal) {
+	hdrExp, hasHdr, err := ExpiresHeader(req)
+	if err != nil {
+		return Request{}, &Refusal{Code: 400, Reason: "Bad Expires"}
+	}
+	callID, cseq, ua := "", uint32(0), ""
+	if h := req.CallID(); h != nil {
+		callID = h.Value()
+	}
+	if h := req.CSeq(); h != nil {
+		cseq = h.SeqNo
+	}
+	if h := req.GetHeader("User-Agent"); h != nil {
+		ua = h.Value()
+	}
+	var out Request
+	contacts := req.GetHeaders("Contact")
+	for _, h := range contacts {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return Request{}, &Refusal{Code: 400, Reason: "Bad Contact"}
+		}
+		if c.Address.Wildcard {
+			if len(contacts) != 1 || !hasHdr || hdrExp != 0 {
+				return Request{}, &Refusal{Code: 400, Reason: "Bad Wildcard Contact"}
+			}
+			return Request{Wildcard: true}, nil
+		}
+		exp, rerr := contactExpires(c, hdrExp, hasHdr, minExp, maxExp)
+		if rerr != nil {
+			return Request{}, rerr
+		}
+		b := store.Binding{
+			User:       user,
+			Contact:    c.Address.String(),
+			Source:     req.Source(),
+			Transport:  strings.ToUpper(req.Transport()),
+			CallID:     callID,
+			CSeq:       cseq,
+			InstanceID: strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`),
+			RegID:      c.Params.GetOr("reg-id", ""),
+			UserAgent:  ua,
+			Expires:    now.Add(time.Duration(exp) * time.Second),
+			Updated:    now,
+		}
+		if c.Address.Scheme != "sip" && c.Address.Scheme != "sips" || c.Address.Host == "" {
+			return Request{}, &Refusal{Code: 400, Reason: "Bad Contact URI"}
+		}
+		if OutOfOrder(cur, b) {
+			return Request{}, &Refusal{Code: 500, Reason: "Out Of Order CSeq"}
+		}
+		out.Changes = append(out.Changes, b)
+	}
+	return out, nil
+}
+
+// contactExpires picks and clamps one contact's expiry in seconds; 0 means
+// remove.
+func contactExpires(c *sip.ContactHeader, hdrExp int, hasHdr bool, minExp, maxExp int) (int, *Refusal) {
+	exp := min(defaultExpires, maxExp)
+	if hasHdr {
+		exp = hdrExp
+	}
+	if v, ok := c.Params.Get("expires"); ok {
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			return 0, &Refusal{Code: 400, Reason: "Bad Contact Expires"}
+		}
+		exp = int(min(n, 1<<31-1))
+	}
+	switch {
+	case exp == 0:
+		return 0, nil
+	case exp < minExp:
+		return 0, &Refusal{Code: 423, Reason: "Interval Too Brief", MinExpires: minExp}
+	case exp > maxExp:
+		return maxExp, nil
+	}
+	return exp, nil
+}
+
+// ExpiresHeader reads a request's Expires header (delta-seconds only);
+// SUBSCRIBE reads its expiry the same way.
+func ExpiresHeader(req *sip.Request) (int, bool, error) {
+	h := req.GetHeader("Expires")
+	if h == nil {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil {
+		return 0, true, fmt.Errorf("expires %q: %w", h.Value(), err)
+	}
+	return int(min(n, 1<<31-1)), true, nil
+}
+
+// Response is the answer to a refused REGISTER (with Min-Expires on 423).
+func (r *Refusal) Response(req *sip.Request) *sip.Response {
+	res := sip.NewResponseFromRequest(req, r.Code, r.Reason, nil)
+	if r.MinExpires > 0 {
+		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(r.MinExpires)))
+	}
+	return res
+}
+
+// OK is the 200 to a REGISTER: every current binding with its remaining
+// time, and the Date.
+func OK(req *sip.Request, cur []store.Binding, now time.Time) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	for _, b := range cur {
+		u := sip.Uri{}
+		if err := sip.ParseUri(b.Contact, &u); err != nil {
+			continue
+		}
+		c := &sip.ContactHeader{Address: u}
+		secs := int(b.Expires.Sub(now).Round(time.Second) / time.Second)
+		c.Params.Add("expires", strconv.Itoa(max(secs, 0)))
+		// The phone finds its own binding by these (RFC 5626 §5.2, RFC 5627).
+		if b.InstanceID != "" && safeParam(b.InstanceID) {
+			c.Params.Add("+sip.instance", `"`+b.InstanceID+`"`)
+		}
+		if b.RegID != "" && safeParam(b.RegID) {
+			c.Params.Add("reg-id", b.RegID)
+		}
+		res.AppendHeader(c)
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(DateFormat)))
+	return res
+}
+
+// safeParam reports whether v can be written back as a Contact parameter
+// value as-is: no quotes, separators or control characters.
+func safeParam(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool {
+		return r < 0x21 || r == 0x7f || strings.ContainsRune(`";,\`, r)
+	})
+}
