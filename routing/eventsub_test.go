@@ -318,11 +318,14 @@ func TestSubscriptionRefreshAndUnsubscribe(t *testing.T) {
 		fromTag string
 		want    string
 		state   string // of the NOTIFY that follows; "" = none
+		// gone: wait until the subscription has left the table (its last
+		// NOTIFY is answered before the sender drops it).
+		gone bool
 	}{
 		{name: "refresh", expires: 300, want: "200 OK", state: "active;expires=300"},
 		{name: "wrong From tag", expires: 300, fromTag: "other", want: "481 Subscription Does Not Exist"},
 		{name: "unsubscribe", expires: 0, want: "200 OK", state: "terminated;reason=timeout"},
-		{name: "after unsubscribing", expires: 300, want: "481 Call/Transaction Does Not Exist"},
+		{name: "after unsubscribing", expires: 300, gone: true, want: "481 Call/Transaction Does Not Exist"},
 	}
 	for i, st := range steps {
 		in := m
@@ -330,6 +333,9 @@ func TestSubscriptionRefreshAndUnsubscribe(t *testing.T) {
 		raw := in.raw(t, s)
 		if st.fromTag != "" {
 			raw = []byte(strings.Replace(string(raw), "tag=ft-1001", "tag="+st.fromTag, 1))
+		}
+		if st.gone {
+			eventually(t, "subscription removed", func() bool { return s.subs.Count() == 0 })
 		}
 		if got := status(exchange(t, s, raw)); got != st.want {
 			t.Fatalf("%s: answered %q, want %q", st.name, got, st.want)

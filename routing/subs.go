@@ -1,5 +1,7 @@
 package routing
 
+import "time"
+
 // Subscriptions the daemon serves itself (key LEDs): as-feature-event for
 // a user's DND key, dialog for BLF keys on extensions and for away keys.
 // Each is a SUBSCRIBE dialog in which we are the notifier (RFC 6665). They
@@ -22,3 +24,11 @@ const (
 	subMaxExpires     = 3600
 	subDefaultExpires = 3600
 )
+
+// sweepSubscriptions ends expired subscriptions (routing/notifier), and
+// forgets ended calls and idle rate-limit buckets.
+func (s *Server) sweepSubscriptions(now time.Time) {
+	s.subs.Sweep(now)
+	s.notifyLines(s.lines.sweep(now))
+	s.subLimit.sweep(now)
+}
