@@ -87,6 +87,7 @@ func (d *Daemon) controlMux() *http.ServeMux {
 	route("GET "+controlapi.PathCredentials+"{user}", d.handleCredentials)
 	route("POST "+controlapi.PathCredentials+"{user}", d.handleCredentials)
 	route("POST "+controlapi.PathRearm+"{mac}", d.handleRearm)
+	registerDebug(m)
 	return m
 }
 
