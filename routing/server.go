@@ -158,6 +158,7 @@ func New(opts Options) (*Server, error) {
 	if sip.UDPMTUSize < udpMTU {
 		sip.UDPMTUSize = udpMTU // package global in sipgo; written once, before any transport runs
 	}
+	setTransactionTimers()
 	return s, nil
 }
 
