@@ -78,6 +78,10 @@ type Options struct {
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
+
+	// MaxLiveBranches bounds the branches of calls being forked at once;
+	// a call beyond it gets 503 + Retry-After. 0 = DefaultMaxLiveBranches.
+	MaxLiveBranches int
 }
 
 // Server is the SIP registrar and proxy. Create it with New and call Run
@@ -99,6 +103,8 @@ type Server struct {
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
+
+	branches *branchBudget // branches of calls being forked (overload shedding)
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -137,6 +143,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.throttle = newThrottle(opts.Throttle)
+	s.branches = newBranchBudget(opts.MaxLiveBranches)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
 	s.subs = newSubTable()
@@ -158,6 +165,7 @@ func New(opts Options) (*Server, error) {
 	if sip.UDPMTUSize < udpMTU {
 		sip.UDPMTUSize = udpMTU // package global in sipgo; written once, before any transport runs
 	}
+	setTransactionTimers()
 	setTransactionTimers()
 	return s, nil
 }
