@@ -6,8 +6,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := build/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive: sipp (sip-tester) plays phones, callers and trunks.
-TEST_DEBS := sip-tester iproute2
+# Debian packages the tests drive: sipp (sip-tester) plays phones, callers and
+# trunks; baresip and linphone-cli (linphonec) are real softphones.
+TEST_DEBS := sip-tester iproute2 baresip linphone-cli
 export CGO_ENABLED ?= 0
 
 .PHONY: all build run test test-deps go-check vet fmt fmt-check bench fuzz clean
@@ -38,8 +39,9 @@ test: test-deps go-check fmt-check vet
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 test-deps:
-	@if ! command -v sipp >/dev/null || ! command -v ip >/dev/null; then \
-		echo "installing $(TEST_DEBS): sipp plays phones in the SIP tests, ip makes network namespaces for discovery tests"; \
+	@if ! command -v sipp >/dev/null || ! command -v ip >/dev/null || ! command -v baresip >/dev/null || \
+		! command -v linphonec >/dev/null; then \
+		echo "installing $(TEST_DEBS): sipp, baresip and linphonec play phones in the SIP tests, ip makes network namespaces for discovery tests"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(TEST_DEBS); \
 	fi
 	@if ! command -v gcc >/dev/null; then \

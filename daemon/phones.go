@@ -14,6 +14,7 @@ import (
 	"deskgate/daemon/controlapi"
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
+	"deskgate/provisioning"
 	"deskgate/routing"
 )
 
@@ -42,7 +43,8 @@ func phoneRows(snap *directory.Snapshot, inv []store.InventoryPhone, regs []rout
 	}
 	var rows []controlapi.Phone
 	for _, p := range snap.Phones() {
-		row := controlapi.Phone{MAC: p.MAC, User: p.User, Vendor: directory.Vendor(p.Model), Model: p.Model, Configured: true}
+		row := controlapi.Phone{MAC: p.MAC, User: p.User, Vendor: directory.Vendor(p.Model), Model: p.Model, Configured: true,
+			Warnings: provisioning.Warnings(snap, p.MAC)}
 		if s, ok := seen[p.MAC]; ok {
 			row.Discovered, row.Address, row.LastSeen = true, s.Address, s.LastSeen
 			delete(seen, p.MAC)

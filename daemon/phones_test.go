@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ func TestPhoneRows(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	for i := range want {
-		if rows[i] != want[i] {
+		if !reflect.DeepEqual(rows[i], want[i]) {
 			t.Errorf("row %d:\n got %+v\nwant %+v", i, rows[i], want[i])
 		}
 	}
@@ -96,5 +98,37 @@ func TestPhoneRowsSecrets(t *testing.T) {
 	}
 	if rows[2].Configured || rows[2].Secrets != "" {
 		t.Errorf("a phone not in the directory has a secrets state: %+v", rows[2])
+	}
+}
+
+// A phone whose model has no room for all its keys lists them (the
+// provisioning layout's warnings), so deskgatectl phones shows them.
+func TestPhoneRowsWarnings(t *testing.T) {
+	snap := directorytest.MustParse(t, `
+		plan: pro
+		timezone: UTC
+		users:
+		  - {id: ann, name: Ann, extension: "1001", license: talk}
+		  - {id: bob, name: Bob, extension: "1002", license: talk}
+		departments:
+		  - {id: support, name: Support, extension: "2000", operators: [ann]}
+		  - {id: sales, name: Sales, extension: "2100", operators: [ann]}
+		phones:
+		  - {mac: "00:15:65:00:00:01", model: yealink-t31p, user: ann}
+		  - {mac: "00:15:65:00:00:02", model: yealink-t54w, user: bob}
+	`)
+	rows := phoneRows(snap, nil, nil, nil)
+	if len(rows) != 2 {
+		t.Fatalf("rows %+v", rows)
+	}
+	small, big := rows[0], rows[1]
+	if big.Warnings != nil {
+		t.Errorf("t54w of a plain user: warnings %q, want none", big.Warnings)
+	}
+	all := strings.Join(small.Warnings, "\n")
+	for _, want := range []string{`"Away Support"`, `"Away all"`, "yealink-t31p has 2 line keys"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("t31p operator of two departments: warnings %q lack %s", small.Warnings, want)
+		}
 	}
 }

@@ -46,3 +46,24 @@ func layoutOf(snap *directory.Snapshot, p directory.Phone) (PhoneLayout, bool) {
 	}
 	return Layout(snap, p.MAC, opts)
 }
+
+// Warnings returns what could not be placed on the phone with that MAC
+// (keys beyond its model's key count, lines beyond its accounts shown as
+// BLF keys), one sentence each naming the key; nil when everything fits
+// or the MAC is not in snap. It is pure; the daemon lists it in
+// `deskgatectl phones`, and the server logs it when the phone fetches its
+// file.
+func Warnings(snap *directory.Snapshot, mac string) []string {
+	if snap == nil {
+		return nil
+	}
+	p, ok := snap.Phone(mac)
+	if !ok {
+		return nil
+	}
+	lay, ok := layoutOf(snap, *p)
+	if !ok {
+		return nil
+	}
+	return lay.Warnings
+}

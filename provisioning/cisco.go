@@ -30,6 +30,28 @@ import (
 // messages, takes precedence over XSI). The phones have DND and Messages
 // keys of their own, so the layout gives neither a line key.
 //
+// Factory-default phones ask for /$PSN.xml ("Profile Rule … Default:
+// /$PSN.xml", e.g. 8851-3PCC.xml): that request gets a bootstrap
+// flat-profile that points the phone at its own file, as Wazo's Cisco MPP
+// plugin does (plugins/wazo_cisco_sip/v11_3_1/templates/common/model.cfg.tpl:
+// Resync_On_Reset Yes, Resync_Periodic 3600, Profile_Rule_B/C "<server
+// url>/…" with "$MA.xml"). Every phone file repeats the same rule so it
+// sticks. Only a phone whose User-Agent names a MAC the directory gives to
+// a Cisco phone gets it (like every model-wide file).
+//
+// Shared lines: no Cisco MPP document at hand says which event packages a
+// "shared" Ext runs (FusionPBX also writes Shared_User_ID_n_), so
+// department and executive Exts are private with a BLF key on the line's
+// extension each. BLF keys are "fnc=blf+sd+cp;sub=<ext>@$PROXY;
+// ext=<ext>@$PROXY;nme=<label>": the admin guide's "fnc=blf+sd+cp;sub=
+// xxxx@$PROXY" plus the speed-dial target "ext=" of Cisco's Webex help
+// ("…;ext=$USER@$PROXY") so an idle key dials. No Call_Pickup_Code (Wazo
+// sets its PBX's): deskgate serves no pickup code; "+cp" picks up.
+//
+// Line keys per model are Wazo's _NB_FKEY (plugins/wazo_cisco_sip/v11_3_1/
+// common.py: 7811 1, 7821 2, 7841 4, 7861 16, 8811/8841/8851/8861 10; the
+// 8845/8865 are taken as their 8841/8861 siblings).
+//
 // Not written: Message_Waiting_n_ (present in the templates, left at its
 // default by FusionPBX; whether it subscribes or merely holds the lamp
 // state was not confirmed — MWI comes from Mailbox_ID_n_ with
@@ -43,10 +65,24 @@ type cisco struct{}
 
 func (cisco) layoutOptions(model string) LayoutOptions {
 	keys := lineKeysOf(model)
-	return LayoutOptions{Keys: keys, Accounts: max(keys, 1)}
+	return LayoutOptions{Keys: keys, Accounts: max(keys, 1), SCA: false}
 }
 
 func (cisco) serves(k fileKind) bool { return k == kindMACXML }
+
+// ciscoProfileRule is where the phone fetches its own file: $MA is the
+// phone's lower-case MAC. Without a base URL the rule stays relative to the
+// server the phone used ("/$PSN.xml" style).
+func ciscoProfileRule(baseURL string) string {
+	return strings.TrimSuffix(baseURL, "/") + "/$MA.xml"
+}
+
+// ciscoResync writes the resync rules of Wazo's model.cfg.tpl.
+func ciscoResync(f *xmlFile, baseURL string) {
+	f.elem(1, "Resync_On_Reset", "Yes")
+	f.elem(1, "Resync_Periodic", 3600)
+	f.elem(1, "Profile_Rule_B", ciscoProfileRule(baseURL))
+}
 
 func (c cisco) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	if req.Kind != kindMACXML {
@@ -57,6 +93,7 @@ func (c cisco) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	f.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
 	f.raw("<flat-profile>\n")
+	ciscoResync(&f, in.BaseURL)
 	if in.VoicemailNumber != "" {
 		f.elem(1, "Voice_Mail_Number", in.VoicemailNumber)
 	}
@@ -79,12 +116,25 @@ func (c cisco) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	return file{body: f.bytes(), contentType: "application/xml"}, true
 }
 
-func (cisco) commonFile(fileRequest, commonInput) (file, bool) { return file{}, false }
+// commonFile is the bootstrap answered to a factory-default phone's
+// $PSN.xml request: no account, only where its own file is.
+func (cisco) commonFile(req fileRequest, in commonInput) (file, bool) {
+	if req.Kind != kindCiscoBootstrap {
+		return file{}, false
+	}
+	var f xmlFile
+	f.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	f.comment("deskgate: bootstrap for Cisco %s-3PCC phones: fetch $MA.xml. Generated: edits are overwritten.", req.Model)
+	f.raw("<flat-profile>\n")
+	ciscoResync(&f, in.BaseURL)
+	f.raw("</flat-profile>\n")
+	return file{body: f.bytes(), contentType: "application/xml"}, true
+}
 
 func (cisco) account(f *xmlFile, a Account, in renderInput) {
 	n := "_" + strconv.Itoa(a.Index) + "_"
 	share := "private"
-	if a.Type != KeyLine {
+	if a.Shared {
 		share = "shared"
 	}
 	f.comment("Ext %d (%s): %s <%s>", a.Index, a.Type, a.Label, a.Extension)
@@ -112,7 +162,7 @@ func (cisco) key(f *xmlFile, i int, k Key, sip sipServer) {
 	switch k.Type {
 	case KeyLine, KeySharedLine, KeyExecutiveLine:
 		share := "private"
-		if k.Type != KeyLine {
+		if k.Shared {
 			share = "shared"
 		}
 		f.elem(1, "Extension"+n, k.Account)
@@ -129,7 +179,8 @@ func (cisco) key(f *xmlFile, i int, k Key, sip sipServer) {
 		f.elem(1, "Extension"+n, "Disabled")
 		f.elem(1, "Short_Name"+n, k.Label)
 		f.elem(1, "Share_Call_Appearance"+n, "private")
-		f.elem(1, "Extended_Function"+n, fn+";sub="+k.Extension+"@$PROXY;nme="+label)
+		target := k.Extension + "@$PROXY"
+		f.elem(1, "Extended_Function"+n, fn+";sub="+target+";ext="+target+";nme="+label)
 	default:
 		f.elem(1, "Extension"+n, "Disabled")
 		f.elem(1, "Short_Name"+n, "")

@@ -1,6 +1,9 @@
 package provisioning
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Fanvil X-series renderer (firmware 2.x XML <sysConf>), fetched as
 // <mac>.cfg.
@@ -10,26 +13,74 @@ import "strconv"
 // for firmware 2.2.10 and newer"): <sip><line index="n"> with PhoneNumber,
 // DisplayName, RegisterAddr, RegisterPort, RegisterUser (authentication
 // user), RegisterPswd, EnableReg, Transport (0 UDP, 1 TCP, 3 TLS),
-// EnableSCA, FeatureSync, MWINum; <dsskey><dssSide index="1"><Fkey
-// index="k"> with Type/Value/Title, where a line key is Type 2 with Value
-// "SIP<n>". BLF keys are Type 1 (memory key) with Value "<ext>@<line>/ba"
-// as in the Wazo provd Fanvil plugin (wazo-platform/wazo-provd-plugins
-// plugins/wazo_fanvil/common/common.py, BLF with pickup). MWINum is the
-// voicemail number the line's message key dials (the same plugin's
-// templates/base-new.tpl writes the line's voicemail extension there).
+// EnableSCA, FeatureSync, MWINum; a line key is Type 2 with Value "SIP<n>".
+// MWINum is the voicemail number the line's message key dials (Wazo's
+// provd Fanvil plugin templates/base-new.tpl writes the line's voicemail
+// extension there).
+//
+// Where keys go (fanvilModelOf): the X6U has 5 side keys in
+// <dssSide index="1"> and the rest on the screen's DSS pages,
+// <internal index="page"> with 12 keys each, 5 pages (FusionPBX's X6U
+// template: dssSide, internal 1–5 "Each Internal Index contains 12 keys",
+// FuncKeyPageNum 5; Wazo's serie_x/entry.py: X6U TOP_FUNCTION_KEYS 5,
+// FUNCTION_KEYS_PER_PAGE 12); the X4U and X5U have 3 and 4 side keys and 6
+// per DSS page (Wazo's same tables); the X3U's keys are <SidekeyConfig1
+// index="k"> (FusionPBX's x3u template). Lines per model: X6U 20 and X3U 6
+// (the <line> entries of those templates).
+//
+// BLF keys are Type 1 with Value "<ext>@<line>/ba": FusionPBX's key tables
+// (app/devices/app_config.php) name "ba" BLF with attended transfer (bc new
+// call, bb blind transfer); Wazo appends its PBX's pickup code to pick up.
+// deskgate serves no pickup code (pickup is dialog-info Replaces, which no
+// Fanvil source documents), so a Fanvil BLF key shows the state, dials the
+// extension when idle and transfers to it during a call; it does not pick
+// up.
+//
+// Shared lines: the Fanvil J4SG manual has SCA need "Enable SCA" on the
+// line and a DSS key of type "Shared Call Appearance", whose code no source
+// at hand gives, so department and executive lines are private
+// (EnableSCA 0) with a BLF key on the line's extension each.
+//
+// Provisioning server: <ap> FlashServerIP (server URL), FlashFileName
+// ("$mac.cfg"), FlashProtocol (4 HTTP, as Wazo's template with its http
+// URL; 5 HTTPS, as FusionPBX's with https), FlashMode 1, FlashInterval 1 —
+// the values of Wazo's base-new.tpl.
 //
 // Not done or not verified: the MWI SUBSCRIBE switch (the X6U template has
 // <Subscribe>/<SubExpire> per line, but no document at hand says they are
 // the message-waiting subscription), a DND key and a voicemail key (no
 // confirmed DSS key type or key-event value for either; FeatureSync is set
-// on the user's own line), whether models with paged keys (X6U) number all
-// their keys in dssSide 1, and the number of SIP lines per model (assumed
-// at least the number of keys).
+// on the user's own line), the X7's key placement (in no template: its keys
+// stay in dssSide 1) and the line counts of the X4U, X5U and X7 (taken as
+// their key counts).
 type fanvil struct{}
+
+// fanvilModel is where a model's keys go.
+type fanvilModel struct {
+	sidekeyConfig bool // X3U: <SidekeyConfig1 index="k">
+	side          int  // keys in <dssSide index="1">
+	perPage       int  // keys per <internal index="page">
+	lines         int  // SIP lines
+}
+
+func fanvilModelOf(name string, keys int) fanvilModel {
+	switch name {
+	case "x3u":
+		return fanvilModel{sidekeyConfig: true, side: keys, lines: 6}
+	case "x4u":
+		return fanvilModel{side: 3, perPage: 6, lines: keys}
+	case "x5u":
+		return fanvilModel{side: 4, perPage: 6, lines: keys}
+	case "x6u":
+		return fanvilModel{side: 5, perPage: 12, lines: 20}
+	}
+	return fanvilModel{side: keys, lines: max(keys, 1)}
+}
 
 func (fanvil) layoutOptions(model string) LayoutOptions {
 	keys := lineKeysOf(model)
-	return LayoutOptions{Keys: keys, Accounts: max(keys, 1)}
+	m := fanvilModelOf(modelName(model), keys)
+	return LayoutOptions{Keys: keys, Accounts: m.lines, SCA: false}
 }
 
 func (fanvil) serves(k fileKind) bool { return k == kindMACCfg }
@@ -41,21 +92,72 @@ func (fv fanvil) phoneFile(req fileRequest, in renderInput) (file, bool) {
 		return file{}, false
 	}
 	lay := in.Layout
+	m := fanvilModelOf(modelName(lay.Model), lineKeysOf(lay.Model))
 	var f xmlFile
 	f.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
 	f.raw("<sysConf>\n")
 	f.elem(1, "Version", "2.0000000000")
+	fanvilProvisioning(&f, in.BaseURL)
 	f.raw("  <sip>\n")
 	for _, a := range lay.Accounts {
 		fv.line(&f, a, in)
 	}
-	f.raw("  </sip>\n  <dsskey>\n    <dssSide index=\"1\">\n")
-	for i, k := range lay.Keys {
-		fv.key(&f, i+1, k)
-	}
-	f.raw("    </dssSide>\n  </dsskey>\n</sysConf>\n")
+	f.raw("  </sip>\n  <dsskey>\n")
+	fv.keys(&f, m, lay.Keys)
+	f.raw("  </dsskey>\n</sysConf>\n")
 	return file{body: f.bytes(), contentType: "application/xml"}, true
+}
+
+// fanvilProvisioning keeps the phone on our server (Wazo base-new.tpl <ap>).
+func fanvilProvisioning(f *xmlFile, baseURL string) {
+	scheme, _, ok := strings.Cut(baseURL, "://")
+	if !ok {
+		return
+	}
+	protocol := 4 // HTTP
+	if strings.EqualFold(scheme, "https") {
+		protocol = 5
+	}
+	f.raw("  <ap>\n")
+	f.elem(2, "DownloadDeviceConf", 1)
+	f.elem(2, "FlashServerIP", strings.TrimSuffix(baseURL, "/"))
+	f.elem(2, "FlashFileName", "$mac.cfg")
+	f.elem(2, "FlashProtocol", protocol)
+	f.elem(2, "FlashMode", 1)
+	f.elem(2, "FlashInterval", 1)
+	f.raw("  </ap>\n")
+}
+
+// keys writes the side keys, then the DSS pages (see fanvilModelOf).
+func (fv fanvil) keys(f *xmlFile, m fanvilModel, keys []Key) {
+	if m.sidekeyConfig {
+		for i, k := range keys {
+			fv.key(f, "SidekeyConfig1", i+1, k, 2)
+		}
+		return
+	}
+	side := min(len(keys), m.side)
+	rest := keys[side:]
+	pages := 0
+	if m.perPage > 0 {
+		pages = (len(rest) + m.perPage - 1) / m.perPage
+	}
+	if pages > 0 { // DSS pages the phone shows (FusionPBX and Wazo write it first)
+		f.elem(2, "FuncKeyPageNum", pages)
+	}
+	f.raw("    <dssSide index=\"1\">\n")
+	for i, k := range keys[:side] {
+		fv.key(f, "Fkey", i+1, k, 3)
+	}
+	f.raw("    </dssSide>\n")
+	for p := range pages {
+		f.raw(`    <internal index="` + strconv.Itoa(p+1) + "\">\n")
+		for i, k := range rest[p*m.perPage : min(len(rest), (p+1)*m.perPage)] {
+			fv.key(f, "Fkey", i+1, k, 3)
+		}
+		f.raw("    </internal>\n")
+	}
 }
 
 func (fanvil) line(f *xmlFile, a Account, in renderInput) {
@@ -68,7 +170,7 @@ func (fanvil) line(f *xmlFile, a Account, in renderInput) {
 	f.elem(3, "RegisterPswd", in.Password)
 	f.elem(3, "EnableReg", 1)
 	f.elem(3, "Transport", transportCode(in.SIP.Transport, "0", "1", "3"))
-	f.elem(3, "EnableSCA", boolDigit(a.Type != KeyLine))
+	f.elem(3, "EnableSCA", boolDigit(a.Shared)) // never on: see above
 	f.elem(3, "FeatureSync", boolDigit(a.Type == KeyLine))
 	if a.MWI {
 		f.elem(3, "MWINum", in.VoicemailNumber)
@@ -78,7 +180,9 @@ func (fanvil) line(f *xmlFile, a Account, in renderInput) {
 	f.raw("    </line>\n")
 }
 
-func (fanvil) key(f *xmlFile, i int, k Key) {
+// key writes one key element; the layout gives Fanvil no key type it
+// cannot write (no DND or voicemail keys).
+func (fanvil) key(f *xmlFile, elem string, i int, k Key, depth int) {
 	var typ int
 	var value string
 	switch k.Type {
@@ -89,9 +193,10 @@ func (fanvil) key(f *xmlFile, i int, k Key) {
 	default:
 		return
 	}
-	f.raw(`      <Fkey index="` + strconv.Itoa(i) + "\">\n")
-	f.elem(4, "Type", typ)
-	f.elem(4, "Value", value)
-	f.elem(4, "Title", k.Label)
-	f.raw("      </Fkey>\n")
+	ind := strings.Repeat("  ", depth)
+	f.raw(ind + "<" + elem + ` index="` + strconv.Itoa(i) + "\">\n")
+	f.elem(depth+1, "Type", typ)
+	f.elem(depth+1, "Value", value)
+	f.elem(depth+1, "Title", k.Label)
+	f.raw(ind + "</" + elem + ">\n")
 }

@@ -46,7 +46,9 @@ var goldenVendors = []struct {
 	}},
 	{"grandstream", "xml", nil},
 	{"snom", "xml", nil},
-	{"cisco", "xml", nil},
+	{"cisco", "xml", func(mac string) []goldenExtra {
+		return []goldenExtra{{"/8851-3PCC.xml", "bootstrap.xml", "Cisco-CP-8851-3PCC/11.3.7 (" + mac + ")"}}
+	}},
 	{"fanvil", "xml", nil},
 }
 

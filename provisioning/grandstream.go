@@ -1,6 +1,9 @@
 package provisioning
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Grandstream GXP21xx/GRP261x renderer: <gs_provision><config> with
 // P-values, fetched as cfg<mac>.xml (older firmware: cfg<mac>).
@@ -37,6 +40,25 @@ import "strconv"
 // Broadsoft settings) is on for the user's own account so the phone can
 // exchange DND with the server.
 //
+// BroadSoft: every account's "Special Feature" is 102 (Broadsoft): P198,
+// P424, P524, P624, P1724, P1824 ("Special Feature. 100 - Standard, …
+// 102- Broadsoft"; P2325 follows under "# Broadsoft" in both templates, so
+// feature key sync is a BroadSoft-mode setting).
+//
+// Shared lines: GXP21xx department and executive accounts are BroadWorks
+// shared call appearances (the "shared line" VPK mode): Grandstream's
+// "GXP2130/2140/2160 BroadWorks SCA Configuration User Guide" (Special
+// Feature BroadSoft, Line Key Mode "Shared Line") and its BroadSoft
+// Partner Configuration Guide for GXP21xx (BroadWorks SCA runs call-info
+// and line-seize). No Grandstream document at hand says the GRP261x runs
+// BroadWorks SCA, so there those lines are private ("Default" mode) with a
+// BLF key on the line's extension.
+//
+// Provisioning server: P212 "Config Via" (1 HTTP, 2 HTTPS) and P237
+// "Config Server Path" (host/path without scheme, as the template's
+// "fm.grandstream.com/gs"). No "Eventlist BLF URI" (P134): deskgate serves
+// no RFC 4662 resource list.
+//
 // Not verified: key layouts on firmware older than these two templates
 // (FusionPBX's copy of the GXP21xx 1.0.9.127 template, grandstream/gxp2170/
 // {$mac}.xml, already has the P23800 block but not every model section was
@@ -47,31 +69,32 @@ type grandstream struct{}
 
 // gsAccount holds the P-value numbers of one account.
 type gsAccount struct {
-	active, name, server, user, auth, password, display, voicemail, transport, mwi, featureSync, blfPickup int
+	active, name, server, user, auth, password, display, voicemail, transport, mwi, featureSync, blfPickup, special int
 }
 
 // gsAccountP returns account i's P-values (1..6), per the templates above.
 func gsAccountP(i int) (gsAccount, bool) {
 	switch i {
 	case 1:
-		return gsAccount{271, 270, 47, 35, 36, 34, 3, 33, 130, 99, 2325, 6752}, true
+		return gsAccount{271, 270, 47, 35, 36, 34, 3, 33, 130, 99, 2325, 6752, 198}, true
 	case 2:
-		return gsAccount{401, 417, 402, 404, 405, 406, 407, 426, 448, 415, 2425, 6753}, true
+		return gsAccount{401, 417, 402, 404, 405, 406, 407, 426, 448, 415, 2425, 6753, 424}, true
 	case 3:
-		return gsAccount{501, 517, 502, 504, 505, 506, 507, 526, 548, 515, 2525, 6754}, true
+		return gsAccount{501, 517, 502, 504, 505, 506, 507, 526, 548, 515, 2525, 6754, 524}, true
 	case 4:
-		return gsAccount{601, 617, 602, 604, 605, 606, 607, 626, 648, 615, 2625, 6755}, true
+		return gsAccount{601, 617, 602, 604, 605, 606, 607, 626, 648, 615, 2625, 6755, 624}, true
 	case 5:
-		return gsAccount{1701, 1717, 1702, 1704, 1705, 1706, 1707, 1726, 1748, 1715, 2725, 6756}, true
+		return gsAccount{1701, 1717, 1702, 1704, 1705, 1706, 1707, 1726, 1748, 1715, 2725, 6756, 1724}, true
 	case 6:
-		return gsAccount{1801, 1817, 1802, 1804, 1805, 1806, 1807, 1826, 1848, 1815, 2825, 6757}, true
+		return gsAccount{1801, 1817, 1802, 1804, 1805, 1806, 1807, 1826, 1848, 1815, 2825, 6757, 1824}, true
 	}
 	return gsAccount{}, false
 }
 
 func (grandstream) layoutOptions(model string) LayoutOptions {
 	m := gsModelOf(modelName(model))
-	return LayoutOptions{Keys: min(lineKeysOf(model), m.fixed), Accounts: m.accounts, DNDKey: true, VoicemailKey: true}
+	return LayoutOptions{Keys: min(lineKeysOf(model), m.fixed), Accounts: m.accounts, DNDKey: true, VoicemailKey: true,
+		SCA: m.family == gsGXP}
 }
 
 func (grandstream) serves(k fileKind) bool { return k == kindGrandstreamCfg }
@@ -91,6 +114,14 @@ func (g grandstream) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	f.raw("<gs_provision version=\"1\">\n")
 	f.elem(1, "mac", compactMAC(lay.MAC))
 	f.raw("  <config version=\"1\">\n")
+	if scheme, rest, ok := strings.Cut(in.BaseURL, "://"); ok && rest != "" {
+		via := 1 // HTTP
+		if strings.EqualFold(scheme, "https") {
+			via = 2
+		}
+		f.elem(2, "P212", via)
+		f.elem(2, "P237", strings.TrimSuffix(rest, "/"))
+	}
 	for _, a := range lay.Accounts {
 		g.account(&f, a, in)
 	}
@@ -133,6 +164,7 @@ func (grandstream) account(f *xmlFile, a Account, in renderInput) {
 	if a.MWI {
 		f.elem(2, p(ps.voicemail), in.VoicemailNumber)
 	}
+	f.elem(2, p(ps.special), 102) // Broadsoft: feature key sync and SCA
 	f.elem(2, p(ps.featureSync), boolDigit(a.Type == KeyLine))
 	f.elem(2, p(ps.blfPickup), 0)
 }

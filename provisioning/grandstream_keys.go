@@ -79,7 +79,10 @@ func gsKey(f *xmlFile, i int, k Key, m gsModes) {
 	case KeyLine:
 		mode = m.line
 	case KeySharedLine, KeyExecutiveLine:
-		mode = m.shared
+		mode = m.line // private line; a BLF key follows it
+		if k.Shared {
+			mode = m.shared // BroadWorks SCA
+		}
 	case KeyBLF, KeyAway:
 		mode, value = m.blf, k.Extension
 	case KeyVoicemail:

@@ -74,36 +74,45 @@ func TestGrandstreamVPK(t *testing.T) {
 	}
 }
 
-// The two families write different mode codes for the same keys, accounts
-// 3+ use their own P-value blocks and unused keys and accounts are cleared.
+// The two families write different mode codes for the same keys (a
+// department line is a BroadWorks shared line on the GXP, a private
+// "Default" line on the GRP), accounts 3+ use their own P-value blocks,
+// every account is in BroadSoft mode, and unused keys and accounts are
+// cleared.
 func TestGrandstreamFamilies(t *testing.T) {
-	accounts := []Account{
-		{Index: 1, Type: KeyLine, Extension: "1102", AuthUser: "1102", Label: "Olive", MWI: true},
-		{Index: 2, Type: KeySharedLine, Extension: "2000", AuthUser: "1102", Label: "Support"},
-		{Index: 3, Type: KeySharedLine, Extension: "2100", AuthUser: "1102", Label: "Sales"},
-	}
-	keys := []Key{
-		{Type: KeyLine, Account: 1}, {Type: KeySharedLine, Account: 2}, {Type: KeySharedLine, Account: 3},
-		{Type: KeyDND, Account: 1}, {Type: KeyBLF, Account: 1, Extension: "1104"}, {Type: KeyVoicemail, Account: 1},
-	}
 	tests := []struct {
-		model string
-		modes []string // per key, in order
-		want  map[string]string
+		model  string
+		shared bool     // department lines are SCA
+		modes  []string // per key, in order
+		want   map[string]string
 	}{
-		{"grandstream-gxp2170", []string{"0", "1", "1", "32", "11", "16"}, map[string]string{
+		{"grandstream-gxp2170", true, []string{"0", "1", "1", "32", "11", "16"}, map[string]string{
 			"P501": "1", "P504": "2100", "P548": "0", "P601": "0", "P1801": "0",
 			"P1368": "2", "P1474": "1104", "P23800": "-1", "P23820": "-1",
+			"P198": "102", "P424": "102", "P524": "102", "P2325": "1", "P2425": "0",
 		}},
-		{"grandstream-grp2616", []string{"31", "32", "32", "22", "1", "6"}, map[string]string{
-			"P501": "1", "P504": "2100", "P601": "0", "P1801": "0", "P1474": "1104",
+		{"grandstream-grp2616", false, []string{"31", "31", "31", "22", "1", "6"}, map[string]string{
+			"P501": "1", "P504": "2100", "P601": "0", "P1801": "0", "P1474": "1104", "P198": "102",
 		}},
-		{"grandstream-grp2613", []string{"31", "32", "32", "22", "1", "6"}, map[string]string{
+		{"grandstream-grp2613", false, []string{"31", "31", "31", "22", "1", "6"}, map[string]string{
 			"P501": "1", "P515": "0", "P2525": "0",
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
+			if got := (grandstream{}).layoutOptions(tt.model).SCA; got != tt.shared {
+				t.Fatalf("layoutOptions SCA = %v, want %v", got, tt.shared)
+			}
+			accounts := []Account{
+				{Index: 1, Type: KeyLine, Extension: "1102", AuthUser: "1102", Label: "Olive", MWI: true},
+				{Index: 2, Type: KeySharedLine, Extension: "2000", AuthUser: "1102", Label: "Support", Shared: tt.shared},
+				{Index: 3, Type: KeySharedLine, Extension: "2100", AuthUser: "1102", Label: "Sales", Shared: tt.shared},
+			}
+			keys := []Key{
+				{Type: KeyLine, Account: 1}, {Type: KeySharedLine, Account: 2, Shared: tt.shared},
+				{Type: KeySharedLine, Account: 3, Shared: tt.shared},
+				{Type: KeyDND, Account: 1}, {Type: KeyBLF, Account: 1, Extension: "1104"}, {Type: KeyVoicemail, Account: 1},
+			}
 			in := renderInput{Layout: PhoneLayout{MAC: "c0:74:ad:00:00:09", Model: tt.model, Accounts: accounts, Keys: keys},
 				Password: "pw", SIP: sipServer{Host: "192.0.2.10", Port: 5060, Transport: "udp"}, VoicemailNumber: "*97"}
 			f, ok := grandstream{}.phoneFile(fileRequest{Kind: kindGrandstreamCfg}, in)

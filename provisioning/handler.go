@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"deskgate/daemon/directory"
@@ -105,9 +104,9 @@ func (s *Server) servePhone(w http.ResponseWriter, r *http.Request, req fileRequ
 	if v == nil || !ok || !v.serves(req.Kind) {
 		return notFound(w, req.MAC)
 	}
-	if len(lay.Warnings) > 0 {
-		s.log.Warn("phone keys do not fit", "mac", lay.MAC, "model", lay.Model, "user", lay.User,
-			"problems", strings.Join(lay.Warnings, "; "))
+	for _, warning := range lay.Warnings { // one line per key left out, naming it
+		s.log.Warn("phone key not placed", "mac", lay.MAC, "model", lay.Model, "user", lay.User,
+			"key", warning)
 	}
 	pw, err := s.opts.Credentials(lay.User, lay.Extension)
 	if err != nil {

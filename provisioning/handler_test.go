@@ -124,7 +124,7 @@ func TestRequestLog(t *testing.T) {
 	for _, want := range []string{
 		`msg="provisioning request" component=provisioning mac=00:15:65:00:00:04 addr=192.0.2.50 status=200 path=/001565000004.cfg`,
 		`msg="provisioning request" component=provisioning mac=00:15:65:99:99:aa addr=192.0.2.50 status=404 path=/0015659999aa.cfg`,
-		`msg="phone keys do not fit" component=provisioning mac=00:15:65:00:00:04 model=yealink-t31p user=tim`,
+		`msg="phone key not placed" component=provisioning mac=00:15:65:00:00:04 model=yealink-t31p user=tim key="away key \"Away all\" (away) does not fit: yealink-t31p has 2 line keys"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)

@@ -54,6 +54,12 @@ type Account struct {
 	Label       string
 	Owner       string // id of the user or department the line belongs to
 	MWI         bool   // subscribe to message-summary for Extension
+	// Shared: the account is a BroadWorks shared call appearance (the
+	// phone subscribes call-info and line-seize to it). Only department
+	// and executive lines on a model whose renderer documents SCA
+	// (LayoutOptions.SCA); elsewhere those lines are private and get a
+	// BLF key next to their line key.
+	Shared bool
 }
 
 // Key is one programmable line key, in display order.
@@ -65,6 +71,7 @@ type Key struct {
 	URI       string // BLF and away keys: the monitored resource
 	Target    string // id of the user or department the key is about; "" for "all departments"
 	Pickup    bool   // BLF: pressing the key while the extension rings picks the call up
+	Shared    bool   // line keys: the account is a shared call appearance (Account.Shared)
 }
 
 // PhoneLayout is everything a renderer needs to write one phone's files,
@@ -90,6 +97,11 @@ type LayoutOptions struct {
 	Accounts     int    // SIP accounts the model supports; lines beyond it become BLF keys
 	DNDKey       bool   // give DND a line key (false where the phone has its own DND key)
 	VoicemailKey bool   // give voicemail line keys (false where the phone has a messages key per line)
+	// SCA: department and executive lines are BroadWorks shared call
+	// appearances. Without it they are private lines, each followed by a
+	// BLF key (with pickup) on the line's extension, so the phone never
+	// asks for an event package it does not run.
+	SCA bool
 }
 
 // AwayURI is the resource an away key monitors and dials: one department
@@ -105,8 +117,10 @@ func AwayURI(deptExt, domain string) string {
 // user's own line, a shared line per department the user operates, an
 // executive line per executive the user actively assists (a BLF key with
 // pickup once the model runs out of accounts), DND, away keys and
-// voicemail, in that order of priority; keys beyond opts.Keys are dropped
-// with a warning each. It is pure; ok is false for a MAC not in snap.
+// voicemail, in that order of priority; keys beyond opts.Keys are left
+// out with a warning each (Warnings, shown by deskgatectl phones and
+// logged when the phone fetches its file). It is pure; ok is false for a
+// MAC not in snap.
 func Layout(snap *directory.Snapshot, mac string, opts LayoutOptions) (PhoneLayout, bool) {
 	p, ok := snap.Phone(mac)
 	if !ok {
@@ -154,7 +168,18 @@ func (b *layoutBuilder) addAccount(a Account) {
 	a.Index = len(b.lay.Accounts) + 1
 	a.AuthUser = b.user.Extension
 	b.lay.Accounts = append(b.lay.Accounts, a)
-	b.keys = append(b.keys, Key{Type: a.Type, Label: a.Label, Account: a.Index, Extension: a.Extension, Target: a.Owner})
+	b.keys = append(b.keys, Key{Type: a.Type, Label: a.Label, Account: a.Index, Extension: a.Extension, Target: a.Owner,
+		Shared: a.Shared})
+}
+
+// addLine adds a department or executive line: a shared call appearance
+// where the model runs SCA, else a private line plus a BLF key on it.
+func (b *layoutBuilder) addLine(a Account) {
+	a.Shared = b.opts.SCA
+	b.addAccount(a)
+	if !a.Shared {
+		b.keys = append(b.keys, b.blf(a.Label, a.Extension, a.Owner))
+	}
 }
 
 func (b *layoutBuilder) roomForAccount() bool { return len(b.lay.Accounts) < b.opts.Accounts }
@@ -167,7 +192,7 @@ func (b *layoutBuilder) departmentLines() {
 			b.keys = append(b.keys, b.blf(name, d.Extension, d.ID))
 			continue
 		}
-		b.addAccount(Account{Type: KeySharedLine, Extension: d.Extension, DisplayName: name, Label: name, Owner: d.ID})
+		b.addLine(Account{Type: KeySharedLine, Extension: d.Extension, DisplayName: name, Label: name, Owner: d.ID})
 	}
 }
 
@@ -183,7 +208,7 @@ func (b *layoutBuilder) executiveLines() {
 			b.keys = append(b.keys, b.blf(name, exec.Extension, exec.ID))
 			continue
 		}
-		b.addAccount(Account{Type: KeyExecutiveLine, Extension: exec.Extension, DisplayName: name, Label: name,
+		b.addLine(Account{Type: KeyExecutiveLine, Extension: exec.Extension, DisplayName: name, Label: name,
 			Owner: exec.ID, MWI: pr.Has(directory.PermVoicemail)})
 	}
 }
@@ -239,7 +264,7 @@ func (b *layoutBuilder) fit() {
 	}
 	b.lay.Accounts = b.lay.Accounts[:kept:kept]
 	for _, k := range b.keys[n:] {
-		b.warnf("%s key %q does not fit: %s has %d line keys", k.Type, k.Label, b.lay.Model, n)
+		b.warnf("%s key %q (%s) does not fit: %s has %d line keys", k.Type, k.Label, k.Extension, b.lay.Model, n)
 	}
 }
 

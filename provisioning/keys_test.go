@@ -37,7 +37,11 @@ const keysOffice = `
 func describe(l PhoneLayout) string {
 	var b strings.Builder
 	for _, a := range l.Accounts {
-		fmt.Fprintf(&b, "account %d %s %s as %s label=%q mwi=%v\n", a.Index, a.Type, a.Extension, a.AuthUser, a.Label, a.MWI)
+		fmt.Fprintf(&b, "account %d %s %s as %s label=%q mwi=%v", a.Index, a.Type, a.Extension, a.AuthUser, a.Label, a.MWI)
+		if a.Shared {
+			b.WriteString(" sca")
+		}
+		b.WriteByte('\n')
 	}
 	for i, k := range l.Keys {
 		fmt.Fprintf(&b, "key %d %s %q account=%d ext=%s", i+1, k.Type, k.Label, k.Account, k.Extension)
@@ -57,7 +61,7 @@ func describe(l PhoneLayout) string {
 
 func TestLayout(t *testing.T) {
 	snap := directorytest.MustParse(t, keysOffice)
-	full := LayoutOptions{Domain: "hq.test", Keys: 27, Accounts: 16, DNDKey: true, VoicemailKey: true}
+	full := LayoutOptions{Domain: "hq.test", Keys: 27, Accounts: 16, DNDKey: true, VoicemailKey: true, SCA: true}
 	tests := []struct {
 		name string
 		mac  string
@@ -79,8 +83,8 @@ key 3 voicemail "Voicemail" account=1 ext=1101
 			mac:  "00:15:65:00:00:02",
 			opts: full,
 			want: `account 1 line 1102 as 1102 label="Olive Operator" mwi=true
-account 2 shared-line 2000 as 1102 label="Support" mwi=false
-account 3 shared-line 2100 as 1102 label="sales" mwi=false
+account 2 shared-line 2000 as 1102 label="Support" mwi=false sca
+account 3 shared-line 2100 as 1102 label="sales" mwi=false sca
 key 1 line "Olive Operator" account=1 ext=1102
 key 2 shared-line "Support" account=2 ext=2000
 key 3 shared-line "sales" account=3 ext=2100
@@ -94,9 +98,9 @@ key 8 voicemail "Voicemail" account=1 ext=1102
 		{
 			name: "operator of one department gets no away-all key",
 			mac:  "00:15:65:00:00:06",
-			opts: LayoutOptions{Domain: "hq.test", Keys: 27, Accounts: 16},
+			opts: LayoutOptions{Domain: "hq.test", Keys: 27, Accounts: 16, SCA: true},
 			want: `account 1 line 1106 as 1106 label="Solo Operator" mwi=true
-account 2 shared-line 2000 as 1106 label="Support" mwi=false
+account 2 shared-line 2000 as 1106 label="Support" mwi=false sca
 key 1 line "Solo Operator" account=1 ext=1106
 key 2 shared-line "Support" account=2 ext=2000
 key 3 away "Away Support" account=1 ext=away-2000 uri=sip:away-2000@hq.test
@@ -107,8 +111,8 @@ key 3 away "Away Support" account=1 ext=away-2000 uri=sip:away-2000@hq.test
 			mac:  "00:15:65:00:00:03",
 			opts: full,
 			want: `account 1 line 1103 as 1103 label="Ann Assistant" mwi=true
-account 2 executive-line 1104 as 1103 label="Eve Exec" mwi=true
-account 3 executive-line 1105 as 1103 label="max" mwi=false
+account 2 executive-line 1104 as 1103 label="Eve Exec" mwi=true sca
+account 3 executive-line 1105 as 1103 label="max" mwi=false sca
 key 1 line "Ann Assistant" account=1 ext=1103
 key 2 executive-line "Eve Exec" account=2 ext=1104
 key 3 executive-line "max" account=3 ext=1105
@@ -120,9 +124,9 @@ key 6 voicemail "VM Eve Exec" account=2 ext=1104
 		{
 			name: "assistant on a two-account model: second executive becomes a BLF with pickup",
 			mac:  "00:15:65:00:00:03",
-			opts: LayoutOptions{Domain: "hq.test", Keys: 10, Accounts: 2, VoicemailKey: true},
+			opts: LayoutOptions{Domain: "hq.test", Keys: 10, Accounts: 2, VoicemailKey: true, SCA: true},
 			want: `account 1 line 1103 as 1103 label="Ann Assistant" mwi=true
-account 2 executive-line 1104 as 1103 label="Eve Exec" mwi=true
+account 2 executive-line 1104 as 1103 label="Eve Exec" mwi=true sca
 key 1 line "Ann Assistant" account=1 ext=1103
 key 2 executive-line "Eve Exec" account=2 ext=1104
 key 3 blf "max" account=1 ext=1105 uri=sip:1105@hq.test pickup
@@ -134,16 +138,42 @@ warning: executive line "max" (1105) shown as a BLF key: yealink-t54w supports 2
 		{
 			name: "too few keys: lines kept first, the rest reported, dropped lines lose their account",
 			mac:  "00:15:65:00:00:02",
-			opts: LayoutOptions{Domain: "hq.test", Keys: 2, Accounts: 16, DNDKey: true},
+			opts: LayoutOptions{Domain: "hq.test", Keys: 2, Accounts: 16, DNDKey: true, SCA: true},
 			want: `account 1 line 1102 as 1102 label="Olive Operator" mwi=true
-account 2 shared-line 2000 as 1102 label="Support" mwi=false
+account 2 shared-line 2000 as 1102 label="Support" mwi=false sca
 key 1 line "Olive Operator" account=1 ext=1102
 key 2 shared-line "Support" account=2 ext=2000
-warning: shared-line key "sales" does not fit: yealink-t54w has 2 line keys
-warning: dnd key "DND" does not fit: yealink-t54w has 2 line keys
-warning: away key "Away Support" does not fit: yealink-t54w has 2 line keys
-warning: away key "Away sales" does not fit: yealink-t54w has 2 line keys
-warning: away key "Away all" does not fit: yealink-t54w has 2 line keys
+warning: shared-line key "sales" (2100) does not fit: yealink-t54w has 2 line keys
+warning: dnd key "DND" (1102) does not fit: yealink-t54w has 2 line keys
+warning: away key "Away Support" (away-2000) does not fit: yealink-t54w has 2 line keys
+warning: away key "Away sales" (away-2100) does not fit: yealink-t54w has 2 line keys
+warning: away key "Away all" (away) does not fit: yealink-t54w has 2 line keys
+`,
+		},
+		{
+			name: "model without SCA: department and executive lines are private, each with a BLF key",
+			mac:  "00:15:65:00:00:03",
+			opts: LayoutOptions{Domain: "hq.test", Keys: 27, Accounts: 16},
+			want: `account 1 line 1103 as 1103 label="Ann Assistant" mwi=true
+account 2 executive-line 1104 as 1103 label="Eve Exec" mwi=true
+account 3 executive-line 1105 as 1103 label="max" mwi=false
+key 1 line "Ann Assistant" account=1 ext=1103
+key 2 executive-line "Eve Exec" account=2 ext=1104
+key 3 blf "Eve Exec" account=1 ext=1104 uri=sip:1104@hq.test pickup
+key 4 executive-line "max" account=3 ext=1105
+key 5 blf "max" account=1 ext=1105 uri=sip:1105@hq.test pickup
+`,
+		},
+		{
+			name: "model without SCA, too few keys: the line's BLF key is reported",
+			mac:  "00:15:65:00:00:06",
+			opts: LayoutOptions{Domain: "hq.test", Keys: 2, Accounts: 4},
+			want: `account 1 line 1106 as 1106 label="Solo Operator" mwi=true
+account 2 shared-line 2000 as 1106 label="Support" mwi=false
+key 1 line "Solo Operator" account=1 ext=1106
+key 2 shared-line "Support" account=2 ext=2000
+warning: blf key "Support" (2000) does not fit: yealink-t54w has 2 line keys
+warning: away key "Away Support" (away-2000) does not fit: yealink-t54w has 2 line keys
 `,
 		},
 		{
@@ -151,7 +181,7 @@ warning: away key "Away all" does not fit: yealink-t54w has 2 line keys
 			mac:  "00:15:65:00:00:01",
 			opts: LayoutOptions{Keys: 0, Accounts: 1},
 			want: `account 1 line 1101 as 1101 label="Pat Plain" mwi=true
-warning: line key "Pat Plain" does not fit: yealink-t54w has 0 line keys
+warning: line key "Pat Plain" (1101) does not fit: yealink-t54w has 0 line keys
 `,
 		},
 	}

@@ -23,8 +23,9 @@ const (
 	kindMACXML         // <mac>.xml or spa<mac>.xml: Cisco MPP ($MA.xml profile rule)
 
 	// Model-wide: no MAC in the name, never any secret inside.
-	kindYealinkCommon // y000000000XXX.cfg
-	kindPolyCommon    // 000000000000.cfg
+	kindYealinkCommon  // y000000000XXX.cfg
+	kindPolyCommon     // 000000000000.cfg
+	kindCiscoBootstrap // <model>-3PCC.xml: a factory-default Cisco MPP's /$PSN.xml profile rule
 )
 
 // perPhone reports whether files of kind are named after one phone's MAC.
@@ -37,6 +38,8 @@ func (k fileKind) commonVendor() string {
 		return "yealink"
 	case kindPolyCommon:
 		return "poly"
+	case kindCiscoBootstrap:
+		return "cisco"
 	}
 	return ""
 }
@@ -67,6 +70,9 @@ func parsePath(p string) (fileRequest, bool) {
 	}
 	if isYealinkCommon(lower) {
 		return fileRequest{Name: name, Kind: kindYealinkCommon}, true
+	}
+	if m, ok := ciscoPSN(lower); ok {
+		return fileRequest{Name: name, Kind: kindCiscoBootstrap, Model: m}, true
 	}
 	kind, hex, model := splitMACName(lower)
 	if kind == kindUnknown {
@@ -107,6 +113,21 @@ func isYealinkCommon(s string) bool {
 		}
 	}
 	return true
+}
+
+// ciscoPSN matches "<4 digits>-3pcc.xml", the $PSN.xml a factory-default
+// Cisco MPP asks for (e.g. 8851-3PCC.xml), and returns the model digits.
+func ciscoPSN(s string) (string, bool) {
+	m, ok := strings.CutSuffix(s, "-3pcc.xml")
+	if !ok || len(m) != 4 {
+		return "", false
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] < '0' || m[i] > '9' {
+			return "", false
+		}
+	}
+	return m, true
 }
 
 // splitMACName recognises the per-phone names of every vendor in a

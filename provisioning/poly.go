@@ -25,6 +25,31 @@ import (
 // <mac>-web.cfg as override files, so our file has its own name,
 // <mac>-deskgate.cfg.
 //
+// Shared lines: reg.x.type="shared" is Shared Call Appearance, which the
+// phone runs with "call-info" (state) and "line-seize" (seize) subscriptions
+// (Polycom SIP Administrator's Guide, "Shared Call Appearance Signaling") —
+// what deskgate serves, so department and executive lines are SCA on every
+// Poly model.
+//
+// DND: with SCA, Poly gives up server DND ("Server-based DND cannot be
+// enabled on a phone configured as a shared line", and per-registration
+// server DND "is not supported": UC Software admin guide, "Server-Based Do
+// Not Disturb"; SIP 3.0.2 AG: "Server-based DND is disabled if Shared Call
+// Appearance … is enabled"). So a phone with a shared line gets
+// voIpProt.SIP.serverFeatureControl.dnd="0" and its own DND turned off,
+// feature.doNotDisturb.enable="0" (the same guide's "Do Not Disturb
+// Parameters": 1 default = enable, 0 = disable): a local DND there would
+// silently reject department and executive calls without the server or the
+// user's other phones knowing. Its user sets DND with the feature codes,
+// from another phone or with deskgatectl; the daemon applies it as
+// everywhere. Phones without a shared line keep the synchronised DND key.
+//
+// Provisioning server: device.set, device.prov.serverName(.set) and
+// device.prov.serverType(.set) with 2 = HTTP, 3 = HTTPS, as FusionPBX's
+// polycom/5.x/{$mac}.cfg DEVICE_SETTINGS (its app_config.php: "0=FTP,
+// 1=TFTP, 2=HTTP, 3=HTTPS"). No attendant.uri (BLF list): deskgate serves no
+// RFC 4662 resource list; BLF keys use attendant.resourceList instead.
+//
 // Not verified on a phone: call.directedCallPickupMethod="native" (BLF
 // pickup without a feature code), and that the as-feature-event DND
 // synchronisation needs nothing beyond serverFeatureControl.dnd on every
@@ -35,7 +60,7 @@ type poly struct{}
 
 func (poly) layoutOptions(model string) LayoutOptions {
 	keys := lineKeysOf(model)
-	return LayoutOptions{Keys: keys, Accounts: max(keys, 1), DNDKey: false, VoicemailKey: false}
+	return LayoutOptions{Keys: keys, Accounts: max(keys, 1), DNDKey: false, VoicemailKey: false, SCA: true}
 }
 
 func (poly) serves(k fileKind) bool { return k == kindMACCfg || k == kindPolyConfig }
@@ -82,7 +107,16 @@ func (p poly) config(in renderInput) file {
 	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
 	f.raw("<polycomConfig\n")
 	f.attr("voIpProt.SIP.specialEvent.checkSync.alwaysReboot", 0)
-	f.attr("voIpProt.SIP.serverFeatureControl.dnd", 1)
+	polyProvisioning(&f, in.BaseURL)
+	if hasShared(lay.Accounts) {
+		// Poly cannot sync DND on a phone with a shared line: no DND
+		// on the phone at all rather than one the server never sees.
+		f.attr("voIpProt.SIP.serverFeatureControl.dnd", 0)
+		f.attr("feature.doNotDisturb.enable", 0)
+	} else {
+		f.attr("voIpProt.SIP.serverFeatureControl.dnd", 1)
+		f.attr("feature.doNotDisturb.enable", 1)
+	}
 	if hasPickup(lay.Keys) {
 		f.attr("call.directedCallPickupMethod", "native")
 	}
@@ -101,17 +135,18 @@ func (poly) account(f *xmlFile, a Account, in renderInput) {
 	f.attr(r+"auth.password", in.Password)
 	f.attr(r+"displayName", a.DisplayName)
 	f.attr(r+"label", a.Label)
-	if a.Type == KeyLine {
-		f.attr(r+"type", "private")
+	if a.Shared {
+		f.attr(r+"type", "shared") // SCA: call-info + line-seize
 	} else {
-		f.attr(r+"type", "shared")
+		f.attr(r+"type", "private")
 	}
 	f.attr(r+"lineKeys", 1)
 	f.attr(r+"server.1.address", in.SIP.Host)
 	f.attr(r+"server.1.port", in.SIP.Port)
 	f.attr(r+"server.1.transport", transportCode(in.SIP.Transport, "UDPOnly", "TCPOnly", "TLS"))
-	// DND belongs to the user: only their own line synchronises it.
-	f.attr(r+"serverFeatureControl.dnd", boolDigit(a.Type == KeyLine))
+	// DND belongs to the user: only their own line synchronises it (and
+	// only on a phone without a shared line, see above).
+	f.attr(r+"serverFeatureControl.dnd", boolDigit(a.Type == KeyLine && !hasShared(in.Layout.Accounts)))
 	m := "msg.mwi." + strconv.Itoa(a.Index) + "."
 	switch {
 	case a.MWI && in.VoicemailNumber != "":
@@ -164,4 +199,34 @@ func (poly) keys(f *xmlFile, lay PhoneLayout) {
 			f.attr(l+"index", 0)
 		}
 	}
+}
+
+// polyProvisioning pins the phone to our provisioning server (FusionPBX
+// polycom/5.x DEVICE_SETTINGS); nothing without a BaseURL.
+func polyProvisioning(f *xmlFile, baseURL string) {
+	scheme, rest, ok := strings.Cut(baseURL, "://")
+	if !ok || rest == "" {
+		return
+	}
+	serverType := 2 // HTTP
+	if strings.EqualFold(scheme, "https") {
+		serverType = 3
+	}
+	f.attr("device.set", 1)
+	f.attr("device.prov.serverName.set", 1)
+	// Host and path without the scheme, which serverType carries, as
+	// FusionPBX's default "{$domain_name}/app/provision/".
+	f.attr("device.prov.serverName", rest)
+	f.attr("device.prov.serverType.set", 1)
+	f.attr("device.prov.serverType", serverType)
+}
+
+// hasShared reports whether any account is a shared call appearance.
+func hasShared(accounts []Account) bool {
+	for _, a := range accounts {
+		if a.Shared {
+			return true
+		}
+	}
+	return false
 }

@@ -97,6 +97,10 @@ func TestUserAgentMACMustMatch(t *testing.T) {
 		{"Fanvil, another phone's MAC", "/0c383e000002.cfg", "Fanvil X6U 2.12.1 0c383e000001", 403},
 		{"Snom, another phone's MAC", "/snomD785-000413000002.htm", "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 000413000001)", 403},
 		{"Snom, own MAC", "/snomD785-000413000002.htm", "Mozilla/4.0 (compatible; snomD785-SIP 10.1.169.16 000413000002 SXM:0 UXM:0)", 200},
+		{"Cisco bootstrap $PSN.xml, known Cisco MAC", "/8851-3PCC.xml", "Cisco-CP-8851-3PCC/11.3.7 (00562b000001)", 200},
+		{"Cisco bootstrap, unknown MAC", "/8851-3PCC.xml", "Cisco-CP-8851-3PCC/11.3.7 (00562b0000ff)", 404},
+		{"Cisco bootstrap, no MAC in the User-Agent", "/8851-3PCC.xml", "curl/8.5.0", 404},
+		{"Cisco bootstrap asked by a Yealink phone", "/8851-3PCC.xml", uaYealinkT54W, 404},
 		{"Snom, .xml spelling", "/snomd785-000413000002.xml", "", 200},
 	}
 	for _, tt := range tests {
@@ -201,6 +205,7 @@ func TestCommonFilesCarryNoSecret(t *testing.T) {
 		{"/000000000000.cfg", uaPolyVVX450},
 		{"/0004f2000001.cfg", ""}, // Poly's per-phone master file names files only
 		{"/001565000001.boot", ""},
+		{"/8851-3PCC.xml", "Cisco-CP-8851-3PCC/11.3.7 (00562b000001)"}, // Cisco bootstrap
 	} {
 		w := get(s.Handler(), c.path, c.ua)
 		if w.Code != http.StatusOK {

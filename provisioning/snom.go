@@ -3,9 +3,10 @@ package provisioning
 import "strconv"
 
 // Snom D7xx/D8xx renderer: XML settings, fetched as
-// snom<model>-<MAC>.htm (or .xml) — the usual setting_server URL pattern;
-// the phone's User-Agent carries no MAC we read, so only the file name
-// identifies the phone.
+// snom<model>-<MAC>.htm (or .xml) — the usual setting_server URL pattern.
+// The User-Agent carries the MAC after the firmware fields (Wazo's Snom
+// plugin, common.py _UA_REGEX_MAC: "snomD785-SIP 10.1.33.33 1.1.5-IFX-05.01.12
+// 000413922D24"), read by useragent.go.
 //
 // Parameter names come from the Snom configuration-parameter wiki
 // (service.snom.com "Function Key Types": fkey values "line",
@@ -24,6 +25,18 @@ import "strconv"
 // (names the setting; since 8.7.3 dnd_mode is held per identity). The DND
 // key is fkey "keyevent F_DND" (Snom wiki Settings/F_DND: toggles DND, the
 // key's LED shows it).
+//
+// Shared lines: Snom documents user_shared_line (FusionPBX's D785 template
+// writes it) but no Snom document at hand says which event packages it
+// runs, so department and executive identities are private
+// (user_shared_line off) with a BLF key on the line's extension each —
+// never an SCA line the phone may run in a way deskgate does not serve.
+// BLF keys carry no "|<pickup code>" suffix (Wazo's and FusionPBX's
+// templates append their PBX's pickup code): deskgate serves no pickup
+// code, only the Replaces INVITE of dialog-info pickup.
+//
+// Provisioning server: setting_server (Wazo's Snom base.tpl:
+// <setting_server perm="RW">{{ XX_server_url }}/</setting_server>).
 //
 // Not verified on a phone: that a D7xx with using_server_managed_dnd
 // subscribes to as-feature-event (the wiki pages name BroadWorks, not the
@@ -48,6 +61,9 @@ func (s snom) phoneFile(req fileRequest, in renderInput) (file, bool) {
 	f.raw(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
 	f.comment("deskgate: %s (%s), user %s. Generated: edits are overwritten.", lay.MAC, lay.Model, lay.User)
 	f.raw("<settings>\n  <phone-settings e=\"2\">\n")
+	if in.BaseURL != "" {
+		f.raw(`    <setting_server perm="RW">` + escapeXML(in.BaseURL) + "</setting_server>\n")
+	}
 	for _, a := range lay.Accounts {
 		s.identity(&f, a, in)
 	}
@@ -82,7 +98,7 @@ func (snom) identity(f *xmlFile, a Account, in renderInput) {
 	set("user_pass", in.Password)
 	set("user_host", in.SIP.Host+":"+strconv.Itoa(in.SIP.Port))
 	set("user_outbound", in.SIP.Host+":"+strconv.Itoa(in.SIP.Port)+";transport="+in.SIP.Transport)
-	set("user_shared_line", onOff(a.Type != KeyLine))
+	set("user_shared_line", onOff(a.Shared)) // never on: see above
 	set("using_server_managed_dnd", onOff(a.Type == KeyLine))
 	if a.MWI {
 		set("user_mailbox", in.VoicemailNumber)

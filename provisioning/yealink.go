@@ -16,10 +16,34 @@ import "strconv"
 // the DSS key type codes 5 DND, 12 Voice Mail, 15 Line, 16 BLF as used by
 // FusionPBX's yealink.php and Wazo's provd Yealink plugin v86.
 //
-// Not verified on a phone: account.X.dialoginfo_callpickup (BLF pickup from
-// the dialog-info of the monitored call, used so pickup needs no feature
-// code; listed in the V84 admin guide's template) and the account counts per
-// model below (datasheets; Wazo's table for T3x/T5x).
+// Feature key synchronisation is switched on globally (the admin guide's
+// "DND Synchronization for Server-side": the per-account switches "work
+// only if features.feature_key_sync.enable is set to 1") and then off again
+// per account (account.X.feature_key_sync.enable and
+// account.X.dnd.feature_key_sync.enable, "V84 Add" in FusionPBX's T54W
+// template yealink/t54w/{$mac}.cfg) on every account but the user's own,
+// so the phone subscribes as-feature-event only for the user's own line:
+// deskgate refuses it on department and executive lines.
+//
+// Shared lines: account.X.shared_line = 1 is Shared Call Appearance, which
+// "Yealink phones support … using a SUBSCRIBE/NOTIFY mechanism … 'call-info'
+// for call appearance state notification, 'line-seize' for the phone to ask
+// to seize the line" (Yealink T5 Series Administrator Guide, "Shared Call
+// Appearance (SCA) Configuration"; line-seize expires after
+// account.X.line_seize.expires, default 15 s) — what deskgate serves, so
+// department and executive lines are SCA on every Yealink model.
+//
+// Line key counts per model are Wazo's _NB_LINEKEY (plugins/wazo_yealink/
+// v86/common.py: T33G 12, T43U 15, T44U/T44W 24, T46U 27, T48U 29, T53/T53W
+// 21, T54W 27, T57W 29, T58W 27) and the account counts its
+// _NB_SIP_ACCOUNTS. No BLF list URI (account.X.blf.blf_list_uri) is written:
+// deskgate serves no RFC 4662 resource list, and no pickup code
+// (linekey.X.extension in Wazo): deskgate's pickup is the Replaces INVITE
+// that account.X.dialoginfo_callpickup makes from the dialog-info (Yealink
+// admin guide "Dialog Info Call Pickup"), not a feature code.
+//
+// Not verified on a phone: account.X.dialoginfo_callpickup with deskgate's
+// dialog-info.
 type yealink struct{}
 
 // yealinkAccounts is how many SIP accounts each model registers.
@@ -37,7 +61,7 @@ func yealinkAccounts(name string) int {
 
 func (yealink) layoutOptions(model string) LayoutOptions {
 	keys := lineKeysOf(model)
-	return LayoutOptions{Keys: keys, Accounts: yealinkAccounts(modelName(model)), DNDKey: true, VoicemailKey: true}
+	return LayoutOptions{Keys: keys, Accounts: yealinkAccounts(modelName(model)), DNDKey: true, VoicemailKey: true, SCA: true}
 }
 
 func (yealink) serves(k fileKind) bool { return k == kindMACBoot || k == kindMACCfg }
@@ -123,7 +147,11 @@ func (yealink) account(f *kvFile, a Account, in renderInput, pickup bool) {
 	f.set(p+"sip_server.1.address", in.SIP.Host)
 	f.set(p+"sip_server.1.port", in.SIP.Port)
 	f.set(p+"sip_server.1.transport_type", transportCode(in.SIP.Transport, "0", "1", "2"))
-	f.set(p+"shared_line", boolDigit(a.Type != KeyLine))
+	// 1 = Shared Call Appearance (call-info + line-seize), 0 = private.
+	f.set(p+"shared_line", boolDigit(a.Shared))
+	// DND sync (as-feature-event) on the user's own line only.
+	f.set(p+"feature_key_sync.enable", boolDigit(a.Type == KeyLine))
+	f.set(p+"dnd.feature_key_sync.enable", boolDigit(a.Type == KeyLine))
 	f.set(p+"subscribe_mwi", boolDigit(a.MWI))
 	f.set(p+"dialoginfo_callpickup", boolDigit(pickup))
 	if in.VoicemailNumber != "" && a.MWI {

@@ -35,7 +35,7 @@ func answer(t *testing.T, ch *digest.Challenge, method, user, password string, n
 }
 
 func TestAuthVerify(t *testing.T) {
-	s := testServer(t)
+	s := testServer(t, func(o *Options) { o.AuthAlgorithms = []string{"MD5", "SHA-256"} })
 	c, err := s.opts.Store.Credential("alice", "1001")
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestAuthReplay(t *testing.T) {
 	}
 }
 
-// TestChallengeShape: MD5 first then SHA-256 by default, configurable, 401
+// TestChallengeShape: MD5 only by default, SHA-256 after MD5 when asked, 401
 // for REGISTER and 407 otherwise; known and unknown users get the same.
 func TestChallengeShape(t *testing.T) {
 	tests := []struct {
@@ -129,9 +129,9 @@ func TestChallengeShape(t *testing.T) {
 		wantHdr  string
 		wantAlgs []string
 	}{
-		{"register default", nil, "REGISTER", 401, "WWW-Authenticate", []string{"MD5", "SHA-256"}},
-		{"invite default", nil, "INVITE", 407, "Proxy-Authenticate", []string{"MD5", "SHA-256"}},
-		{"sha first", []string{"sha-256", "md5"}, "REGISTER", 401, "WWW-Authenticate", []string{"SHA-256", "MD5"}},
+		{"register default", nil, "REGISTER", 401, "WWW-Authenticate", []string{"MD5"}},
+		{"invite default", nil, "INVITE", 407, "Proxy-Authenticate", []string{"MD5"}},
+		{"sha-256 asked for", []string{"sha-256", "md5"}, "REGISTER", 401, "WWW-Authenticate", []string{"MD5", "SHA-256"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,16 @@ func (s *Server) forkOptions() fork.Options {
 	}
 }
 
+// unmatchedResponse gets every response sipgo's transaction layer matches
+// to none of its transactions: first the fork's branch INVITE
+// transactions (kept by the executor), then the stray 2xx forwarding.
+func (s *Server) unmatchedResponse(r *sip.Response) {
+	if s.fork != nil && s.fork.HandleResponse(r) {
+		return
+	}
+	s.strayResponse(r)
+}
+
 // callEvent keeps the calls list current while Execute runs (it returns
 // only after the losing branches are gone).
 func (s *Server) callEvent(ev fork.Event) {

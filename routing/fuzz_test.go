@@ -49,7 +49,7 @@ func FuzzHandle(f *testing.F) {
 	s.cli.TxRequester = &siptest.ClientTxRequester{OnRequest: func(req *sip.Request) *sip.Response {
 		return sip.NewResponseFromRequest(req, 200, "OK", nil)
 	}}
-	tok := s.routeToken("fz-1@192.0.2.10")
+	tok := testToken(s, rawSender, bobPeer, s.now())
 	for _, m := range []string{registerText, inviteText, strings.ReplaceAll(byeText, "TOKEN", tok)} {
 		f.Add([]byte(strings.ReplaceAll(strings.TrimLeft(m, "\n"), "\n", "\r\n")))
 	}

@@ -94,13 +94,11 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !org.fromTrunk {
 		setIdentity(fwd, id, presentedIdentity(req), plan.Action == ringplan.ActionTrunk, s.opts.Domain)
 	}
-	// Our signed Record-Route for the caller's side; routing/fork adds the
-	// callee's side per branch (sipgo's, unsigned) and decrements
-	// Max-Forwards.
-	s.addRecordRoute(fwd, req.Transport(), req.Transport())
 	rec := callRecord{callID: callID(req), start: now, caller: org.caller, onBehalfOf: id.onBehalfOf(org.caller),
 		callerPeer: call.CallerNumber, target: target}
-	s.execute(req, tx, fwd, plan, call, rec)
+	// routing/fork puts our Record-Route on each leg, signed for the
+	// caller and that leg's callee, and decrements Max-Forwards.
+	s.execute(req, tx, fwd, plan, call, rec, s.legRecordRoute(req, callerPeer(req, org)))
 }
 
 // initialRequest checks an admitted dialog-creating request is for us and
@@ -167,7 +165,7 @@ func (s *Server) plan(snap *directory.Snapshot, call ringplan.Call, now time.Tim
 // execute hands the plan to the fork executor, tracks the call and
 // records its history once it has ended.
 func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, plan ringplan.Plan,
-	call ringplan.Call, rec callRecord) {
+	call ringplan.Call, rec callRecord, rr fork.RecordRoute) {
 	id := callID(req)
 	cost := branchCost(plan)
 	if !s.branches.take(cost) {
@@ -178,7 +176,7 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
 	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
 	s.notifyLines(s.lines.start(s.lineCallOf(req, call, rec), s.now()))
-	out, err := s.fork.Execute(s.ctx, fwd, tx, plan)
+	out, err := s.fork.Execute(s.ctx, fwd, tx, plan, rr)
 	if err != nil {
 		s.log.Error("call failed", "call_id", id, "error", err)
 	}
@@ -193,9 +191,11 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 // address (the packet's source, not anything it claims).
 func (s *Server) trustedSource(req *sip.Request) bool {
 	ip, ok := sourceIP(req)
-	if !ok {
-		return false
-	}
+	return ok && s.trustedAddr(ip)
+}
+
+// trustedAddr reports whether ip is in trunk.trusted.
+func (s *Server) trustedAddr(ip netip.Addr) bool {
 	for _, p := range s.trusted {
 		if p.Contains(ip) {
 			return true

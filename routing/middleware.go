@@ -12,7 +12,9 @@ import (
 )
 
 // allowed is the Allow header: what we handle ourselves or route in dialogs.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK, MESSAGE"
+// MESSAGE is not in it: it is only routed inside a dialog, and a 405 to an
+// out-of-dialog MESSAGE must not list it as allowed.
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"
 
 // routes sends every method through one entry point, so the fuzz target and
 // the transports exercise exactly the same chain.

@@ -71,7 +71,11 @@ func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *
 		s.respond(req, tx, 483, "Too Many Hops")
 		return
 	}
-	s.addRecordRoute(fwd, req.Transport(), fwd.Transport())
+	callee := flowPeer("", c.callerSource, c.callerTransport) // the caller of the picked-up call
+	if c.fromTrunk {
+		callee = peer{kind: peerTrunk}
+	}
+	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, origin{caller: picker}), callee)
 	s.log.Info("pickup", "user", picker, "line", c.targetExt, "call_id", c.callID, "pickup_call_id", callID(req))
 	s.relay(req, tx, fwd)
 }

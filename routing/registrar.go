@@ -73,6 +73,7 @@ func parseRegister(req *sip.Request, user string, cur []store.Binding, minExp, m
 			CallID:     callID,
 			CSeq:       cseq,
 			InstanceID: strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`),
+			RegID:      c.Params.GetOr("reg-id", ""),
 			UserAgent:  headerValue(req, "User-Agent"),
 			Expires:    now.Add(time.Duration(exp) * time.Second),
 			Updated:    now,
@@ -218,10 +219,25 @@ func registerOK(req *sip.Request, cur []store.Binding, now time.Time) *sip.Respo
 		c := &sip.ContactHeader{Address: u}
 		secs := int(b.Expires.Sub(now).Round(time.Second) / time.Second)
 		c.Params.Add("expires", strconv.Itoa(max(secs, 0)))
+		// The phone finds its own binding by these (RFC 5626 §5.2, RFC 5627).
+		if b.InstanceID != "" && safeParam(b.InstanceID) {
+			c.Params.Add("+sip.instance", `"`+b.InstanceID+`"`)
+		}
+		if b.RegID != "" && safeParam(b.RegID) {
+			c.Params.Add("reg-id", b.RegID)
+		}
 		res.AppendHeader(c)
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(sipDate)))
 	return res
+}
+
+// safeParam reports whether v can be written back as a Contact parameter
+// value as-is: no quotes, separators or control characters.
+func safeParam(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool {
+		return r < 0x21 || r == 0x7f || strings.ContainsRune(`";,\`, r)
+	})
 }
 
 // aorIsUser reports whether the To address names user (by extension, number

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +62,7 @@ From: <sip:1001@test.example>;tag=s1
 To: <sip:1002@test.example>
 Call-ID: sub-1@192.0.2.10
 CSeq: 1 SUBSCRIBE
-Event: presence
+Event: conference
 Expires: 600
 Contact: <sip:1001@192.0.2.10:5062>
 Content-Length: 0
@@ -92,8 +93,17 @@ func TestSubscribeRecordRoute(t *testing.T) {
 		t.Errorf("sent %s to %s", f.Recipient.String(), f.Destination())
 	}
 	rr := f.GetHeaders("Record-Route")
-	if len(rr) != 1 || !strings.Contains(rr[0].Value(), ";dg="+s.routeToken("sub-1@192.0.2.10")) {
-		t.Errorf("Record-Route %v, want ours with the dialog token", rr)
+	var tok string
+	if len(rr) == 1 {
+		if h, ok := rr[0].(*sip.RecordRouteHeader); ok {
+			tok, _ = h.Address.UriParams.Get(routeParam)
+		}
+	}
+	d, ok := s.openToken(tok, "sub-1@192.0.2.10", "s1")
+	wantCaller := peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort("192.0.2.99:5060")}
+	wantCallee := peer{kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.20:5064")}
+	if !ok || d.caller != wantCaller || d.callee != wantCallee {
+		t.Errorf("Record-Route %v: token %+v %v, want ours for alice's and bob's phones", rr, d, ok)
 	}
 	if f.MaxForwards().Val() != 69 || len(f.GetHeaders("Proxy-Authorization")) != 0 {
 		t.Errorf("Max-Forwards %d, credentials %v", f.MaxForwards().Val(), f.GetHeaders("Proxy-Authorization"))
@@ -108,6 +118,9 @@ func TestSubscribeRecordRoute(t *testing.T) {
 	}
 }
 
+// rawSender is the peer handleRaw's requests come from.
+var rawSender = peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort("192.0.2.99:5060")}
+
 // TestRelayBye: a BYE with our signed Route is relayed and its response
 // comes back; one with a forged Route never leaves.
 func TestRelayBye(t *testing.T) {
@@ -116,7 +129,7 @@ func TestRelayBye(t *testing.T) {
 	cap.install(s)
 	s.calls.start("fz-1@192.0.2.10", "1001", "1002", s.now())
 	s.calls.finish("fz-1@192.0.2.10", true, s.now())
-	good := strings.ReplaceAll(byeText, "TOKEN", s.routeToken("fz-1@192.0.2.10"))
+	good := strings.ReplaceAll(byeText, "TOKEN", testToken(s, rawSender, bobPeer, s.now()))
 	if got := handleRaw(t, s, []byte(strings.ReplaceAll(strings.TrimLeft(good, "\n"), "\n", "\r\n"))); got != "200 OK" {
 		t.Fatalf("BYE answered %q", got)
 	}
@@ -132,5 +145,70 @@ func TestRelayBye(t *testing.T) {
 	}
 	if n := len(cap.all()); n != 1 {
 		t.Errorf("forged BYE was relayed")
+	}
+}
+
+const callText = `
+INVITE sip:1002@test.example SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-call1;rport
+Max-Forwards: 70
+From: <sip:1001@test.example>;tag=c1
+To: <sip:1002@test.example>
+Call-ID: call-1@192.0.2.10
+CSeq: 1 INVITE
+Contact: <sip:1001@192.0.2.10:5062>
+Content-Length: 0
+
+`
+
+// TestInviteRecordRoute: each branch of a call carries its own token,
+// naming the caller's phone and that branch's phone and flow; a TCP branch
+// gets a second entry for TCP (RFC 5658).
+func TestInviteRecordRoute(t *testing.T) {
+	s := testServer(t)
+	var cap captured
+	cap.install(s)
+	now := s.now()
+	if _, err := s.bindings.update("bob", []store.Binding{
+		{User: "bob", Contact: "sip:1002@192.0.2.20:5064", Source: "192.0.2.20:5064", Transport: "UDP", Expires: now.Add(time.Hour), Updated: now},
+		{User: "bob", Contact: "sip:1002@192.0.2.21:5060;transport=tcp", Source: "192.0.2.21:41000", Transport: "TCP", Expires: now.Add(time.Hour), Updated: now},
+	}, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := handleRaw(t, s, signed(t, s, callText, "1001", "alice")); got != "200 OK" {
+		t.Fatalf("INVITE answered %q", got)
+	}
+	want := map[string]peer{
+		"192.0.2.20:5064":  {kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.20:5064")},
+		"192.0.2.21:41000": {kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.21:41000"), tcp: true},
+	}
+	var reqs []*sip.Request
+	for _, r := range cap.all() {
+		if r.Method == sip.INVITE {
+			reqs = append(reqs, r)
+		}
+	}
+	if len(reqs) != 2 {
+		t.Fatalf("%d branches, want 2", len(reqs))
+	}
+	for _, f := range reqs {
+		rr := f.GetHeaders("Record-Route")
+		wantRR := 1
+		if f.Transport() == "TCP" {
+			wantRR = 2
+		}
+		if len(rr) != wantRR {
+			t.Errorf("branch to %s: %d Record-Route entries, want %d: %v", f.Destination(), len(rr), wantRR, rr)
+			continue
+		}
+		var toks []string
+		for _, h := range rr {
+			tok, _ := h.(*sip.RecordRouteHeader).Address.UriParams.Get(routeParam)
+			toks = append(toks, tok)
+		}
+		d, ok := s.openToken(toks[0], "call-1@192.0.2.10", "c1")
+		if !ok || toks[len(toks)-1] != toks[0] || d.caller != rawSender || d.callee != want[f.Destination()] {
+			t.Errorf("branch to %s: token %+v %v, want caller %+v, callee %+v", f.Destination(), d, ok, rawSender, want[f.Destination()])
+		}
 	}
 }

@@ -96,7 +96,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 		sipgo.WithUserAgentHostname(s.opts.Domain),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
-			sip.WithTransactionLayerUnhandledResponseHandler(s.strayResponse),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.unmatchedResponse),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
 	)

@@ -57,7 +57,7 @@ type Options struct {
 	Advertise          string   // host or host:port for Via/Record-Route; "" = the listen address
 	RegisterMinExpires int      // default 60
 	RegisterMaxExpires int      // default 3600
-	AuthAlgorithms     []string // challenge order; default MD5, SHA-256
+	AuthAlgorithms     []string // challenged algorithms, MD5 always first; default MD5 only
 	Trunk              TrunkOptions
 
 	Directory func() *directory.Snapshot // current snapshot (an atomic load)
@@ -99,6 +99,7 @@ type Server struct {
 	presence *presence.Service
 	routeKey []byte
 	trusted  []netip.Prefix
+	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
@@ -134,7 +135,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.specs = append(s.specs, spec)
 	}
-	algs, err := normalizeAlgorithms(opts.AuthAlgorithms)
+	algs, err := normalizeAlgorithms(challengeOrder(opts.AuthAlgorithms))
 	if err != nil {
 		return nil, err
 	}
@@ -319,3 +320,26 @@ func (s *Server) Presence() *presence.Service { return s.presence }
 
 // Calls lists calls in progress, oldest first.
 func (s *Server) Calls() []Call { return s.calls.list() }
+
+// challengeOrder is the order challenges are offered in: MD5 alone by
+// default, because some clients (baresip's libre) abort on a challenge
+// whose algorithm they do not know; SHA-256 only when configured, and then
+// after MD5, because many desk phones (and sipp) answer only the first
+// challenge.
+func challengeOrder(in []string) []string {
+	if len(in) == 0 {
+		return []string{"MD5"}
+	}
+	out := make([]string, 0, len(in))
+	for _, a := range in {
+		if strings.EqualFold(strings.TrimSpace(a), "MD5") {
+			out = append(out, a)
+		}
+	}
+	for _, a := range in {
+		if !strings.EqualFold(strings.TrimSpace(a), "MD5") {
+			out = append(out, a)
+		}
+	}
+	return out
+}

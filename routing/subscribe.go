@@ -20,8 +20,9 @@ import (
 // Route like any dialog): message-summary (voicemail lives upstream) to the
 // trunk, for the subscriber's own mailbox or an executive's whose active
 // pairing grants the subscriber the voicemail permission (mailboxAllowed);
-// anything else for a local user to that user's most recently registered
-// phone.
+// presence (which no phone here serves) is refused at once with 489;
+// anything else for a local user goes to that user's most recently
+// registered phone.
 func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	now := s.now()
 	if ip, ok := sourceIP(req); ok && !s.trustedSource(req) && !s.subLimit.allow(ip, now) {
@@ -62,12 +63,21 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 489, "Bad Event")
 		return
 	}
+	if isPresence(ev.Package) {
+		// Nobody here serves presence (phones do not, and relaying it to
+		// one left the watcher waiting 32 s for a 408): say so at once.
+		s.respondWith(req, tx, 489, "Bad Event", []sip.Header{sip.NewHeader("Allow-Events", allowEvents)})
+		return
+	}
 	t := ringplan.Classify(snap, req.Recipient.User)
+	var callee peer
 	switch event := ev.Package; {
 	case event == "message-summary":
 		code, reason = s.aimMailbox(fwd, snap, org, t)
+		callee = peer{kind: peerTrunk}
 	case t.Kind == ringplan.TargetUser:
 		code, reason = s.aimNewestPhone(fwd, t.User.ID)
+		callee = flowPeer(t.User.ID, fwd.Destination(), fwd.Transport())
 	default:
 		code, reason = 404, "Not Found"
 	}
@@ -83,20 +93,32 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		removeHeaders(fwd, "P-Asserted-Identity")
 		removeHeaders(fwd, "P-Preferred-Identity")
 	}
-	s.addRecordRoute(fwd, req.Transport(), fwd.Transport())
+	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, org), callee)
 	s.relay(req, tx, fwd)
 }
 
+// allowEvents is the Allow-Events header of a 489: the packages we notify
+// for, and message-summary, which goes to the trunk.
+const allowEvents = events.PackageFeature + ", " + events.PackageDialog + ", message-summary"
+
+// isPresence reports whether pkg is presence (RFC 3856) or one of its
+// template packages (presence.winfo, RFC 3857).
+func isPresence(pkg string) bool { return pkg == "presence" || strings.HasPrefix(pkg, "presence.") }
+
 // aimMailbox sends a message-summary subscription to the trunk, where
-// voicemail lives, when the subscriber may watch that mailbox.
+// voicemail lives, when the subscriber may watch that mailbox: 403 when
+// it may not (whether or not there is a trunk), 404 without a trunk.
 func (s *Server) aimMailbox(fwd *sip.Request, snap *directory.Snapshot, org origin, t ringplan.Target) (int, string) {
-	addr, transport, ok := s.trunkTarget()
-	if org.fromTrunk || !ok {
+	if org.fromTrunk {
 		return 404, "Not Found"
 	}
 	if t.Kind != ringplan.TargetUser || !mailboxAllowed(snap, org.caller, t.User.ID) {
 		s.log.Info("mailbox subscription refused", "user", org.caller, "mailbox", t.Number)
 		return 403, "Not Your Mailbox"
+	}
+	addr, transport, ok := s.trunkTarget()
+	if !ok {
+		return 404, "No Voicemail Server" // voicemail lives upstream, behind the trunk
 	}
 	host, port, err := splitHostPort(addr)
 	if err != nil {

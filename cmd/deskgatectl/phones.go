@@ -50,6 +50,12 @@ func runPhones(e *env) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Keys the phone's model has no room for, so IT sees what is missing.
+	for _, p := range phones {
+		for _, w := range p.Warnings {
+			fmt.Fprintf(e.stdout, "%s: %s\n", p.MAC, w)
+		}
+	}
 	for _, p := range alerts {
 		fmt.Fprintf(e.stdout, "alert %s: %s\n", p.MAC, p.SecretsAlert)
 	}

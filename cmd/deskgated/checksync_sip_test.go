@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,7 +38,8 @@ phones:
 // assistant's registered phone NOTIFY Event: check-sync;reboot=false (SPEC
 // §5), end to end: file watch → validate → swap → provisioning.Affected →
 // routing CheckSync. The executive's phone, whose file is unchanged, gets
-// nothing.
+// nothing; the assistant's phone, fetching its file again as check-sync
+// asks, finds the executive's line as a shared call appearance.
 func TestCheckSyncAfterDirectoryChange(t *testing.T) {
 	sipptest.Require(t)
 	sipPort := sipptest.FreePorts(t, 1)
@@ -45,7 +48,9 @@ func TestCheckSyncAfterDirectoryChange(t *testing.T) {
 	if err := os.WriteFile(office, []byte(checkSyncOffice(false)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	writeConfig(t, dir, fmt.Sprintf("directory: {file: office.yaml}\nsip: {listen: [\"udp:127.0.0.1:%d\"]}\n", sipPort))
+	provPort := freePort(t)
+	writeConfig(t, dir, fmt.Sprintf("directory: {file: office.yaml}\nsip: {listen: [\"udp:127.0.0.1:%d\"]}\n"+
+		"provisioning: {listen: \"127.0.0.1:%s\"}\n", sipPort, provPort))
 	d := startDaemon(t, dir)
 	remote := "127.0.0.1:" + strconv.Itoa(sipPort)
 
@@ -75,6 +80,18 @@ func TestCheckSyncAfterDirectoryChange(t *testing.T) {
 	}
 	if ev := n[0].Header("Event"); len(ev) != 1 || !strings.HasPrefix(ev[0], "check-sync") || !strings.Contains(ev[0], "reboot=false") {
 		t.Errorf("Event %q, want check-sync;reboot=false", ev)
+	}
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://127.0.0.1:" + provPort + "/001565000011.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	for _, want := range []string{"account.2.user_name = 1010", "account.2.auth_name = 1011", "account.2.shared_line = 1",
+		"account.2.feature_key_sync.enable = 0", "linekey.2.type = 15", "linekey.2.line = 2"} {
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want+"\n") {
+			t.Errorf("assistant's file after check-sync (%d) lacks %q:\n%s", res.StatusCode, want, body)
+		}
 	}
 	time.Sleep(300 * time.Millisecond)
 	erin.Stop()

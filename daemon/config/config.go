@@ -134,7 +134,7 @@ func Default() Config {
 			Listen:             []string{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"},
 			RegisterMaxExpires: 3600,
 			RegisterMinExpires: 60,
-			AuthAlgorithms:     []string{"MD5", "SHA-256"},
+			AuthAlgorithms:     []string{"MD5"}, // clients that know no SHA-256 abort on its challenge
 		},
 		Provisioning: Provisioning{Listen: "0.0.0.0:8080"},
 		Discovery:    Discovery{MDNS: true, PnP: true},

@@ -25,8 +25,8 @@ func TestParse(t *testing.T) {
 			if c.FeatureCodes.DNDOn != "*78" || c.Control.Socket != DefaultSocket || c.StateDir != DefaultStateDir {
 				t.Errorf("defaults: %+v", c)
 			}
-			if got := strings.Join(c.SIP.AuthAlgorithms, ","); got != "MD5,SHA-256" {
-				t.Errorf("auth order %s, want MD5 first", got)
+			if got := strings.Join(c.SIP.AuthAlgorithms, ","); got != "MD5" {
+				t.Errorf("auth algorithms %s, want MD5 only (baresip aborts on SHA-256)", got)
 			}
 		}},
 		{name: "full example", yaml: `site: hq
@@ -68,6 +68,11 @@ log: {level: debug}
 		{name: "duplicate feature code", yaml: minimal + "feature_codes: {dnd_on: \"*78\", dnd_off: \"*78\"}\n",
 			wantErr: []string{"used twice"}},
 		{name: "api url scheme", yaml: minimal + "directory: {api: {url: ftp://x}}\n", wantErr: []string{"directory.api.url"}},
+		{name: "sha-256 on request", yaml: minimal + "sip: {auth_algorithms: [SHA-256, MD5]}\n", check: func(t *testing.T, c *Config) {
+			if got := strings.Join(c.SIP.AuthAlgorithms, ","); got != "SHA-256,MD5" {
+				t.Errorf("auth algorithms %s (routing puts MD5 first)", got)
+			}
+		}},
 		{name: "auth algorithm", yaml: minimal + "sip: {auth_algorithms: [SHA-1]}\n", wantErr: []string{"SHA-1"}},
 		{name: "provisioning auth half set", yaml: minimal + "provisioning: {username: a}\n", wantErr: []string{"together"}},
 	}

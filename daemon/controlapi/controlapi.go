@@ -80,6 +80,9 @@ type Phone struct {
 	Registered bool      `json:"registered"`
 	Address    string    `json:"address"`
 	LastSeen   time.Time `json:"last_seen,omitzero"`
+	// Warnings: keys of the phone's layout that do not fit its model,
+	// one sentence each naming the key ([] when all fit).
+	Warnings []string `json:"warnings,omitempty"`
 	// Secrets is where the phone's file with its SIP password may go:
 	// "armed" (the next fetch, from any address) or "bound <ip>"; "" for
 	// phones not in the directory.

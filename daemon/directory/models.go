@@ -7,15 +7,18 @@ import (
 
 // lineKeys maps each supported vendor to its models and the number of
 // programmable line/DSS keys a provisioning file can address on the phone
-// itself (all pages of the key area, no expansion module). The counts are
-// taken from the vendors' datasheets as best known when the table was
-// written and have not been checked against every firmware: a renderer that
-// depends on an exact key index should confirm it in the vendor's
-// administrator guide (see /work/shared/notes/phones.md).
+// itself (all pages of the key area, no expansion module). Yealink counts
+// are Wazo provd's _NB_LINEKEY (plugins/wazo_yealink/v86/common.py), Cisco
+// MPP its _NB_FKEY (plugins/wazo_cisco_sip/v11_3_1/common.py; 8845/8865 as
+// 8841/8861), Fanvil X6U 5 side keys + 5 DSS pages of 12 (FusionPBX's
+// fanvil/x6u template, Wazo's serie_x tables), Poly VVX Wazo's _NB_FKEY
+// (plugins/wazo_polycom/common/common.py, without expansion modules),
+// Grandstream the fixed VPKs of Grandstream's templates; Poly Edge E and
+// Snom are datasheet counts no template confirms.
 var lineKeys = map[string]map[string]int{
 	"yealink": {
-		"t31p": 2, "t31g": 2, "t33g": 4,
-		"t43u": 21, "t44u": 21, "t44w": 21, "t46u": 27, "t48u": 29,
+		"t31p": 2, "t31g": 2, "t33g": 12,
+		"t43u": 15, "t44u": 24, "t44w": 24, "t46u": 27, "t48u": 29,
 		"t53": 21, "t53w": 21, "t54w": 27, "t57w": 29, "t58w": 27,
 	},
 	"poly": {
@@ -31,11 +34,11 @@ var lineKeys = map[string]map[string]int{
 		"d713": 4, "d717": 3, "d735": 8, "d785": 12, "d865": 12,
 	},
 	"cisco": {
-		"7811": 0, "7821": 2, "7841": 4, "7861": 16,
-		"8811": 5, "8841": 5, "8845": 5, "8851": 5, "8861": 5, "8865": 5,
+		"7811": 1, "7821": 2, "7841": 4, "7861": 16,
+		"8811": 10, "8841": 10, "8845": 10, "8851": 10, "8861": 10, "8865": 10,
 	},
 	"fanvil": {
-		"x3u": 6, "x4u": 12, "x5u": 16, "x6u": 24, "x7": 10,
+		"x3u": 6, "x4u": 12, "x5u": 16, "x6u": 65, "x7": 10,
 	},
 }
 

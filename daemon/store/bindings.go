@@ -17,7 +17,8 @@ type Binding struct {
 	Source     string    `json:"source,omitempty"` // "ip:port" the REGISTER came from
 	Transport  string    `json:"transport,omitempty"`
 	CallID     string    `json:"call_id,omitempty"`
-	InstanceID string    `json:"instance_id,omitempty"`
+	InstanceID string    `json:"instance_id,omitempty"` // +sip.instance, without its quotes
+	RegID      string    `json:"reg_id,omitempty"`      // RFC 5626 reg-id
 	UserAgent  string    `json:"user_agent,omitempty"`
 	CSeq       uint32    `json:"cseq"`
 	Expires    time.Time `json:"expires"`

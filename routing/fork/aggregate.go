@@ -90,8 +90,8 @@ func (a *aggregator) addFallback() int {
 	return len(a.legs) - 1
 }
 
-// finish records a final response the executor sent on its own (a 302 to
-// the fallback when there is no trunk, or an error).
+// finish records a final response the executor sent on its own (a 480
+// when the fallback cannot be used, or an error).
 func (a *aggregator) finish(status int) {
 	a.phase = phaseFinal
 	a.final = status

@@ -22,7 +22,11 @@ type target struct {
 	uri    sip.Uri         // Request-URI
 	dest   string          // "host:port" to send to
 	tp     string          // transport, upper case
+	trunk  bool            // the trunk (a trunk or fallback leg)
 	bad    error           // the branch cannot be built: it fails at once
+	// fallback marks the no_answer / closed leg: its transport errors and
+	// timeouts become 480 with a reason naming the target.
+	fallback bool
 }
 
 // leg is one client transaction of the call.
@@ -56,9 +60,11 @@ type call struct {
 	agg     *aggregator
 	legs    []*leg
 	round1  []target
+	rr      RecordRoute   // nil = sipgo's plain Record-Route
 	timeout time.Duration // ring timeout of the plan's branches
 	timer   *time.Timer   // ring timeout of the current phase
 	fbURI   string        // fallback or redirect URI, "" = none
+	fbWhy   string        // reason phrase of a 480 once the fallback leg started
 	out     Outcome
 	ended   bool // EventEnded emitted
 
@@ -144,7 +150,7 @@ func branchTarget(b ringplan.Branch) target {
 
 // trunkTarget addresses the trunk: sip:number@trunk.
 func trunkTarget(number, addr, tp string) target {
-	t := target{tp: transport(tp), dest: withPort(addr, tp)}
+	t := target{tp: transport(tp), dest: withPort(addr, tp), trunk: true}
 	host, port, _ := net.SplitHostPort(t.dest)
 	t.uri = sip.Uri{Scheme: "sip", User: number, Host: host}
 	t.uri.Port, _ = strconv.Atoi(port)
@@ -256,6 +262,12 @@ func (c *call) onLegEvent(ev legEvent) {
 		status := 408
 		if errors.Is(ev.err, sip.ErrTransactionTransport) {
 			status = 503
+		}
+		if l.fallback { // unreachable or silent: 480 saying so (sendFinal)
+			if status == 503 {
+				c.fbWhy = "Cannot Reach " + l.dest
+			}
+			status = 480
 		}
 		c.log.Debug("branch ended without a final response", "contact", l.branch.Contact.URI, "error", ev.err)
 		c.apply(ev.i, nil, c.agg.response(ev.i, status))

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,6 +100,41 @@ func checkBranchRequests(t *testing.T, own, asst *phone) {
 	}
 }
 
+// TestExecuteAssistantResponsesCarryCallerFrom: the assistant branch's
+// From display-name rewrite stays on that branch; the responses relayed
+// to the caller carry the caller's own From (RFC 3261 §8.2.6.2, §16.7).
+func TestExecuteAssistantResponsesCarryCallerFrom(t *testing.T) {
+	p := newPhone(t, "p1", behaviour{final: 200, after: 50 * time.Millisecond})
+	asst := branchTo(p)
+	asst.OnBehalfOf, asst.DisplayName = "exec", "Alice Caller for Eve Exec"
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{asst}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := c.call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d, want 200", status)
+	}
+	if err := sess.Ack(ctx); err != nil {
+		t.Fatalf("ack: %v", err)
+	}
+	if got := p.find("INVITE").From().DisplayName; got != "Alice Caller for Eve Exec" {
+		t.Errorf("assistant branch From display = %q", got)
+	}
+	froms := c.fromHeaders()
+	if len(froms) < 2 {
+		t.Fatalf("caller got responses %v, want 180 and 200", c.responses())
+	}
+	sent := sess.InviteRequest.From().Value()
+	for i, f := range froms {
+		if f != sent {
+			t.Errorf("response %d (%d) From = %q, want the caller's %q", i, c.responses()[i], f, sent)
+		}
+	}
+	px.result(t)
+}
+
 func TestExecuteAllBusy(t *testing.T) {
 	p1 := newPhone(t, "p1", behaviour{final: 486, after: 50 * time.Millisecond})
 	p2 := newPhone(t, "p2", behaviour{ringAfter: -1, final: 486, after: 80 * time.Millisecond})
@@ -165,22 +202,93 @@ func TestExecuteTimeoutFallbackThroughTrunk(t *testing.T) {
 	}
 }
 
-func TestExecuteFallbackRedirectWithoutTrunk(t *testing.T) {
-	p1 := newPhone(t, "p1", behaviour{final: 480, after: 30 * time.Millisecond})
-	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
-		Fallback: "sip:vm-1001@voicemail.example.test", Branches: []ringplan.Branch{branchTo(p1)}}, "")
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	status, sess := newCaller(t).call(ctx, t, px.port)
-	if status != 302 {
-		t.Fatalf("caller got %d, want 302", status)
+// TestExecuteFallbackWithoutTrunk: without a trunk the daemon forwards to
+// the no_answer / closed URI's host itself (never a 302 the caller would
+// have to follow through us); when that fails the caller gets 480 with a
+// reason phrase saying why.
+func TestExecuteFallbackWithoutTrunk(t *testing.T) {
+	vm := newPhone(t, "vm", behaviour{final: 200, after: 30 * time.Millisecond})
+	closed := freeTCPPort(t)
+	tests := []struct {
+		name       string
+		plan       func(fb string, p1 *phone) ringplan.Plan
+		fallback   string
+		wantStatus int
+		wantReason string
+		wantVM     bool
+	}{
+		{name: "no answer goes to the voicemail host", fallback: "sip:vm-1001@" + vm.addr, wantStatus: 200, wantVM: true,
+			plan: func(fb string, p1 *phone) ringplan.Plan {
+				return ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second, Fallback: fb,
+					Branches: []ringplan.Branch{branchTo(p1)}}
+			}},
+		{name: "closed goes to the voicemail host", fallback: "sip:vm-1001@" + vm.addr, wantStatus: 200, wantVM: true,
+			plan: func(fb string, _ *phone) ringplan.Plan {
+				return ringplan.Plan{Action: ringplan.ActionRedirect, Redirect: fb}
+			}},
+		{name: "unreachable voicemail: 480 saying so", fallback: fmt.Sprintf("sip:vm@127.0.0.1:%d;transport=tcp", closed),
+			wantStatus: 480, wantReason: fmt.Sprintf("Cannot Reach 127.0.0.1:%d", closed),
+			plan: func(fb string, _ *phone) ringplan.Plan {
+				return ringplan.Plan{Action: ringplan.ActionRedirect, Redirect: fb}
+			}},
+		{name: "not a SIP URI: 480 saying so", fallback: "tel:+15551230000", wantStatus: 480,
+			wantReason: "Forwarding Target Not A SIP URI",
+			plan: func(fb string, p1 *phone) ringplan.Plan {
+				return ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second, Fallback: fb,
+					Branches: []ringplan.Branch{branchTo(p1)}}
+			}},
 	}
-	if ct := sess.InviteResponse.Contact(); ct == nil || ct.Address.String() != "sip:vm-1001@voicemail.example.test" {
-		t.Errorf("302 Contact = %v", ct)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p1 := newPhone(t, "p1", behaviour{final: 480, after: 30 * time.Millisecond})
+			before := vm.count("INVITE")
+			px := newProxy(t, tc.plan(tc.fallback, p1), "")
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			status, sess := newCaller(t).call(ctx, t, px.port)
+			if status != tc.wantStatus {
+				t.Fatalf("caller got %d (%v), want %d", status, sess.InviteResponse, tc.wantStatus)
+			}
+			if tc.wantReason != "" && sess.InviteResponse.Reason != tc.wantReason {
+				t.Errorf("reason %q, want %q", sess.InviteResponse.Reason, tc.wantReason)
+			}
+			if status == 200 {
+				_ = sess.Ack(ctx)
+			}
+			if got := vm.count("INVITE") - before; got != map[bool]int{true: 1}[tc.wantVM] {
+				t.Errorf("voicemail got %d INVITEs", got)
+			}
+			if tc.wantVM {
+				var inv *sip.Request
+				vm.mu.Lock()
+				for _, r := range vm.reqs {
+					if r.Method == sip.INVITE {
+						inv = r
+					}
+				}
+				vm.mu.Unlock()
+				if inv.Recipient.String() != tc.fallback {
+					t.Errorf("voicemail Request-URI = %s, want %s", inv.Recipient.String(), tc.fallback)
+				}
+			}
+			out := px.result(t)
+			if out.Status != tc.wantStatus || out.Fallback != tc.fallback {
+				t.Errorf("outcome = %+v", out)
+			}
+		})
 	}
-	if out := px.result(t); out.Status != 302 || out.Fallback == "" {
-		t.Errorf("outcome = %+v, want 302 to the fallback", out)
+}
+
+// freeTCPPort is a loopback TCP port nothing listens on.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
 }
 
 func TestExecuteCallerCancel(t *testing.T) {
@@ -355,5 +463,43 @@ func TestExecuteTrunkAndReject(t *testing.T) {
 	inv := trunk.await(t, "INVITE")
 	if inv.Recipient.User != "+15550100" || inv.Recipient.Port != trunk.port {
 		t.Errorf("trunk Request-URI = %s", inv.Recipient.String())
+	}
+}
+
+// TestExecuteRecordRouteHook: with a RecordRoute hook every leg carries
+// the hook's entries for that leg (top first) instead of sipgo's plain one.
+func TestExecuteRecordRouteHook(t *testing.T) {
+	p1 := newPhone(t, "p1", behaviour{final: 486, after: 20 * time.Millisecond})
+	p2 := newPhone(t, "p2", behaviour{final: 486, after: 20 * time.Millisecond})
+	var mu sync.Mutex
+	var legs []Leg
+	hook := func(l Leg) []*sip.RecordRouteHeader {
+		mu.Lock()
+		legs = append(legs, l)
+		mu.Unlock()
+		top := sip.Uri{Scheme: "sip", Host: "127.0.0.1", UriParams: sip.NewParams()}
+		top.UriParams.Add("leg", l.Branch.User)
+		bottom := sip.Uri{Scheme: "sip", Host: "127.0.0.1", UriParams: sip.NewParams()}
+		bottom.UriParams.Add("second", "")
+		return []*sip.RecordRouteHeader{{Address: top}, {Address: bottom}}
+	}
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{branchTo(p1), branchTo(p2)}}, "", hook)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if status, _ := newCaller(t).call(ctx, t, px.port); status != 486 {
+		t.Fatalf("caller got %d, want 486", status)
+	}
+	px.result(t)
+	for _, p := range []*phone{p1, p2} {
+		rr := p.find("INVITE").GetHeaders("Record-Route")
+		if len(rr) != 2 || !strings.Contains(rr[0].Value(), "leg="+p.name) || !strings.Contains(rr[1].Value(), "second") {
+			t.Errorf("%s: Record-Route %v, want the hook's two entries for its leg", p.name, rr)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(legs) != 2 || legs[0].Trunk || legs[0].Transport != "UDP" || legs[0].Dest != p1.contact().Source {
+		t.Errorf("legs %+v", legs)
 	}
 }

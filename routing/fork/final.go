@@ -14,7 +14,11 @@ func (c *call) sendFinal(status, from int) {
 	if from >= 0 && c.legs[from].res != nil && c.legs[from].res.StatusCode == status {
 		res = c.upstream(c.legs[from].res)
 	} else {
-		res = sip.NewResponseFromRequest(c.req, status, reasonPhrase(status), nil)
+		reason := reasonPhrase(status)
+		if status == 480 && c.fbWhy != "" {
+			reason = c.fbWhy // the fallback leg failed or timed out: say so
+		}
+		res = sip.NewResponseFromRequest(c.req, status, reason, nil)
 	}
 	if status == 401 || status == 407 {
 		c.mergeChallenges(res, from)
@@ -38,35 +42,52 @@ func (c *call) mergeChallenges(res *sip.Response, from int) {
 	}
 }
 
-// startFallback sends the call on to the fallback URI through the trunk.
-// Without a trunk (or with a URI we cannot parse as SIP) the caller gets a
-// 302 naming it, so a phone or upstream PBX can follow it itself.
+// startFallback sends the call on to the fallback URI (no_answer or
+// closed, from the directory): through the trunk when one is configured,
+// else straight to the URI's host. The caller is never redirected to a
+// target it would have to reach through us. When the URI cannot be used
+// the caller gets 480 with a reason phrase that says why; so do transport
+// errors and timeouts of the fallback leg (onLegEvent).
 func (c *call) startFallback() {
 	c.out.Fallback = c.fbURI
-	var u sip.Uri
-	err := sip.ParseUri(c.fbURI, &u)
-	addr, tp, ok := c.e.trunk()
-	if err != nil || !ok || (u.Scheme != "sip" && u.Scheme != "sips") {
-		status := 302
-		if !safeHeader(c.fbURI) || strings.ContainsAny(c.fbURI, "<>") {
-			status = 480 // cannot name it safely: as if there were no fallback
-		}
-		c.log.Info("fallback by redirect", "fallback", c.fbURI, "trunk", ok, "status", status)
-		c.agg.finish(status)
-		res := sip.NewResponseFromRequest(c.req, status, reasonPhrase(status), nil)
-		if status == 302 {
-			res.AppendHeader(sip.NewHeader("Contact", "<"+c.fbURI+">"))
-		}
+	t, why := c.fallbackTarget()
+	if why != "" {
+		c.log.Info("fallback not possible", "fallback", c.fbURI, "reason", why)
+		c.agg.finish(480)
+		res := sip.NewResponseFromRequest(c.req, 480, why, nil)
 		if err := c.tx.Respond(res); err != nil {
-			c.log.Info("redirect not sent", "error", err)
+			c.log.Info("480 not sent", "error", err)
 		}
 		c.decided()
 		return
 	}
+	c.fbWhy = "No Answer From " + t.dest
 	c.agg.addFallback()
 	c.timer.Reset(c.e.maxRing)
-	t := target{uri: u, dest: withPort(addr, tp), tp: transport(tp)}
 	c.startLeg(t)
+}
+
+// fallbackTarget addresses the fallback leg, or says why there is none.
+func (c *call) fallbackTarget() (target, string) {
+	var u sip.Uri
+	if err := sip.ParseUri(c.fbURI, &u); err != nil || (u.Scheme != "sip" && u.Scheme != "sips") ||
+		u.Host == "" || !safeHeader(u.HostPort()) {
+		return target{}, "Forwarding Target Not A SIP URI"
+	}
+	if addr, tp, ok := c.e.trunk(); ok {
+		return target{uri: u, dest: withPort(addr, tp), tp: transport(tp), trunk: true, fallback: true}, ""
+	}
+	tp := "UDP"
+	if v, ok := u.UriParams.Get("transport"); ok && v != "" {
+		tp = strings.ToUpper(v)
+	}
+	if u.Scheme == "sips" {
+		return target{}, "Forwarding Target Needs TLS"
+	}
+	if tp != "UDP" && tp != "TCP" {
+		return target{}, "Forwarding Transport " + tp + " Not Supported"
+	}
+	return target{uri: u, dest: hostPort(u, tp), tp: tp, fallback: true}, ""
 }
 
 // decided records the final result once and emits EventEnded.

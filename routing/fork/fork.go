@@ -31,7 +31,9 @@ type Options struct {
 	// built on the server's UA with sipgo.WithClientHostname and
 	// sipgo.WithClientPort set to the advertised address: they become our
 	// Via sent-by and Record-Route host, where phones send responses and
-	// in-dialog requests.
+	// in-dialog requests. The UA's unhandled-response handler must pass
+	// every response to Executor.HandleResponse first: branch INVITEs run
+	// in transactions of the Executor's own (clienttx.go).
 	Client *sipgo.Client
 	Log    *slog.Logger // nil = slog.Default()
 	// Laddr returns the listener address to send from for a transport
@@ -39,8 +41,9 @@ type Options struct {
 	// keeps our Via port true and NAT bindings open (libs.md P3). nil = none.
 	Laddr func(transport string) (addr sip.Addr, ok bool)
 	// Trunk returns the trunk's "host:port" and transport; ok=false when no
-	// trunk is configured. ActionTrunk, ActionRedirect and the no-answer
-	// fallback go there. nil = no trunk.
+	// trunk is configured. ActionTrunk goes there, and so do ActionRedirect
+	// and the no-answer fallback when there is one (else they go to their
+	// URI's host). nil = no trunk.
 	Trunk func() (addr, transport string, ok bool)
 	// Events, if set, is called from the call's goroutine for every call
 	// event, in order. It must not block.
@@ -64,6 +67,7 @@ type Executor struct {
 	events  func(Event)
 	maxRing time.Duration
 	linger  time.Duration
+	txs     txTable // branch INVITE transactions (clienttx.go)
 }
 
 // New returns an Executor.
@@ -155,6 +159,19 @@ type Event struct {
 	ToTag string
 }
 
+// Leg is where one leg's INVITE goes, for a RecordRoute hook.
+type Leg struct {
+	Branch    ringplan.Branch // zero for trunk and fallback legs
+	Dest      string          // "host:port" the INVITE is sent to
+	Transport string          // "UDP" or "TCP"
+	Trunk     bool            // the leg goes to the trunk
+}
+
+// RecordRoute returns the Record-Route entries to put on top of a leg's
+// INVITE, top first, in place of sipgo's plain one: the proxy signs each
+// leg's dialog with the peers on both sides.
+type RecordRoute func(Leg) []*sip.RecordRouteHeader
+
 // Execute carries out plan for the INVITE req received on tx. It blocks
 // until a final response has been sent upstream (sipgo ends the server
 // transaction when the handler returns) and every branch has ended, at most
@@ -165,8 +182,9 @@ type Event struct {
 // CSeq and source are unchanged (our own responses are built from it). The
 // error is for the
 // operator's log (invalid plan, response not sent, ctx ended); SIP outcomes
-// are in Outcome.
-func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, plan ringplan.Plan) (Outcome, error) {
+// are in Outcome. rr, if given, makes each leg's Record-Route (only the
+// first is used); without it a leg gets sipgo's plain one.
+func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, plan ringplan.Plan, rr ...RecordRoute) (Outcome, error) {
 	switch plan.Action {
 	case ringplan.ActionReject:
 		return e.reject(req, tx, plan.Status, plan.Reason)
@@ -184,6 +202,9 @@ func (e *Executor) Execute(ctx context.Context, req *sip.Request, tx sip.ServerT
 	c, err := e.newCall(ctx, req, tx, plan)
 	if err != nil {
 		return e.reject(req, tx, 404, "")
+	}
+	if len(rr) > 0 {
+		c.rr = rr[0]
 	}
 	return c.run(ctx)
 }

@@ -32,9 +32,9 @@ type node struct {
 	port int
 }
 
-func newNode(t *testing.T, name string) *node {
+func newNode(t *testing.T, name string, opts ...sipgo.UserAgentOption) *node {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(name))
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(name)}, opts...)...)
 	if err != nil {
 		t.Fatalf("new UA: %v", err)
 	}
@@ -85,9 +85,13 @@ type execResult struct {
 	err error
 }
 
-func newProxy(t *testing.T, plan ringplan.Plan, trunk string) *proxy {
+func newProxy(t *testing.T, plan ringplan.Plan, trunk string, rr ...RecordRoute) *proxy {
 	t.Helper()
-	p := &proxy{node: newNode(t, "proxy"), plan: plan, results: make(chan execResult, 1)}
+	p := &proxy{plan: plan, results: make(chan execResult, 1)}
+	// Branch INVITE responses reach the executor through the transaction
+	// layer's unhandled-response handler, as in routing.
+	p.node = newNode(t, "proxy", sipgo.WithUserAgentTransactionLayerOptions(
+		sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) { p.exec.HandleResponse(r) })))
 	cli, err := sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port),
 		sipgo.WithClientLogger(quietLog()))
 	if err != nil {
@@ -107,7 +111,7 @@ func newProxy(t *testing.T, plan ringplan.Plan, trunk string) *proxy {
 	t.Cleanup(cancel)
 	p.stop = cancel
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-		out, err := p.exec.Execute(ctx, req, tx, p.plan)
+		out, err := p.exec.Execute(ctx, req, tx, p.plan, rr...)
 		p.results <- execResult{out, err}
 	})
 	p.srv.OnAck(p.forwardAck)
@@ -321,9 +325,10 @@ func (p *phone) methods() []string {
 // caller is a sipgo UA placing one call through the proxy.
 type caller struct {
 	*node
-	dua  *sipgo.DialogUA
-	mu   sync.Mutex
-	resp []int
+	dua   *sipgo.DialogUA
+	mu    sync.Mutex
+	resp  []int
+	froms []string // From of every response, as received
 }
 
 func newCaller(t *testing.T) *caller {
@@ -355,6 +360,9 @@ func (c *caller) call(ctx context.Context, t *testing.T, proxyPort int) (int, *s
 	_ = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
 		c.mu.Lock()
 		c.resp = append(c.resp, r.StatusCode)
+		if f := r.From(); f != nil {
+			c.froms = append(c.froms, f.Value())
+		}
 		c.mu.Unlock()
 		return nil
 	}})
@@ -362,6 +370,13 @@ func (c *caller) call(ctx context.Context, t *testing.T, proxyPort int) (int, *s
 		return 0, sess
 	}
 	return sess.InviteResponse.StatusCode, sess
+}
+
+// fromHeaders returns the From header of every response received.
+func (c *caller) fromHeaders() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.froms...)
 }
 
 func (c *caller) responses() []int {

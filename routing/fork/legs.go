@@ -21,14 +21,30 @@ func (c *call) startLeg(t target) {
 	err := t.bad
 	if err == nil {
 		l.req = c.branchRequest(t)
+		if c.rr != nil {
+			hs := c.rr(Leg{Branch: t.branch, Dest: t.dest, Transport: t.tp, Trunk: t.trunk})
+			for k := len(hs) - 1; k >= 0; k-- {
+				l.req.PrependHeader(hs[k]) // hs is top first
+			}
+		}
 		ctx, cancel := context.WithTimeout(c.hctx, legSetup)
-		l.ct, err = c.e.cli.TransactionRequest(ctx, l.req, sipgo.ClientRequestAddVia, sipgo.ClientRequestAddRecordRoute)
+		err = sipgo.ClientRequestAddVia(c.e.cli, l.req)
+		if err == nil && c.rr == nil {
+			err = sipgo.ClientRequestAddRecordRoute(c.e.cli, l.req)
+		}
+		if err == nil {
+			l.ct, err = c.e.inviteTransaction(ctx, l.req)
+		}
 		cancel()
 	}
 	if err != nil {
 		c.log.Warn("branch not sent", "user", t.branch.User, "contact", t.branch.Contact.URI, "error", err)
 		l.ct = nil
-		c.apply(i, nil, c.agg.response(i, 503))
+		status := 503
+		if t.fallback {
+			c.fbWhy, status = "Cannot Reach "+t.dest, 480
+		}
+		c.apply(i, nil, c.agg.response(i, status))
 		c.branchEnded(i)
 		return
 	}
@@ -143,11 +159,17 @@ func (c *call) answer(i int, res *sip.Response) {
 	c.decided()
 }
 
-// upstream turns a branch response into the caller's: our Via popped and
-// sent where sipgo sends its own responses (the request's source, P1).
+// upstream turns a branch response into the caller's: our Via popped,
+// the caller's own From back in place of a branch's rewrite (the
+// assistant's "caller for executive" display name belongs to that branch
+// only; RFC 3261 §8.2.6.2, §16.7) and sent where sipgo sends its own
+// responses (the request's source, P1).
 func (c *call) upstream(res *sip.Response) *sip.Response {
 	o := res.Clone()
 	o.RemoveHeader("Via")
+	if f := c.req.From(); f != nil {
+		o.ReplaceHeader(sip.HeaderClone(f))
+	}
 	o.SetTransport(c.req.Transport())
 	o.SetDestination(c.req.Source())
 	return o
