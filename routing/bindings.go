@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,22 @@ func (b *bindings) all(now time.Time) []store.Binding {
 		return cmp.Or(cmp.Compare(x.User, y.User), cmp.Compare(x.Contact, y.Contact))
 	})
 	return out
+}
+
+// onConn reports whether a live binding was registered over the TCP
+// connection from remote ("ip:port"): that connection is how the phone is
+// reached, so it must stay open.
+func (b *bindings) onConn(remote string, now time.Time) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, bs := range b.byUser {
+		for _, bd := range bs {
+			if bd.Source == remote && bd.Expires.After(now) && !strings.EqualFold(bd.Transport, "udp") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // count is the number of live bindings.

@@ -100,7 +100,7 @@ func TestSubscribeRecordRoute(t *testing.T) {
 		}
 	}
 	d, ok := s.openToken(tok, "sub-1@192.0.2.10", "s1")
-	wantCaller := peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort("192.0.2.99:5060")}
+	wantCaller := peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort(rawSource)}
 	wantCallee := peer{kind: peerUser, user: "bob", flow: netip.MustParseAddrPort("192.0.2.20:5064")}
 	if !ok || d.caller != wantCaller || d.callee != wantCallee {
 		t.Errorf("Record-Route %v: token %+v %v, want ours for alice's and bob's phones", rr, d, ok)
@@ -119,7 +119,7 @@ func TestSubscribeRecordRoute(t *testing.T) {
 }
 
 // rawSender is the peer handleRaw's requests come from.
-var rawSender = peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort("192.0.2.99:5060")}
+var rawSender = peer{kind: peerUser, user: "alice", flow: netip.MustParseAddrPort(rawSource)}
 
 // TestRelayBye: a BYE with our signed Route is relayed and its response
 // comes back; one with a forged Route never leaves.

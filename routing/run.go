@@ -91,7 +91,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 	advHost, advPort := parseAdvertise(s.opts.Advertise)
 	me := &self{domain: s.opts.Domain, advHost: advHost, advPort: advPort, listeners: bound, local: localIPs()}
 	sipLog := slog.New(sipgoHandler{s.opts.Log.Handler()}).With("component", "sipgo")
-	ua, err := sipgo.NewUA(
+	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("deskgate"),
 		sipgo.WithUserAgentHostname(s.opts.Domain),
 		sipgo.WithUserAgentTransactionLayerOptions(
@@ -99,7 +99,11 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 			sip.WithTransactionLayerUnhandledResponseHandler(s.unmatchedResponse),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
-	)
+	}
+	if s.resolver != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgentDNSResolver(s.resolver))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)
 	}
@@ -122,6 +126,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 		return fmt.Errorf("sip server: %w", err)
 	}
 	s.ua, s.cli, s.srv, s.me, s.ctx = ua, cli, srv, me, ctx
+	s.tcp.attach(ua.TransportLayer())
 	s.fork = fork.New(s.forkOptions())
 	s.routes(srv)
 	s.mu.Lock()
@@ -138,7 +143,7 @@ func (s *Server) serve(l boundListener) error {
 	if l.pc != nil {
 		err = s.srv.ServeUDP(l.pc)
 	} else {
-		err = s.srv.ServeTCP(l.ln)
+		err = s.srv.ServeTCP(s.tcp.listener(l.ln))
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) && s.ctx.Err() == nil {
 		return fmt.Errorf("serve %s: %w", l.spec, err)
@@ -180,6 +185,7 @@ func (s *Server) closeAll(ls []boundListener) {
 	for _, l := range ls {
 		l.close()
 	}
+	s.tcp.stop()
 	if s.ua != nil {
 		_ = s.ua.Close()
 	}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ type Options struct {
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source IP
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
+	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
@@ -105,7 +107,12 @@ type Server struct {
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
 
-	branches *branchBudget // branches of calls being forked (overload shedding)
+	// Inbound TCP connections: caps, reaping, tombstones.
+	tcp *connGuard
+	// DNS for sipgo; nil = the system's (tests watch lookups with it).
+	resolver *net.Resolver
+	// Branches of calls being forked (overload shedding).
+	branches *branchBudget
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -147,6 +154,7 @@ func New(opts Options) (*Server, error) {
 	s.branches = newBranchBudget(opts.MaxLiveBranches)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
+	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
 	s.subLimit = newRateLimiter(opts.Subscribe)

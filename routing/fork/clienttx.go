@@ -30,6 +30,11 @@ type txTable struct {
 // inviteTransaction sends req (complete: Via, Record-Route, destination
 // set) in a new INVITE client transaction of ours.
 func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
+	if e.cli.TxRequester != nil {
+		// The client's own requester hook (sipgo's, for custom transaction
+		// handling) wins, as it does for every other request we send.
+		return e.cli.TxRequester.Request(ctx, req)
+	}
 	key, err := sip.ClientTxKeyMake(req)
 	if err != nil {
 		return nil, fmt.Errorf("transaction key: %w", err)
