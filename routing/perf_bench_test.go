@@ -2,11 +2,15 @@ package routing
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"deskgate/daemon/store"
 )
 
 // captureTx is a server transaction that keeps the last response: enough
@@ -87,4 +91,44 @@ func BenchmarkRegisterDigest(b *testing.B) {
 			b.Fatalf("want 200, got %v", tx.res)
 		}
 	}
+}
+
+// BenchmarkBindings10000 holds 10,000 registrations (one contact each, as
+// phones register them) in the registrar's table and reports the heap they
+// take (MB); the store's write-behind queue is flushed first so only the
+// table counts.
+func BenchmarkBindings10000(b *testing.B) {
+	const n = 10000
+	var heapMB float64
+	for b.Loop() {
+		s := testServer(b)
+		now := s.now()
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			user := fmt.Sprintf("user%05d", i)
+			port := 10000 + i%50000
+			if _, err := s.bindings.update(user, []store.Binding{{User: user,
+				Contact:    fmt.Sprintf("sip:%d@192.0.2.%d:%d;transport=udp", 100000+i, i%250+1, port),
+				Source:     fmt.Sprintf("192.0.2.%d:%d", i%250+1, port),
+				Transport:  "UDP",
+				CallID:     fmt.Sprintf("%08x-%04x-reg@192.0.2.%d", i, i, i%250+1),
+				CSeq:       1,
+				InstanceID: fmt.Sprintf("<urn:uuid:00000000-0000-1000-8000-%012x>", i),
+				UserAgent:  "Yealink SIP-T46U 108.86.0.20",
+				Expires:    now.Add(time.Hour), Updated: now}}, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.opts.Store.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		heapMB = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(heapMB, "MB/10k-bindings")
 }
