@@ -84,6 +84,9 @@ type Options struct {
 	// MaxLiveBranches bounds the branches of calls being forked at once;
 	// a call beyond it gets 503 + Retry-After. 0 = DefaultMaxLiveBranches.
 	MaxLiveBranches int
+	// MaxSetupCalls bounds the calls admitted but not yet ringing; a call
+	// beyond it gets 503 + Retry-After. 0 = DefaultMaxSetupCalls.
+	MaxSetupCalls int
 }
 
 // Server is the SIP registrar and proxy. Create it with New and call Run
@@ -111,8 +114,9 @@ type Server struct {
 	tcp *connGuard
 	// DNS for sipgo; nil = the system's (tests watch lookups with it).
 	resolver *net.Resolver
-	// Branches of calls being forked (overload shedding).
+	// Branches and calls in set-up being forked (overload shedding).
 	branches *branchBudget
+	inSetup  *setupGate
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -152,6 +156,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.throttle = newThrottle(opts.Throttle)
 	s.branches = newBranchBudget(opts.MaxLiveBranches)
+	s.inSetup = newSetupGate(opts.MaxSetupCalls)
 	s.bindings = newBindings(opts.Store)
 	s.calls = newCallTable()
 	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
