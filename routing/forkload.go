@@ -25,9 +25,10 @@ import (
 // which phones and trunks take as "try later", and the calls already in
 // keep their share.
 const (
-	// DefaultMaxLiveBranches is the default budget: 80 25-way department
-	// calls ringing at once, several times what a box serves at 50 calls/s.
-	DefaultMaxLiveBranches = 2000
+	// DefaultMaxLiveBranches is the default budget: 40 25-way department
+	// calls ringing at once, about three times what a box holds at 50
+	// calls/s; more lets in work the CPU cannot do in time.
+	DefaultMaxLiveBranches = 1000
 	// DefaultMaxSetupCalls is the default bound on calls in set-up.
 	DefaultMaxSetupCalls = 32
 	// shedRetryAfter is the Retry-After of the 503, in seconds.
@@ -172,7 +173,7 @@ func (s *Server) admitCall(req *sip.Request, tx sip.ServerTransaction, cost int)
 func (s *Server) shedCall(req *sip.Request, tx sip.ServerTransaction, cost int) {
 	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
 	res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(shedRetryAfter)))
-	s.send(tx, res)
+	respondStateless(s, tx, res)
 	b := s.branches
 	now := s.now().UnixNano()
 	last := b.lastLog.Load()
@@ -183,4 +184,23 @@ func (s *Server) shedCall(req *sip.Request, tx sip.ServerTransaction, cost int) 
 	s.log.Warn("overloaded: calls refused with 503", "refused", total-b.logged.Swap(total),
 		"live_branches", b.live.Load(), "max_live_branches", b.max, "calls_in_setup", s.inSetup.count(),
 		"max_calls_in_setup", s.inSetup.max, "call_id", callID(req), "branches", cost)
+}
+
+// respondStateless sends a final response on the request's connection and
+// ends the transaction at once: under overload a refusal must leave nothing
+// behind (through the transaction, a 503 to an INVITE is retransmitted until
+// the caller's ACK and its transaction stays for Timer H). The caller's ACK
+// then arrives as a stray request and is dropped; a retransmitted INVITE is
+// answered afresh (RFC 3261 §8.2.7). Without the connection (a wrapped
+// transaction) the response goes through the transaction.
+func respondStateless(s *Server, tx sip.ServerTransaction, res *sip.Response) {
+	c, ok := tx.(interface{ Connection() sip.Connection })
+	if !ok || c.Connection() == nil {
+		s.send(tx, res)
+		return
+	}
+	if err := c.Connection().WriteMsg(res); err != nil {
+		s.log.Debug("send response", "status", res.StatusCode, "call_id", callIDOf(res), "error", err)
+	}
+	tx.Terminate()
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"deskgate/daemon/store"
 	"deskgate/routing/fork"
 	"deskgate/routing/ringplan"
@@ -192,5 +194,40 @@ func testShed(t *testing.T, full string) {
 	}
 	if got := s.calls.count(); got != 0 {
 		t.Errorf("calls listed = %d, want 0", got)
+	}
+}
+
+// connTx is a server transaction with its connection, as sipgo's are.
+type connTx struct {
+	*captureTx
+	conn       *captureConn
+	terminated bool
+}
+
+func (t *connTx) Connection() sip.Connection { return t.conn }
+func (t *connTx) Terminate()                 { t.terminated = true }
+
+type captureConn struct {
+	sip.Connection // only WriteMsg is called
+	sent           []sip.Message
+}
+
+func (c *captureConn) WriteMsg(m sip.Message) error { c.sent = append(c.sent, m); return nil }
+
+// TestShedStateless: the 503 goes straight to the request's connection and
+// the transaction ends at once (no retransmissions, no state kept).
+func TestShedStateless(t *testing.T) {
+	s := testServer(t, func(o *Options) { o.MaxSetupCalls = 1 })
+	s.inSetup.enter("other")
+	tx := &connTx{captureTx: newCaptureTx(), conn: &captureConn{}}
+	s.shedCall(parseReq(t, shedInvite), tx, 25)
+	if tx.res != nil {
+		t.Errorf("the 503 went through the transaction")
+	}
+	if len(tx.conn.sent) != 1 || tx.conn.sent[0].(*sip.Response).StatusCode != 503 {
+		t.Fatalf("sent %v", tx.conn.sent)
+	}
+	if !tx.terminated {
+		t.Error("transaction not terminated")
 	}
 }
