@@ -15,6 +15,7 @@ import (
 
 	"deskgate/daemon/controlapi"
 	"deskgate/daemon/directory"
+	"deskgate/routing"
 )
 
 // listenControl binds the control socket (mode 0660). A stale socket file
@@ -86,6 +87,8 @@ func (d *Daemon) controlMux() *http.ServeMux {
 	route("GET "+controlapi.PathHistory+"{user}", d.handleHistory)
 	route("GET "+controlapi.PathCredentials+"{user}", d.handleCredentials)
 	route("POST "+controlapi.PathCredentials+"{user}", d.handleCredentials)
+	route("GET "+controlapi.PathBlocks, d.handleBlocks)
+	route("POST "+controlapi.PathUnblock+"{target}", d.handleUnblock)
 	route("POST "+controlapi.PathRearm+"{mac}", d.handleRearm)
 	registerDebug(m)
 	return m
@@ -119,7 +122,7 @@ func (d *Daemon) statusValue() controlapi.Status {
 		Directory: controlapi.DirectoryStatus{Version: ds.Version, Source: ds.Source, Loaded: ds.Loaded,
 			Error: ds.Err, ErrorAt: ds.ErrAt},
 		Registrations: st.Registrations,
-		Throttled:     st.ThrottledSources,
+		Blocks:        d.blockList(),
 		Calls:         st.Calls,
 		Users:         len(ds.Snapshot.Users()),
 		Departments:   len(ds.Snapshot.Departments()),
@@ -153,6 +156,35 @@ func (d *Daemon) handleRegistrations(*http.Request) (any, error) {
 			Source: r.Source, Transport: r.Transport, UserAgent: r.UserAgent})
 	}
 	return out, nil
+}
+
+func (d *Daemon) handleBlocks(*http.Request) (any, error) { return d.blockList(), nil }
+
+// blockList is the failed-authentication blocks in force, never nil.
+func (d *Daemon) blockList() []controlapi.Block {
+	bs := d.sip.Blocks()
+	out := make([]controlapi.Block, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, controlapi.Block{Source: b.Source, User: b.User, Username: b.Username,
+			Failures: b.Failures, Until: b.Until.UTC()})
+	}
+	return out
+}
+
+// handleUnblock lifts the blocks of a source address or of a user.
+func (d *Daemon) handleUnblock(r *http.Request) (any, error) {
+	target := r.PathValue("target")
+	if strings.TrimSpace(target) == "" {
+		return nil, errorf(http.StatusBadRequest, "unblock: a source address or a user is required")
+	}
+	n, err := d.sip.Unblock(target)
+	if errors.Is(err, routing.ErrNoBlock) {
+		return nil, errorf(http.StatusNotFound, "%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return controlapi.Unblocked{Target: target, Lifted: n}, nil
 }
 
 func (d *Daemon) handleCalls(*http.Request) (any, error) {

@@ -23,6 +23,7 @@ var ourImports = map[string][]string{
 	"deskgate/daemon/store":                   {},
 	"deskgate/daemon/dirsync":                 {},
 	"deskgate/routing":                        {"deskgate/routing/", "deskgate/daemon/directory", "deskgate/daemon/store"},
+	"deskgate/routing/digest":                 {}, // digest auth, nonces, throttle: nothing of ours
 	"deskgate/routing/ringplan":               {"deskgate/daemon/directory"},
 	"deskgate/routing/presence":               {"deskgate/daemon/directory", "deskgate/daemon/store"},
 	"deskgate/provisioning":                   {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},

@@ -182,20 +182,6 @@ func removeHeaders(m sip.Message, name string) {
 	}
 }
 
-// removeHeader removes exactly this header value (by identity).
-func removeHeader(req *sip.Request, h sip.Header) {
-	var keep []sip.Header
-	for _, x := range req.GetHeaders(h.Name()) {
-		if x != h {
-			keep = append(keep, x)
-		}
-	}
-	removeHeaders(req, h.Name())
-	for _, x := range keep {
-		req.AppendHeader(x)
-	}
-}
-
 // callerDisplay is the display name of an authenticated caller: what the
 // phone put in From, else the chosen identity's directory name.
 func callerDisplay(req *sip.Request, id identity) string {

@@ -143,7 +143,7 @@ func TestStripCredentials(t *testing.T) {
 	s := testServer(t)
 	extra := "Proxy-Authorization: Digest username=\"x\", realm=\"upstream\", nonce=\"n\", uri=\"sip:a\", response=\"r\"\n"
 	req := parseReq(t, strings.Replace(inviteText, "Content-Length: 0\n", extra+"Content-Length: 0\n", 1))
-	s.auth.strip(req)
+	s.auth.Strip(req)
 	hs := req.GetHeaders("Proxy-Authorization")
 	if len(hs) != 1 || !strings.Contains(hs[0].Value(), `realm="upstream"`) {
 		t.Errorf("after strip: %v, want only the upstream realm's", hs)

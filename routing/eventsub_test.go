@@ -139,7 +139,7 @@ func (m subMsg) raw(t *testing.T, s *Server) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch := &digest.Challenge{Realm: "test.example", Nonce: s.auth.nonces.issue(s.now()), Algorithm: "MD5", QOP: []string{"auth"}}
+		ch := &digest.Challenge{Realm: "test.example", Nonce: testNonce(s), Algorithm: "MD5", QOP: []string{"auth"}}
 		cred, err := digest.Digest(ch, digest.Options{Method: "SUBSCRIBE", URI: "sip:" + m.ruser + "@test.example",
 			Username: m.ext, Password: c.Password, Count: 1, Cnonce: "abc"})
 		if err != nil {

@@ -45,7 +45,7 @@ func (s *Server) prepareInitial(req *sip.Request) (*sip.Request, bool) {
 	for len(routes) > 0 && s.me.isMe(routes[0].Address) {
 		routes = routes[1:]
 	}
-	s.auth.strip(fwd) // our realm's credentials stop here (RFC 3261 §22.3)
+	s.auth.Strip(fwd) // our realm's credentials stop here (RFC 3261 §22.3)
 	return fwd, len(routes) == 0
 }
 

@@ -119,7 +119,7 @@ func signedInvite(t *testing.T, s *Server, ruser, ext, user string, n int, extra
 		t.Fatal(err)
 	}
 	uri := "sip:" + ruser + "@test.example"
-	ch := &digest.Challenge{Realm: "test.example", Nonce: s.auth.nonces.issue(s.now()), Algorithm: "MD5", QOP: []string{"auth"}}
+	ch := &digest.Challenge{Realm: "test.example", Nonce: testNonce(s), Algorithm: "MD5", QOP: []string{"auth"}}
 	cred, err := digest.Digest(ch, digest.Options{Method: "INVITE", URI: uri, Username: ext, Password: c.Password, Count: 1, Cnonce: "abc"})
 	if err != nil {
 		t.Fatal(err)

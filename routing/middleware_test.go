@@ -64,7 +64,7 @@ func TestUnknownMethod(t *testing.T) {
 
 func TestSipgoLogDemoted(t *testing.T) {
 	var buf syncBuffer
-	l := slog.New(sipgoHandler{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})})
+	l := slog.New(sipgoHandler{inner: slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})})
 	l.Error("failed to parse", "data", "REGISTER ... Authorization: Digest response=secret", "error", "bad")
 	l.Info("Unhandled sip response")
 	out := buf.String()

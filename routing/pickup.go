@@ -58,7 +58,7 @@ func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *
 	fwd := req.Clone()
 	fwd.SetDestination("")
 	takeRoutes(fwd) // ours (an outbound proxy setting); anything else is not honoured
-	s.auth.strip(fwd)
+	s.auth.Strip(fwd)
 	removeHeaders(fwd, "P-Asserted-Identity")
 	removeHeaders(fwd, "P-Preferred-Identity")
 	removeHeaders(fwd, "Replaces")

@@ -40,7 +40,7 @@ func TestSippRegister(t *testing.T) {
 
 // TestSippRegisterWrongPassword: a wrong password is re-challenged (401),
 // never accepted; an unknown user gets exactly the same treatment; after
-// the failure limit the source gets 403 and shows in Stats.
+// the failure limit the user gets 403 from that source and shows in Stats.
 func TestSippRegisterWrongPassword(t *testing.T) {
 	h := newHarness(t, withThrottle(4))
 	run := func(name, user string, calls int) *sipptest.Process {
@@ -65,18 +65,19 @@ func TestSippRegisterWrongPassword(t *testing.T) {
 		}
 	}
 	assertSameChallenge(t, known.Received("SIP/2.0 401")[1], unknown.Received("SIP/2.0 401")[1])
-	if st := h.srv.Stats(); st.ThrottledSources != 0 || st.Registrations != 0 {
+	if st := h.srv.Stats(); st.FailedAuthBlocks != 0 || st.Registrations != 0 {
 		t.Fatalf("after 2 failures: stats %+v", st)
 	}
-	// Two more failures reach the limit of 4; then the source is refused.
-	more := run("more-failures", "1001", 3)
+	// Three more failures of 1001 reach the limit of 4; then 1001 is
+	// refused from this source.
+	more := run("more-failures", "1001", 4)
 	if got := len(more.Received("SIP/2.0 403")); got < 1 {
 		t.Errorf("no 403 after the failure limit")
 	}
-	if st := h.srv.Stats(); st.ThrottledSources != 1 {
-		t.Errorf("ThrottledSources = %d, want 1", st.ThrottledSources)
+	if st := h.srv.Stats(); st.FailedAuthBlocks != 1 {
+		t.Errorf("FailedAuthBlocks = %d, want 1", st.FailedAuthBlocks)
 	}
-	if n := strings.Count(h.logs.String(), "source throttled"); n != 1 {
+	if n := strings.Count(h.logs.String(), "authentication blocked"); n != 1 {
 		t.Errorf("throttle logged %d times, want once", n)
 	}
 	// Even the right password is refused while the block lasts.

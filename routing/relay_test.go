@@ -36,7 +36,8 @@ func (c *captured) all() []*sip.Request {
 	return append([]*sip.Request(nil), c.reqs...)
 }
 
-// signed adds valid digest credentials of user ext to a request.
+// signed adds valid digest credentials of user ext to a request sent by
+// handleRaw (the nonce is bound to its source address).
 func signed(t *testing.T, s *Server, text, ext, user string) []byte {
 	t.Helper()
 	c, err := s.opts.Store.Credential(user, ext)
@@ -44,7 +45,8 @@ func signed(t *testing.T, s *Server, text, ext, user string) []byte {
 		t.Fatal(err)
 	}
 	req := parseReq(t, text)
-	ch := &digest.Challenge{Realm: "test.example", Nonce: s.auth.nonces.issue(s.now()), Algorithm: "MD5", QOP: []string{"auth"}}
+	nonce := s.auth.Nonce(netip.MustParseAddrPort(rawSource).Addr(), s.now())
+	ch := &digest.Challenge{Realm: "test.example", Nonce: nonce, Algorithm: "MD5", QOP: []string{"auth"}}
 	cred, err := digest.Digest(ch, digest.Options{Method: string(req.Method), URI: req.Recipient.String(),
 		Username: ext, Password: c.Password, Count: 1, Cnonce: "abc"})
 	if err != nil {

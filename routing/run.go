@@ -90,7 +90,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 	}
 	advHost, advPort := parseAdvertise(s.opts.Advertise)
 	me := &self{domain: s.opts.Domain, advHost: advHost, advPort: advPort, listeners: bound, local: localIPs()}
-	sipLog := slog.New(sipgoHandler{s.opts.Log.Handler()}).With("component", "sipgo")
+	sipLog := slog.New(sipgoHandler{s.opts.Log.Handler(), s.junk}).With("component", "sipgo")
 	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("deskgate"),
 		sipgo.WithUserAgentHostname(s.opts.Domain),
@@ -98,7 +98,8 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.unmatchedResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(s.junk.note)),
 	}
 	if s.resolver != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgentDNSResolver(s.resolver))
@@ -207,7 +208,7 @@ func (s *Server) sweepLoop(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Debug("bindings expired", "count", n)
 		}
-		s.throttle.sweep(now)
+		s.throttle.Sweep(now)
 		s.calls.sweep(now)
 		s.sweepSubscriptions(now)
 	}

@@ -1,5 +1,5 @@
 // Package routing owns deskgate's SIP side: UDP/TCP transports, the
-// registrar (digest auth, nonces, failure throttling, persisted bindings,
+// registrar (digest auth through routing/digest, persisted bindings,
 // line appearances), the proxy core that classifies each INVITE and hands a
 // ringplan.Plan to routing/fork, Route-based in-dialog routing that needs no
 // per-call memory, the trunk (trusted sources, outbound calls, optional
@@ -8,7 +8,7 @@
 // permission, call history, and the handset keys: the subscriptions it
 // serves as notifier (DND key sync, BLF, away keys; persisted and resumed),
 // BLF call state, directed pickup and check-sync. It imports
-// routing/ringplan, routing/fork, routing/presence, routing/events,
+// routing/ringplan, routing/fork, routing/presence, routing/events, routing/digest,
 // daemon/directory and daemon/store; it must not import daemon,
 // provisioning or cmd.
 package routing
@@ -30,6 +30,7 @@ import (
 
 	"deskgate/daemon/directory"
 	"deskgate/daemon/store"
+	"deskgate/routing/digest"
 	"deskgate/routing/fork"
 	"deskgate/routing/presence"
 )
@@ -74,7 +75,7 @@ type Options struct {
 	FeatureCodes func() presence.Codes
 
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
-	Throttle      ThrottleOptions // failed-auth throttling per source IP
+	Throttle      ThrottleOptions // failed-auth throttling per source and username, per-source ceiling
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
 	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
@@ -97,8 +98,8 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	specs    []listenSpec
-	auth     *authenticator
-	throttle *throttle
+	auth     *digest.Authenticator
+	throttle *digest.Throttle
 	bindings *bindings
 	calls    *callTable
 	presence *presence.Service
@@ -109,6 +110,7 @@ type Server struct {
 	lines    *lineTable   // BLF state of extensions
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
+	junk     *junkLog     // sampled log of unparsable messages
 
 	// Inbound TCP connections: caps, reaping, tombstones.
 	tcp *connGuard
@@ -146,15 +148,13 @@ func New(opts Options) (*Server, error) {
 		}
 		s.specs = append(s.specs, spec)
 	}
-	algs, err := normalizeAlgorithms(challengeOrder(opts.AuthAlgorithms))
+	var err error
+	s.auth, err = digest.New(opts.Domain, opts.AuthAlgorithms, opts.NonceTTL, s.secret)
 	if err != nil {
 		return nil, err
 	}
-	s.auth, err = newAuthenticator(opts.Domain, algs, opts.NonceTTL, s.secret)
-	if err != nil {
-		return nil, err
-	}
-	s.throttle = newThrottle(opts.Throttle)
+	s.throttle = digest.NewThrottle(opts.Throttle)
+	s.junk = newJunkLog(opts.Now)
 	s.branches = newBranchBudget(opts.MaxLiveBranches)
 	s.inSetup = newSetupGate(opts.MaxSetupCalls)
 	s.bindings = newBindings(opts.Store)
@@ -293,7 +293,7 @@ type Stats struct {
 	Registrations    int  `json:"registrations"`     // live bindings
 	Appearances      int  `json:"appearances"`       // of those, line appearances (shared department / executive lines)
 	Users            int  `json:"users"`             // users with at least one binding (line appearances not counted)
-	ThrottledSources int  `json:"throttled_sources"` // source IPs refused for failed auth
+	FailedAuthBlocks int  `json:"auth_blocks_count"` // sources and source+user pairs refused after failed auth
 	Calls            int  `json:"calls"`             // calls in progress
 	TrunkRegistered  bool `json:"trunk_registered"`  // outbound registration to the trunk is up
 	Subscriptions    int  `json:"subscriptions"`     // key subscriptions served (DND, BLF, away)
@@ -319,7 +319,7 @@ func (s *Server) Stats() Stats {
 		Registrations:    len(all),
 		Appearances:      appearances,
 		Users:            len(users),
-		ThrottledSources: s.throttle.blockedCount(now),
+		FailedAuthBlocks: len(s.throttle.Blocks(now)),
 		Calls:            s.calls.count(),
 		TrunkRegistered:  trunkUp,
 		Subscriptions:    s.subs.count(),
@@ -333,26 +333,3 @@ func (s *Server) Presence() *presence.Service { return s.presence }
 
 // Calls lists calls in progress, oldest first.
 func (s *Server) Calls() []Call { return s.calls.list() }
-
-// challengeOrder is the order challenges are offered in: MD5 alone by
-// default, because some clients (baresip's libre) abort on a challenge
-// whose algorithm they do not know; SHA-256 only when configured, and then
-// after MD5, because many desk phones (and sipp) answer only the first
-// challenge.
-func challengeOrder(in []string) []string {
-	if len(in) == 0 {
-		return []string{"MD5"}
-	}
-	out := make([]string, 0, len(in))
-	for _, a := range in {
-		if strings.EqualFold(strings.TrimSpace(a), "MD5") {
-			out = append(out, a)
-		}
-	}
-	for _, a := range in {
-		if !strings.EqualFold(strings.TrimSpace(a), "MD5") {
-			out = append(out, a)
-		}
-	}
-	return out
-}

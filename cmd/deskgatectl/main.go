@@ -41,6 +41,8 @@ var commands = map[string]command{
 	"away":          {"away USER [on|off] [--department ID]", runAway},
 	"history":       {"history USER", runHistory},
 	"credentials":   {"credentials USER [--rotate]", runCredentials},
+	"blocks":        {"blocks", runBlocks},
+	"unblock":       {"unblock SOURCE|USER", runUnblock},
 	"rearm":         {"rearm MAC [--address IP]", runRearm},
 	"reload":        {"reload", runReload},
 	"check":         {"check FILE", runCheck},
@@ -126,7 +128,7 @@ func splitArgs(argv []string) (map[string]string, []string, error) {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: deskgatectl [--socket PATH] [--json] COMMAND [ARGS]\ncommands:")
-	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "rearm", "reload", "check"} {
+	for _, name := range []string{"status", "registrations", "calls", "phones", "dnd", "away", "history", "credentials", "rearm", "blocks", "unblock", "reload", "check"} {
 		fmt.Fprintf(w, "  %s\n", commands[name].usage)
 	}
 }

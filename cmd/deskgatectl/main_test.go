@@ -62,6 +62,9 @@ func TestRunUsage(t *testing.T) {
 		{"rearm without a MAC", []string{sock, "rearm"}, 2, "usage: deskgatectl rearm MAC [--address IP]"},
 		{"rearm address without a value", []string{sock, "rearm", "00:15:65:00:00:01", "--address"}, 2, "--address needs a value"},
 		{"daemon not running", []string{sock, "status"}, 1, "deskgated is not running"},
+		{"unblock without target", []string{sock, "unblock"}, 2, "missing argument"},
+		{"unblock two targets", []string{sock, "unblock", "alice", "bob"}, 2, `unexpected argument "bob"`},
+		{"blocks without daemon", []string{sock, "blocks"}, 1, "deskgated is not running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,10 @@ import (
 	"deskgate/daemon/controlapi"
 )
 
+// maxStatusBlocks is how many blocks status lists before pointing at
+// deskgatectl blocks.
+const maxStatusBlocks = 5
+
 func runStatus(e *env) error {
 	if err := wantArgs(e, 0); err != nil {
 		return err
@@ -33,8 +37,13 @@ func runStatus(e *env) error {
 		fmt.Fprintf(e.stdout, "directory error (%s): %s\n", fmtTime(s.Directory.ErrorAt), s.Directory.Error)
 	}
 	fmt.Fprintf(e.stdout, "registrations: %d\n", s.Registrations)
-	if s.Throttled > 0 {
-		fmt.Fprintf(e.stdout, "throttled sources: %d\n", s.Throttled)
+	for i, b := range s.Blocks {
+		if i == maxStatusBlocks {
+			fmt.Fprintf(e.stdout, "... and %d more blocks (deskgatectl blocks)\n", len(s.Blocks)-i)
+			break
+		}
+		fmt.Fprintf(e.stdout, "blocked after failed authentication: %s %s (%d failures) until %s\n",
+			b.Source, blockUser(b), b.Failures, fmtTime(b.Until))
 	}
 	for _, w := range s.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)

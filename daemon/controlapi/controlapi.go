@@ -18,6 +18,8 @@ const (
 	PathHistory       = "/v1/history/"     // + user
 	PathCredentials   = "/v1/credentials/" // + user; POST with ?rotate=1 rotates
 	PathRearm         = "/v1/rearm/"       // + MAC; POST a Rearm
+	PathUnblock       = "/v1/unblock/"     // + source address or user; POST
+	PathBlocks        = "/v1/blocks"
 )
 
 // Status is `deskgatectl status`.
@@ -29,7 +31,7 @@ type Status struct {
 	Started       time.Time       `json:"started"`
 	Directory     DirectoryStatus `json:"directory"`
 	Registrations int             `json:"registrations"`
-	Throttled     int             `json:"throttled_sources"`
+	Blocks        []Block         `json:"blocks"`
 	Calls         int             `json:"calls"` // calls in progress
 	Users         int             `json:"users"`
 	Departments   int             `json:"departments"`
@@ -124,6 +126,23 @@ type Credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Realm    string `json:"realm"`
+}
+
+// Block is one refusal after failed digest authentication (`deskgatectl
+// blocks`): User "" blocks every request from Source that needs
+// authentication; otherwise only that user's.
+type Block struct {
+	Source   string    `json:"source"`   // IP address
+	User     string    `json:"user"`     // user id; the digest username as sent when it names no user; "" = the whole source
+	Username string    `json:"username"` // digest username as sent (the extension); "" = the whole source
+	Failures int       `json:"failures"` // failed attempts that started the block
+	Until    time.Time `json:"until"`    // RFC 3339; the block ends by itself then
+}
+
+// Unblocked is the answer to PathUnblock.
+type Unblocked struct {
+	Target string `json:"target"`
+	Lifted int    `json:"lifted"` // blocks lifted
 }
 
 // CheckResult is the answer to PathCheck.

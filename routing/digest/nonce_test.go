@@ -1,6 +1,7 @@
-package routing
+package digest
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -34,9 +35,9 @@ func TestNonceUse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			nonce := n.issue(t0)
+			nonce := n.issue(phoneIP, t0)
 			for i, u := range tc.uses {
-				if got := n.use(nonce, u.nc, t0.Add(u.at)); got != u.want {
+				if got := n.use(nonce, phoneIP, u.nc, t0.Add(u.at)); got != u.want {
 					t.Fatalf("use %d (nc=%d at +%v) = %v, want %v", i, u.nc, u.at, got, u.want)
 				}
 			}
@@ -47,7 +48,7 @@ func TestNonceUse(t *testing.T) {
 func TestNonceForeign(t *testing.T) {
 	a, _ := newNonces(5*time.Minute, 100)
 	b, _ := newNonces(5*time.Minute, 100)
-	nonce := a.issue(t0)
+	nonce := a.issue(phoneIP, t0)
 	tampered := []byte(nonce)
 	tampered[3] ^= 1
 	tests := []struct {
@@ -61,12 +62,20 @@ func TestNonceForeign(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := b.use(tc.nonce, 1, t0); got != nonceStale {
+			if got := b.use(tc.nonce, phoneIP, 1, t0); got != nonceStale {
 				t.Errorf("use = %v, want stale", got)
 			}
 		})
 	}
-	if got := a.use(nonce, 1, t0); got != nonceFresh {
+	for _, other := range []string{"192.0.2.11", "::ffff:192.0.2.11", "2001:db8::10"} {
+		if got := a.use(nonce, netip.MustParseAddr(other), 1, t0); got != nonceStale {
+			t.Errorf("own nonce from %s = %v, want stale", other, got)
+		}
+	}
+	if got := a.use(nonce, netip.MustParseAddr("::ffff:192.0.2.10"), 1, t0); got != nonceFresh {
+		t.Errorf("own nonce from the v4-mapped address = %v, want fresh", got)
+	}
+	if got := a.use(nonce, phoneIP, 2, t0); got != nonceFresh {
 		t.Errorf("own nonce = %v, want fresh", got)
 	}
 }
@@ -77,20 +86,20 @@ func TestNonceEviction(t *testing.T) {
 	n, _ := newNonces(5*time.Minute, 3)
 	var ns []string
 	for i := range 4 {
-		ns = append(ns, n.issue(t0.Add(time.Duration(i)*time.Second)))
+		ns = append(ns, n.issue(phoneIP, t0.Add(time.Duration(i)*time.Second)))
 	}
 	for i, nonce := range ns {
-		if got := n.use(nonce, 1, t0.Add(10*time.Second)); got != nonceFresh {
+		if got := n.use(nonce, phoneIP, 1, t0.Add(10*time.Second)); got != nonceFresh {
 			t.Fatalf("first use of nonce %d = %v", i, got)
 		}
 	}
 	if got := n.tracked(); got > 3 {
 		t.Fatalf("tracked %d nonces, max 3", got)
 	}
-	if got := n.use(ns[0], 1, t0.Add(11*time.Second)); got != nonceStale {
+	if got := n.use(ns[0], phoneIP, 1, t0.Add(11*time.Second)); got != nonceStale {
 		t.Errorf("replay of evicted nonce = %v, want stale", got)
 	}
-	if got := n.use(ns[3], 2, t0.Add(11*time.Second)); got != nonceFresh {
+	if got := n.use(ns[3], phoneIP, 2, t0.Add(11*time.Second)); got != nonceFresh {
 		t.Errorf("next nc on a kept nonce = %v, want fresh", got)
 	}
 }
@@ -98,7 +107,7 @@ func TestNonceEviction(t *testing.T) {
 func BenchmarkNonceIssueUse(b *testing.B) {
 	n, _ := newNonces(5*time.Minute, 16384)
 	for i := 0; b.Loop(); i++ {
-		nonce := n.issue(t0)
-		n.use(nonce, 1, t0)
+		nonce := n.issue(phoneIP, t0)
+		n.use(nonce, phoneIP, 1, t0)
 	}
 }

@@ -1,4 +1,4 @@
-package routing
+package digest
 
 import (
 	"crypto/hmac"
@@ -7,13 +7,19 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // Nonces are stateless: 8 bytes of issue time (unix nanoseconds), 8 random
-// bytes and a 16-byte HMAC of both under a per-process key. Any instance can
-// check one without remembering it; a restart simply makes old nonces stale.
+// bytes and a 16-byte HMAC of both and of the source address the challenge
+// went to, under a per-process key. Any instance can check one without
+// remembering it; a restart simply makes old nonces stale. Because the
+// source is in the HMAC, a nonce is good only from the address it was sent
+// to: someone who forges that address cannot have seen one, so what they
+// send can be told apart from a phone's real attempt (and is not counted as
+// a failure).
 const (
 	nonceRandLen = 8
 	nonceMACLen  = 16
@@ -25,7 +31,7 @@ type nonceCheck int
 
 const (
 	nonceFresh nonceCheck = iota
-	nonceStale            // ours but expired, replayed, or from another process: re-challenge with stale=true
+	nonceStale            // not ours, not for this source, expired or replayed: re-challenge with stale=true
 )
 
 // nonces issues and verifies nonces and tracks nonce-count (nc) use per nonce
@@ -59,41 +65,64 @@ func newNonces(ttl time.Duration, max int) (*nonces, error) {
 	return &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]*ncWindow)}, nil
 }
 
-// issue returns a new nonce stamped with now.
-func (n *nonces) issue(now time.Time) string {
+// issue returns a new nonce for src stamped with now.
+func (n *nonces) issue(src netip.Addr, now time.Time) string {
 	var raw [nonceRawLen]byte
 	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixNano()))
 	_, _ = rand.Read(raw[8 : 8+nonceRandLen]) // crypto/rand never fails on Linux (Go ≥1.24 panics instead)
-	copy(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen]))
+	copy(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen], src))
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-func (n *nonces) mac(b []byte) []byte {
+func (n *nonces) mac(b []byte, src netip.Addr) []byte {
 	m := hmac.New(sha256.New, n.key)
 	m.Write(b)
+	a := src.Unmap().As16() // the zero Addr hashes as ::, which no request comes from
+	m.Write(a[:])
 	return m.Sum(nil)[:nonceMACLen]
 }
 
-// issuedAt reports when a nonce of ours was issued; ok is false for anything
-// that is not (garbage, forged, or signed by a previous process).
-func (n *nonces) issuedAt(nonce string) (time.Time, bool) {
+// issuedAt reports when a nonce of ours was issued for src; ok is false for
+// anything that is not (garbage, forged, issued to another address, or
+// signed by a previous process).
+func (n *nonces) issuedAt(nonce string, src netip.Addr) (time.Time, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(nonce)
 	if err != nil || len(raw) != nonceRawLen {
 		return time.Time{}, false
 	}
-	if !hmac.Equal(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen])) {
+	if !hmac.Equal(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen], src)) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8]))), true
 }
 
+// valid reports whether nonce is one we issued to src that has not expired
+// (whether its nc values were used already is use's business).
+func (n *nonces) valid(nonce string, src netip.Addr, now time.Time) bool {
+	_, ok := n.unexpired(nonce, src, now)
+	return ok
+}
+
+func (n *nonces) unexpired(nonce string, src netip.Addr, now time.Time) (time.Time, bool) {
+	issued, ok := n.issuedAt(nonce, src)
+	if !ok || now.Sub(issued) > n.ttl || issued.After(now.Add(time.Minute)) {
+		return time.Time{}, false
+	}
+	return issued, true
+}
+
 // use checks a nonce and records the use of nc with it. nc is 0 when the
 // client did not use qop: such a nonce is then good for one request only.
-func (n *nonces) use(nonce string, nc uint32, now time.Time) nonceCheck {
-	issued, ok := n.issuedAt(nonce)
-	if !ok || now.Sub(issued) > n.ttl || issued.After(now.Add(time.Minute)) {
+func (n *nonces) use(nonce string, src netip.Addr, nc uint32, now time.Time) nonceCheck {
+	issued, ok := n.unexpired(nonce, src, now)
+	if !ok {
 		return nonceStale
 	}
+	return n.record(nonce, issued, nc, now)
+}
+
+// record notes the use of nc with a nonce already checked by unexpired.
+func (n *nonces) record(nonce string, issued time.Time, nc uint32, now time.Time) nonceCheck {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	w, ok := n.seen[nonce]

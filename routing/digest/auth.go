@@ -1,0 +1,278 @@
+// Package digest owns SIP digest authentication (RFC 7616 / RFC 3261 §22):
+// the challenge, the verification of credentials against a password
+// lookup, nonces bound to the source address they were sent to (with
+// nonce-count replay tracking), and the throttle of failed attempts per
+// source and username with a per-source ceiling. It holds no SIP
+// transaction and writes no response: the caller sends what Challenge
+// builds. It imports no other deskgate package.
+package digest
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// Result is what digest verification concluded.
+type Result int
+
+const (
+	OK        Result = iota
+	Challenge        // no usable credentials for our realm: challenge, count nothing
+	Stale            // a nonce we did not issue to this source, expired or replayed: challenge with stale=true, count nothing
+	Failed           // our valid nonce, but wrong password, unknown user or bad parameters: challenge, count a failure
+)
+
+func (r Result) String() string {
+	switch r {
+	case OK:
+		return "ok"
+	case Challenge:
+		return "challenge"
+	case Stale:
+		return "stale"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("Result(%d)", int(r))
+}
+
+// Outcome is the verdict plus who it is about.
+type Outcome struct {
+	Result   Result
+	User     string // user id (OK only)
+	Username string // digest username as sent ("" when there were no parsable credentials)
+}
+
+// Lookup returns the user id and password behind a digest username (the
+// extension); known is false for unknown usernames.
+type Lookup func(username string) (user, password string, known bool, err error)
+
+// Authenticator verifies RFC 7616/3261 digest credentials statelessly: the
+// nonce carries its own issue time and is bound to the source address it
+// was sent to; nc replay is tracked per nonce.
+type Authenticator struct {
+	realm  string
+	algs   []string // offered, in challenge order
+	nonces *nonces
+	lookup Lookup
+	dummy  string // compared against for unknown users, so they cost the same
+}
+
+// New returns an Authenticator for realm offering algs (normalised by
+// Algorithms) whose nonces live ttl.
+func New(realm string, algs []string, ttl time.Duration, lookup Lookup) (*Authenticator, error) {
+	algs, err := Algorithms(algs)
+	if err != nil {
+		return nil, err
+	}
+	n, err := newNonces(ttl, 16384)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("dummy password: %w", err)
+	}
+	return &Authenticator{realm: realm, algs: algs, nonces: n, lookup: lookup, dummy: hex.EncodeToString(b)}, nil
+}
+
+// Algorithms checks and de-duplicates the configured challenge
+// algorithms and puts them in the order they are offered: MD5 alone by
+// default, because some clients (baresip's libre) abort on a challenge
+// whose algorithm they do not know; anything else only when configured,
+// and then after MD5, because many desk phones (and sipp) answer only the
+// first challenge.
+func Algorithms(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return []string{"MD5"}, nil
+	}
+	var md5, rest []string
+	for _, a := range in {
+		a = strings.ToUpper(strings.TrimSpace(a))
+		switch a {
+		case "MD5":
+			md5 = []string{"MD5"}
+		case "SHA-256", "SHA-512-256":
+			if !slices.Contains(rest, a) {
+				rest = append(rest, a)
+			}
+		default:
+			return nil, fmt.Errorf("digest algorithm %q not supported (MD5, SHA-256, SHA-512-256)", a)
+		}
+	}
+	return append(md5, rest...), nil
+}
+
+// credentialsHeader is where the client puts its answer to our challenge.
+func credentialsHeader(method sip.RequestMethod) string {
+	if method == sip.REGISTER {
+		return "Authorization"
+	}
+	return "Proxy-Authorization"
+}
+
+// Username is the digest username of the request's credentials for our
+// realm, "" when there are none (what the throttle is asked about before
+// the credentials are checked).
+func (a *Authenticator) Username(req *sip.Request) string {
+	if cred, _ := a.credentials(req); cred != nil {
+		return cred.Username
+	}
+	return ""
+}
+
+// Verify checks the request's credentials for our realm; src is the
+// address the request came from. Only credentials answering a nonce we
+// issued to src, still valid, can fail: anything else (made up, stale,
+// issued to another address or by a previous process) is Stale, so a
+// forged source address can neither count failures against a phone nor
+// learn anything about a password.
+func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) (Outcome, error) {
+	cred, ok := a.credentials(req)
+	if !ok {
+		return Outcome{Result: Challenge}, nil
+	}
+	if cred == nil {
+		return Outcome{Result: Challenge}, nil // unparsable: no nonce to hold anyone to
+	}
+	out := Outcome{Username: cred.Username}
+	issued, ours := a.nonces.unexpired(cred.Nonce, src, now)
+	if !ours {
+		// Checked before the password, so a made-up nonce is no oracle.
+		out.Result = Stale
+		return out, nil
+	}
+	alg := strings.ToUpper(cred.Algorithm)
+	if alg == "" {
+		alg = "MD5"
+	}
+	if !a.offers(alg) || cred.Userhash || (cred.QOP != "" && cred.QOP != "auth") ||
+		(cred.QOP == "auth" && cred.Nc <= 0) || (cred.QOP == "" && cred.Nc != 0) {
+		out.Result = Failed
+		return out, nil
+	}
+	user, password, known, err := a.lookup(cred.Username)
+	if err != nil {
+		return out, fmt.Errorf("credentials of %q: %w", cred.Username, err)
+	}
+	if !known {
+		password = a.dummy // same work for unknown users: no enumeration by timing
+	}
+	if !a.matches(req, cred, alg, password) || !known {
+		out.Result = Failed
+		return out, nil
+	}
+	if a.nonces.record(cred.Nonce, issued, uint32(cred.Nc), now) != nonceFresh {
+		out.Result = Stale
+		return out, nil
+	}
+	out.Result, out.User = OK, user
+	return out, nil
+}
+
+// credentials finds the Digest credentials for our realm. ok is false when
+// there are none; cred is nil when they are there but unparsable.
+func (a *Authenticator) credentials(req *sip.Request) (cred *digest.Credentials, ok bool) {
+	for _, h := range req.GetHeaders(credentialsHeader(req.Method)) {
+		v := strings.TrimSpace(h.Value())
+		if !digest.IsDigest(v) {
+			continue
+		}
+		c, err := digest.ParseCredentials(v)
+		if err != nil {
+			ok = true // ours or not, it is broken: a plain challenge if nothing else matches
+			continue
+		}
+		if c.Realm == a.realm {
+			return c, true
+		}
+	}
+	return nil, ok
+}
+
+func (a *Authenticator) offers(alg string) bool {
+	for _, o := range a.algs {
+		if o == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// matches recomputes the response (passing the client's cnonce and nc
+// through: icholy/digest would otherwise make up its own) and compares in
+// constant time.
+func (a *Authenticator) matches(req *sip.Request, cred *digest.Credentials, alg, password string) bool {
+	ch := &digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: alg, Opaque: cred.Opaque}
+	if cred.QOP != "" {
+		ch.QOP = []string{cred.QOP}
+	}
+	exp, err := digest.Digest(ch, digest.Options{
+		Method:   string(req.Method),
+		URI:      cred.URI,
+		Username: cred.Username,
+		Password: password,
+		Cnonce:   cred.Cnonce,
+		Count:    cred.Nc,
+	})
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(exp.Response), []byte(strings.ToLower(cred.Response))) == 1
+}
+
+// Strip removes the credentials for our realm (and unparsable ones) from a
+// request we forward: they stop here (RFC 3261 §22.3).
+func (a *Authenticator) Strip(fwd *sip.Request) {
+	for _, name := range []string{"Proxy-Authorization", "Authorization"} {
+		var keep []sip.Header
+		drop := false
+		all := fwd.GetHeaders(name)
+		for _, h := range all {
+			c, err := digest.ParseCredentials(strings.TrimSpace(h.Value()))
+			if err != nil || c.Realm == a.realm {
+				drop = true
+			} else {
+				keep = append(keep, h)
+			}
+		}
+		if !drop {
+			continue
+		}
+		for _, h := range all {
+			fwd.RemoveHeader(h.Name()) // by the name as parsed: sipgo compares names case-sensitively
+		}
+		for _, h := range keep {
+			fwd.AppendHeader(h)
+		}
+	}
+}
+
+// Nonce issues a fresh nonce for src (what Challenge puts in its answer).
+func (a *Authenticator) Nonce(src netip.Addr, now time.Time) string { return a.nonces.issue(src, now) }
+
+// Challenge builds the 401 (REGISTER) or 407 (everything else) with one
+// challenge per configured algorithm, in order, sharing one fresh nonce
+// issued to src.
+func (a *Authenticator) Challenge(req *sip.Request, src netip.Addr, stale bool, now time.Time) *sip.Response {
+	code, reason, header := 407, "Proxy Authentication Required", "Proxy-Authenticate"
+	if req.Method == sip.REGISTER {
+		code, reason, header = 401, "Unauthorized", "WWW-Authenticate"
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	nonce := a.nonces.issue(src, now)
+	for _, alg := range a.algs {
+		ch := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		res.AppendHeader(sip.NewHeader(header, ch.String()))
+	}
+	return res
+}
