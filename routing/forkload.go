@@ -25,10 +25,10 @@ import (
 // which phones and trunks take as "try later", and the calls already in
 // keep their share.
 const (
-	// DefaultMaxLiveBranches is the default budget: 40 25-way department
-	// calls ringing at once, about three times what a box holds at 50
-	// calls/s; more lets in work the CPU cannot do in time.
-	DefaultMaxLiveBranches = 1000
+	// DefaultMaxLiveBranches is the default budget: 80 25-way department
+	// calls ringing at once. 1000 already refused calls at 50 calls/s when
+	// the box hiccuped (branches wait for their 487s and ACKs).
+	DefaultMaxLiveBranches = 2000
 	// DefaultMaxSetupCalls is the default bound on calls in set-up.
 	DefaultMaxSetupCalls = 32
 	// shedRetryAfter is the Retry-After of the 503, in seconds.
