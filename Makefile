@@ -7,8 +7,9 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := build/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive: sipp (sip-tester) plays phones, callers and
-# trunks; baresip and linphone-cli (linphonec) are real softphones.
-TEST_DEBS := sip-tester iproute2 baresip linphone-cli
+# trunks; baresip and linphone-cli (linphonec) are real softphones; kamailio
+# (with its sca module) is the reference the shared call appearance test compares with.
+TEST_DEBS := sip-tester iproute2 baresip linphone-cli kamailio
 export CGO_ENABLED ?= 0
 
 .PHONY: all build run test test-deps go-check vet fmt fmt-check bench fuzz clean
@@ -40,8 +41,8 @@ test: test-deps go-check fmt-check vet
 
 test-deps:
 	@if ! command -v sipp >/dev/null || ! command -v ip >/dev/null || ! command -v baresip >/dev/null || \
-		! command -v linphonec >/dev/null; then \
-		echo "installing $(TEST_DEBS): sipp, baresip and linphonec play phones in the SIP tests, ip makes network namespaces for discovery tests"; \
+		! command -v linphonec >/dev/null || ! command -v kamailio >/dev/null; then \
+		echo "installing $(TEST_DEBS): sipp, baresip and linphonec play phones in the SIP tests, ip makes network namespaces for discovery tests, kamailio is the SCA reference"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(TEST_DEBS); \
 	fi
 	@if ! command -v gcc >/dev/null; then \
@@ -66,9 +67,10 @@ fmt-check:
 # 2000/s; a user with 5 phones; a 25-operator department at 50 calls/s; the
 # same with two phones each, a 50-branch fork; overload at 200 calls/s,
 # which must be refused with 503, then recovery; a 1-minute soak with RSS
-# sampled: rate, failures, peak RSS and CPU; about 5 minutes; needs sipp,
-# see test-deps; `go run ./routing/internal/loadbench -h` for the knobs,
-# e.g. -soak 10m). Speed is measured here, never asserted in tests.
+# sampled: rate, failures, peak RSS and CPU); then 10 s of unauthenticated
+# requests at 6,000/s: RSS before, during and 30 s after; about 6 minutes;
+# needs sipp, see test-deps; `go run ./routing/internal/loadbench -h` for
+# the knobs, e.g. -soak 10m. Speed is measured here, never asserted in tests.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 	$(GO) run ./routing/internal/loadbench -bin $(BIN)

@@ -131,10 +131,12 @@ func (d *Daemon) statusValue() controlapi.Status {
 		Warnings:      d.warningList(),
 
 		ProvisioningAlerts: d.provisioningAlerts(),
+
+		Transactions: int(st.Transactions), OverBudget: st.OverBudget, OverCap: st.OverCap,
 	}
 }
 
-// statusLine is the one-line summary sent as STATUS= (SPEC §8).
+// statusLine is the one-line summary sent as STATUS= (docs/spec.md §8).
 func (d *Daemon) statusLine(ds dirStatus) string {
 	v := ds.Version
 	if v == "" {

@@ -26,6 +26,7 @@ var ourImports = map[string][]string{
 	"deskgate/routing/digest":                 {}, // digest auth, nonces, throttle: nothing of ours
 	"deskgate/routing/ringplan":               {"deskgate/daemon/directory"},
 	"deskgate/routing/presence":               {"deskgate/daemon/directory", "deskgate/daemon/store"},
+	"deskgate/routing/sca":                    {},
 	"deskgate/provisioning":                   {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},
 }
 

@@ -74,6 +74,8 @@ eq "Type=notify" "$(prop Type)" notify
 eq "WatchdogUSec" "$(prop WatchdogUSec)" 30s
 check "STATUS= text" test -n "$(prop StatusText)"
 pid=$(prop MainPID)
+eq "MemoryMax=512M" "$(prop MemoryMax)" 536870912
+check "GOMEMLIMIT=256MiB in the daemon's environment" eval "tr '\\0' '\\n' <'/proc/$pid/environ' | grep -qx GOMEMLIMIT=256MiB"
 eq "runs as deskgate" "$(stat -c %U "/proc/$pid")" deskgate
 eq "/run/deskgate/control.sock srw-rw---- deskgate:deskgate" \
 	"$(stat -c '%A %U:%G' /run/deskgate/control.sock)" "srw-rw---- deskgate:deskgate"

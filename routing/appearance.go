@@ -20,10 +20,11 @@ import (
 // (ringplan's State.Contacts), the caller ID policy and history look up
 // user ids only, so a line appearance is never rung as such (department
 // calls already ring the operators' own lines, executive calls the
-// assistants' own lines). The line's state reaches the appearance through
-// BLF: the account SUBSCRIBEs Event: dialog to the line's extension like
-// any key. Appearances are listed by deskgatectl registrations under their
-// key and survive restarts like every binding.
+// assistants' own lines). The line's state reaches the phone through
+// shared call appearance (Event: call-info and line-seize, sharedline.go)
+// or through BLF (Event: dialog to the line's extension, like any key).
+// Appearances are listed by deskgatectl registrations under their key and
+// survive restarts like every binding.
 
 // appearancePrefix starts a line appearance's binding key. ':' never
 // appears in a directory id, so a key cannot clash with a user.

@@ -11,7 +11,7 @@ import (
 
 // identity is who a call presents itself as: the caller's own user, a
 // department the caller operates, or an executive the caller actively
-// assists (SPEC §4 "Caller ID on outbound calls").
+// assists (docs/spec.md §4 "Caller ID on outbound calls").
 type identity struct {
 	user *directory.User       // the caller, or the executive; nil for a department
 	dept *directory.Department // set when calling as a department
@@ -170,7 +170,7 @@ func assertedNumber(numbers []string, presented string) string {
 }
 
 // removeHeaders removes every header of that name, whatever its case
-// (sipgo's RemoveHeader is case-sensitive, libs.md P5).
+// (sipgo's RemoveHeader is case-sensitive, docs/libraries.md P5).
 func removeHeaders(m sip.Message, name string) {
 	type remover interface{ RemoveHeader(string) bool }
 	r, ok := m.(remover)

@@ -14,7 +14,7 @@ import (
 
 // CheckSync tells the phones with these MACs to re-fetch their
 // configuration: an out-of-dialog NOTIFY with Event: check-sync;reboot=false
-// (SPEC §5) to the phone's live registrations. The daemon calls it after a
+// (docs/spec.md §5) to the phone's live registrations. The daemon calls it after a
 // directory change that alters what those phones' keys should show
 // (provisioning.Affected).
 //

@@ -158,7 +158,7 @@ var identityHeaders = []string{"P-Asserted-Identity", "P-Preferred-Identity", "R
 // peer of the other side.
 func (s *Server) nextHop(req *sip.Request) dialogHop {
 	fwd := req.Clone()
-	fwd.SetDestination("") // Clone froze the old one (libs.md P1)
+	fwd.SetDestination("") // Clone froze the old one (docs/libraries.md P1)
 	routes := takeRoutes(fwd)
 	if s.me.isMe(fwd.Recipient) && fwd.Recipient.UriParams.Has(routeParam) && len(routes) > 0 {
 		// A strict router put our Record-Route in the Request-URI.
@@ -419,7 +419,7 @@ func decMaxForwards(req *sip.Request) bool {
 }
 
 // aim sets a request's destination and transport from a hop URI and pins
-// UDP requests to our listener socket (libs.md P3, P6).
+// UDP requests to our listener socket (docs/libraries.md P3, P6).
 func (s *Server) aim(req *sip.Request, hop sip.Uri) {
 	transport := "UDP"
 	if t, ok := hop.UriParams.Get("transport"); ok && t != "" {

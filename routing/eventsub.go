@@ -11,6 +11,7 @@ import (
 	"deskgate/daemon/store"
 	"deskgate/routing/events"
 	"deskgate/routing/presence"
+	"deskgate/routing/sca"
 )
 
 // byFeatureKey is the presence change origin for a phone's own DND key
@@ -19,18 +20,17 @@ const byFeatureKey = "feature_key"
 
 // served reports whether the daemon is the notifier for an event package.
 func served(pkg string) bool {
-	return pkg == events.PackageFeature || pkg == events.PackageDialog
+	return pkg == events.PackageFeature || pkg == events.PackageDialog || isSCA(pkg)
 }
 
-// unservedLocally reports whether pkg concerns a line on this server that
-// deskgate does not serve (BroadSoft SCA: call-info, line-seize), so it must
-// not be relayed to a phone.
-func unservedLocally(pkg string) bool { return pkg == "call-info" || pkg == "line-seize" }
-
-// contentTypes is what each served package's NOTIFYs carry.
+// contentTypes is what each served package's NOTIFYs carry; "" for the
+// SCA packages, whose NOTIFYs carry a Call-Info header and no body.
 func contentType(pkg string) string {
-	if pkg == events.PackageFeature {
+	switch {
+	case pkg == events.PackageFeature:
 		return events.FeatureContentType
+	case isSCA(pkg):
+		return ""
 	}
 	return events.DialogContentType
 }
@@ -46,7 +46,7 @@ type subscribeRequest struct {
 // do not depend on who sends it: Accept, Expires and a feature body.
 func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, int, string, []sip.Header) {
 	out := subscribeRequest{event: ev, expires: subDefaultExpires}
-	if !accepts(req, contentType(ev.Package)) {
+	if ct := contentType(ev.Package); ct != "" && !accepts(req, ct) {
 		return out, 406, "Not Acceptable", []sip.Header{sip.NewHeader("Accept", contentType(ev.Package))}
 	}
 	if n, has, err := expiresHeader(req); err != nil {
@@ -55,6 +55,10 @@ func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, int, st
 		out.expires = n
 	}
 	switch {
+	case ev.Package == pkgLineSeize && out.expires > int(sca.SeizeTTL/time.Second):
+		// A seize lasts as long as it may go unused, whatever was asked.
+		out.expires = int(sca.SeizeTTL / time.Second)
+	case ev.Package == pkgLineSeize:
 	case out.expires > 0 && out.expires < subMinExpires:
 		return out, 423, "Interval Too Brief", []sip.Header{sip.NewHeader("Min-Expires", strconv.Itoa(subMinExpires))}
 	case out.expires > subMaxExpires:
@@ -110,6 +114,9 @@ func (s *Server) acceptSubscription(req *sip.Request, tx sip.ServerTransaction, 
 	rec, ok := s.newRecord(req, org.caller, res.key, sr)
 	if !ok {
 		s.respond(req, tx, 400, "Bad Subscription Dialog")
+		return
+	}
+	if ev.Package == pkgLineSeize && !s.scaSeize(req, tx, rec, sr.expires) {
 		return
 	}
 	if sr.feature != nil {
@@ -231,6 +238,9 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction)
 	}
 	if sr.feature != nil {
 		s.applyFeature(rec.User, *sr.feature)
+	}
+	if ev.Package == pkgLineSeize && sr.expires == 0 {
+		s.scaSeize(req, tx, rec, 0) // the phone gave the appearance back
 	}
 	if sr.expires == 0 {
 		s.send(tx, s.subscribeOK(req, rec, 0))

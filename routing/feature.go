@@ -8,7 +8,7 @@ import (
 )
 
 // featureStatus answers a feature code that was carried out. Nothing is
-// connected, so the answer is a final non-2xx (SPEC §4); 480 makes phones
+// connected, so the answer is a final non-2xx (docs/spec.md §4); 480 makes phones
 // show the reason phrase ("DND on") without a busy tone or a retry.
 const featureStatus = 480
 

@@ -43,7 +43,7 @@ func (s *Server) callEvent(ev fork.Event) {
 }
 
 // laddr is the listener address a transport's requests must leave from
-// (libs.md P3); zero for connection-oriented transports, which reuse the
+// (docs/libraries.md P3); zero for connection-oriented transports, which reuse the
 // phone's connection.
 func (s *Server) laddr(transport string) (sip.Addr, bool) {
 	if !strings.EqualFold(transport, "udp") {

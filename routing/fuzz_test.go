@@ -44,6 +44,7 @@ func FuzzHandle(f *testing.F) {
 	s := testServer(f, func(o *Options) {
 		o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
 		o.Listen = []string{"udp:127.0.0.1:15060", "tcp:127.0.0.1:15060"}
+		o.Flood = FloodOptions{Burst: 1 << 30} // every input reaches the handlers (the clock is fixed)
 	})
 	s.cli.TxRequester = &siptest.ClientTxRequester{OnRequest: func(req *sip.Request) *sip.Response {
 		return sip.NewResponseFromRequest(req, 200, "OK", nil)

@@ -26,7 +26,7 @@ type historyWrite struct {
 }
 
 // historyEntries decides who gets which history entry for a finished call
-// (SPEC §4 "Call history"):
+// (docs/spec.md §4 "Call history"):
 //   - the caller: an outgoing entry, marked on behalf of the executive or
 //     department it called as;
 //   - a called user: an incoming entry with the call's result (answered

@@ -21,15 +21,18 @@ type origin struct {
 
 // admit decides whether a dialog-creating request may go anywhere: a
 // trusted trunk source, or a phone that authenticates (digest, throttled).
-// It answers the request itself when not.
+// It answers the request itself when not (statelessly: flood.go), and
+// marks an admitted request's transaction stateful.
 func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, now time.Time) (origin, bool) {
 	if s.trustedSource(req) {
+		markAdmitted(tx)
 		return origin{fromTrunk: true}, true
 	}
 	user, ok := s.authenticate(req, tx, now)
 	if !ok {
 		return origin{}, false
 	}
+	markAdmitted(tx)
 	return origin{caller: user}, true
 }
 
@@ -68,6 +71,10 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.handlePickup(req, tx, snap, org.caller, c) // a BLF key pressed on a ringing line
 		return
 	}
+	if c, ok := s.retrieveCall(req); ok && !org.fromTrunk && snap != nil {
+		s.handleRetrieve(req, tx, snap, org.caller, c) // a held call on a shared line taken over
+		return
+	}
 	fwd, code, reason := s.initialRequest(req, org, snap)
 	if code != 0 {
 		s.respond(req, tx, code, reason)
@@ -85,6 +92,14 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	call, id, ok := s.callOf(req, tx, snap, org, target)
 	if !ok {
 		return
+	}
+	if lineID, seized := s.scaLineIdentity(snap, org.caller); seized && !org.fromTrunk && id.onBehalfOf(org.caller) == "" {
+		// The phone seized a shared line's appearance but presented its own
+		// number: the call goes out as the line.
+		id, call.CallerNumber = lineID, lineID.extension()
+		if fromDisplay(req) == "" {
+			call.CallerDisplay = lineID.name()
+		}
 	}
 	plan := s.plan(snap, call, now)
 	if plan.Action == ringplan.ActionTrunk && org.fromTrunk {
@@ -175,6 +190,7 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
 	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
 	s.notifyLines(s.lines.start(s.lineCallOf(req, call, rec), s.now()))
+	s.scaCallStart(req, call, rec)
 	out, err := s.fork.Execute(s.ctx, fwd, tx, plan, rr)
 	if err != nil {
 		s.log.Error("call failed", "call_id", id, "error", err)
@@ -183,6 +199,7 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 	if out.Result != fork.ResultAnswered {
 		s.notifyLines(s.lines.end(id, endEvent(out), s.now()))
 	}
+	s.scaCallDone(id, out.Result == fork.ResultAnswered)
 	s.recordHistory(rec, out)
 }
 

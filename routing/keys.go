@@ -49,6 +49,9 @@ func (s *Server) render(rec store.Subscription) (ctype string, body []byte, gone
 			info.Dialogs = []events.Dialog{{ID: "away", Direction: events.Recipient, State: events.StateConfirmed}}
 		}
 		return events.DialogContentType, info.Marshal(), gone
+	case resSCA, resSeize:
+		_, gone = s.scaRender(snap, rec)
+		return "", nil, gone
 	}
 	return "", nil, events.ReasonNoResource
 }
@@ -121,6 +124,7 @@ func (s *Server) lineEvent(ev fork.Event) {
 		}
 	}
 	s.notifyLines(s.lines.event(ev, ext, ev.Time))
+	s.scaForkEvent(ev)
 }
 
 // handleAwayKey toggles the caller's away state for the department (or

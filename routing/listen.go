@@ -55,7 +55,7 @@ func (b boundListener) close() {
 
 // bind opens the socket. A wildcard IPv4 address is bound as udp4/tcp4 so
 // the socket's local address (sipgo's connection pool key) is 0.0.0.0:port,
-// which is what the Laddr of outgoing requests names (libs.md P3).
+// which is what the Laddr of outgoing requests names (docs/libraries.md P3).
 func bind(spec listenSpec) (boundListener, error) {
 	family := ""
 	if spec.addr.Addr().Is4() {

@@ -27,8 +27,13 @@ func (s *Server) routes(srv *sipgo.Server) {
 	srv.OnNoRoute(s.handle)
 }
 
-// handle is the request entry point: recover, count, validate, dispatch.
-func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
+// handle is the request entry point: recover, count, budget, validate,
+// dispatch.
+//
+// The handlers get tx wrapped in a guardTx: until a request is admitted
+// (flood.go) it is answered statelessly, so nothing it sends is held.
+func (s *Server) handle(req *sip.Request, stx sip.ServerTransaction) {
+	tx := newGuardTx(stx)
 	if !s.active.enter() {
 		// Stopping: the transports close in a moment. Phones retry elsewhere
 		// or after the restart.
@@ -41,9 +46,13 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	defer s.active.leave()
 	defer s.recoverRequest(req, tx)
+	live := s.track(stx)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("request", "method", string(req.Method), "ruri", req.Recipient.String(),
 			"call_id", callID(req), "source", req.Source(), "transport", req.Transport())
+	}
+	if s.overLoad(req, tx, live) {
+		return
 	}
 	if v := validate(req, s.me); v.code != 0 {
 		if req.IsAck() {

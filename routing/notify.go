@@ -69,6 +69,14 @@ func (s *Server) sendLoop(sb *subscription) {
 		}
 		t.mu.Unlock()
 		ok := s.sendNotify(rec, ending)
+		if !ok && ending == "" && s.ctx.Err() != nil {
+			// Cut short by our own stop, not refused by the subscriber:
+			// keep it in the store so the next start resumes it.
+			t.mu.Lock()
+			sb.sending = false
+			t.mu.Unlock()
+			return
+		}
 		if ending != "" || !ok {
 			s.dropSub(sb)
 			return
@@ -99,10 +107,14 @@ func (s *Server) sendNotify(rec store.Subscription, ending string) bool {
 		s.log.Warn("build NOTIFY", "user", rec.User, "resource", rec.Resource, "error", err)
 		return false
 	}
+	s.addCallInfo(req, rec)
 	ctx, cancel := context.WithTimeout(s.ctx, 64*sip.T1)
 	defer cancel()
 	res, err := s.cli.Do(ctx, req)
 	switch {
+	case err != nil && s.ctx.Err() != nil:
+		s.log.Debug("NOTIFY cut short by stop; subscription kept", "user", rec.User, "resource", rec.Resource)
+		return false
 	case err != nil:
 		s.log.Info("NOTIFY not answered; subscription ended", "user", rec.User, "resource", rec.Resource,
 			"destination", req.Destination(), "error", err)

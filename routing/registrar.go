@@ -147,6 +147,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
+	markAdmitted(tx) // answered statefully from here (flood.go)
 	// user is the binding table's key: the authenticated user for its own
 	// address of record, a line appearance key for a department or
 	// executive line the user may carry (appearance.go).

@@ -34,11 +34,13 @@ func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		s.calls.end(callID(req))
 		s.notifyLines(s.lines.end(callID(req), "", s.now()))
 	}
+	s.scaInDialog(req)
 	s.relay(req, tx, hop.fwd)
 }
 
 // handleAck forwards an ACK for a 2xx statelessly along its Route; an ACK
-// for our own non-2xx is absorbed by the transaction layer before this.
+// for a non-2xx we answered statelessly (flood.go) has no Route of ours and
+// ends here quietly.
 func (s *Server) handleAck(req *sip.Request) {
 	if !hasToTag(req) {
 		return
@@ -47,6 +49,7 @@ func (s *Server) handleAck(req *sip.Request) {
 	if hop.code != 0 {
 		return // never answer an ACK
 	}
+	s.scaAck(req)
 	if err := s.cli.WriteRequest(hop.fwd, sipgo.ClientRequestAddVia); err != nil {
 		s.log.Debug("forward ACK", "call_id", callID(req), "error", err)
 	}
@@ -64,8 +67,9 @@ func relayTimeout(m sip.RequestMethod) time.Duration {
 // relay forwards fwd statefully and relays every response but 100 back
 // through tx until the final one. A CANCEL of a relayed INVITE is passed
 // on; 2xx retransmissions of an INVITE are relayed from the retransmission
-// hook (libs.md §1.4).
+// hook (docs/libraries.md §1.4).
 func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) {
+	markAdmitted(tx) // a relayed request is answered statefully (flood.go)
 	ctx, cancel := context.WithTimeout(s.ctx, relayTimeout(req.Method))
 	defer cancel()
 	ct, err := s.cli.TransactionRequest(ctx, fwd, sipgo.ClientRequestAddVia)
@@ -107,7 +111,7 @@ func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Requ
 }
 
 // upstream copies a response for the previous hop: our Via popped and the
-// frozen destination cleared (libs.md P1).
+// frozen destination cleared (docs/libraries.md P1).
 func upstream(r *sip.Response) *sip.Response {
 	o := r.Clone()
 	o.RemoveHeader("Via")

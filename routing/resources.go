@@ -34,7 +34,7 @@ func refuseRes(code int, reason string) resource { return resource{code: code, r
 //   - dialog on away / away-<ext>: the subscriber's away state for all its
 //     departments / that department, which it must operate (403);
 //   - dialog on a user's or department's extension or number: anybody may
-//     watch it (SPEC §5 "BLF");
+//     watch it (docs/spec.md §5 "BLF");
 //   - anything else: 404.
 func resolveResource(snap *directory.Snapshot, pkg, subscriber, ruser string) resource {
 	switch pkg {
@@ -59,6 +59,8 @@ func resolveResource(snap *directory.Snapshot, pkg, subscriber, ruser string) re
 			}
 		}
 		return refuseRes(404, "Not Found")
+	case pkgCallInfo, pkgLineSeize:
+		return scaResource(snap, pkg, subscriber, ruser)
 	}
 	return refuseRes(489, "Bad Event")
 }
@@ -133,24 +135,5 @@ func awayLit(snap *directory.Snapshot, p store.Presence, dept string) bool {
 // lineInsider reports whether user belongs to the line of extension ext:
 // it is the user, an active assistant of that user, or an operator of that
 // department. Insiders see who is calling and get what directed pickup
-// needs; everybody else sees only the state (SPEC §5 BLF, issue 5).
-func lineInsider(snap *directory.Snapshot, user, ext string) bool {
-	e, ok := snap.ByExtension(ext)
-	if !ok {
-		return false
-	}
-	switch {
-	case e.Kind == directory.KindUser && e.User != nil:
-		if e.User.ID == user {
-			return true
-		}
-		for _, p := range snap.ExecutivesOf(user) {
-			if p.Executive == e.User.ID && p.Active() {
-				return true
-			}
-		}
-	case e.Kind == directory.KindDepartment && e.Department != nil:
-		return slices.Contains(e.Department.Operators, user)
-	}
-	return false
-}
+// needs; everybody else sees only the state (docs/spec.md §5 BLF, issue 5).
+func lineInsider(snap *directory.Snapshot, user, ext string) bool { return snap.OnLine(user, ext) }

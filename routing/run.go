@@ -57,6 +57,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	g.Go(func() error { s.sweepLoop(gctx); return nil })
+	g.Go(func() error { s.loadLoop(gctx); return nil })
 	g.Go(func() error { s.trunkRegisterLoop(gctx); return nil })
 	g.Go(func() error { s.presenceLoop(gctx, feed); return nil })
 	s.resumeSubscriptions()
@@ -153,7 +154,7 @@ func (s *Server) serve(l boundListener) error {
 }
 
 // waitListening waits until sipgo has registered every listener's port:
-// its GetListenPort reads that map without a lock (libs.md P9), so nothing
+// its GetListenPort reads that map without a lock (docs/libraries.md P9), so nothing
 // may be sent before all are in.
 func (s *Server) waitListening(ctx context.Context, ls []boundListener) error {
 	want := map[string]int{}

@@ -9,7 +9,7 @@ import (
 )
 
 // self knows which addresses are ours: requests addressed to the domain, a
-// listen address or the advertised address are for us (SPEC §4).
+// listen address or the advertised address are for us (docs/spec.md §4).
 type self struct {
 	domain    string // lower case
 	advHost   string // lower case, "" = none

@@ -7,8 +7,10 @@
 // executives assisted), presence feature codes, the voicemail subscription
 // permission, call history, and the handset keys: the subscriptions it
 // serves as notifier (DND key sync, BLF, away keys; persisted and resumed),
-// BLF call state, directed pickup and check-sync. It imports
-// routing/ringplan, routing/fork, routing/presence, routing/events, routing/digest,
+// BLF call state, directed pickup and check-sync, and shared call
+// appearance on department and executive lines (the appearances live in
+// routing/sca). It imports routing/ringplan, routing/fork,
+// routing/presence, routing/events, routing/digest, routing/sca,
 // daemon/directory and daemon/store; it must not import daemon,
 // provisioning or cmd.
 package routing
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,10 +36,11 @@ import (
 	"deskgate/routing/digest"
 	"deskgate/routing/fork"
 	"deskgate/routing/presence"
+	"deskgate/routing/sca"
 )
 
 // udpMTU is what sipgo's sip.UDPMTUSize is raised to. sipgo refuses to send
-// a UDP message larger than UDPMTUSize-200 (1300 bytes by default, libs.md
+// a UDP message larger than UDPMTUSize-200 (1300 bytes by default, docs/libraries.md
 // P4) and never switches to TCP; a video phone's INVITE plus our Via and
 // Record-Route passes that. IP fragmentation handles up to 3896 bytes fine
 // on a LAN, which is where deskgate's phones are.
@@ -77,6 +81,7 @@ type Options struct {
 	NonceTTL      time.Duration   // nonce lifetime before stale=true; default 5m
 	Throttle      ThrottleOptions // failed-auth throttling per source and username, per-source ceiling
 	Subscribe     SubscribeLimit  // SUBSCRIBE rate per source IP
+	Flood         FloodOptions    // request budget per source IP, live transaction cap
 	TCP           TCPLimits       // inbound TCP connection caps and timeouts
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
@@ -108,9 +113,23 @@ type Server struct {
 	hosts    hostAddrs    // addresses of trunk.address and fallback hosts
 	subs     *subTable    // subscriptions we notify (key LEDs)
 	lines    *lineTable   // BLF state of extensions
+	sca      *sca.Table   // shared call appearances of department and executive lines
+	scaIn    scaIncoming  // incoming shared-line calls not ringing a member yet
 	subLimit *rateLimiter // SUBSCRIBE flood throttle
 	senders  inflight     // NOTIFY and check-sync senders
 	junk     *junkLog     // sampled log of unparsable messages
+
+	budgets    *budgets      // per-source request budget (flood.go)
+	floodLog   *floodLog     // rate-limited log of refusals under load
+	liveTx     atomic.Int64  // server transactions alive
+	livePeak   atomic.Int64  // highest liveTx since the last sweep
+	overBudget atomic.Uint64 // requests refused or dropped over a source's budget
+	overCap    atomic.Uint64 // requests refused at the transaction cap
+
+	// Owned by loadLoop (sweepLoad).
+	loadHeavy    bool
+	loadRefused  uint64
+	freeOSMemory func() // debug.FreeOSMemory; tests count calls
 
 	// Inbound TCP connections: caps, reaping, tombstones.
 	tcp *connGuard
@@ -162,7 +181,11 @@ func New(opts Options) (*Server, error) {
 	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.onConn(remote, s.now()) })
 	s.subs = newSubTable()
 	s.lines = newLineTable()
+	s.sca = sca.New()
 	s.subLimit = newRateLimiter(opts.Subscribe)
+	s.budgets = newBudgets(opts.Flood)
+	s.floodLog = &floodLog{log: s.log}
+	s.freeOSMemory = debug.FreeOSMemory
 	s.presence = opts.Presence
 	if s.presence == nil {
 		s.presence, err = presence.New(presence.Options{Store: opts.Store, Log: opts.Log,
@@ -297,6 +320,11 @@ type Stats struct {
 	Calls            int  `json:"calls"`             // calls in progress
 	TrunkRegistered  bool `json:"trunk_registered"`  // outbound registration to the trunk is up
 	Subscriptions    int  `json:"subscriptions"`     // key subscriptions served (DND, BLF, away)
+	// Load: server transactions alive now, and requests refused since
+	// start over a source's budget (503 or dropped) or at the cap.
+	Transactions int64  `json:"transactions"`
+	OverBudget   uint64 `json:"over_budget"`
+	OverCap      uint64 `json:"over_transaction_cap"`
 }
 
 // Stats returns current counters.
@@ -323,6 +351,9 @@ func (s *Server) Stats() Stats {
 		Calls:            s.calls.count(),
 		TrunkRegistered:  trunkUp,
 		Subscriptions:    s.subs.count(),
+		Transactions:     s.liveTx.Load(),
+		OverBudget:       s.overBudget.Load(),
+		OverCap:          s.overCap.Load(),
 	}
 }
 

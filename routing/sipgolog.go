@@ -29,6 +29,11 @@ type sipgoHandler struct {
 // parse (UDP datagram or TCP stream chunk), with "data" and "error".
 const sipgoParseFailure = "failed to parse"
 
+// sipgoTryingRace is logged when sipgo's 200 ms timer sends an INVITE's
+// 100 Trying through a transaction a stateless answer has just ended
+// (flood.go): expected under CPU load, nothing was lost; debug only.
+const sipgoTryingRace = "send '100 Trying' response failed"
+
 func demote(l slog.Level) slog.Level {
 	switch {
 	case l >= slog.LevelError:
@@ -60,6 +65,12 @@ func (h sipgoHandler) Handle(ctx context.Context, r slog.Record) error {
 		return nil
 	}
 	lvl := demote(r.Level)
+	if r.Message == sipgoTryingRace {
+		lvl = slog.LevelDebug
+		if !h.inner.Enabled(ctx, lvl) {
+			return nil
+		}
+	}
 	out := slog.NewRecord(r.Time, lvl, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key != "data" {

@@ -22,6 +22,9 @@ const (
 	resDND  = "dnd:"  // + user id: that user's DND (as-feature-event)
 	resLine = "line:" // + extension: calls of a user or department (dialog)
 	resAway = "away:" // + department id or "*": the subscriber's away state (dialog)
+	// Shared call appearance (sharedline.go): + the line's extension.
+	resSCA   = "sca:"   // call-info: the line's appearances
+	resSeize = "seize:" // line-seize: the subscriber's seize of an appearance
 )
 
 // Subscription limits: expiry bounds and table sizes (a phone has at most

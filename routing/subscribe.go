@@ -56,13 +56,6 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		s.acceptSubscription(req, tx, org, snap, ev)
 		return
 	}
-	if unservedLocally(ev.Package) {
-		// BroadSoft shared call appearance is not served: say so (RFC 6665
-		// §8.2.1) rather than hand the line's state to some phone; the phone
-		// then runs the line as a private one, its state shown by BLF.
-		s.respond(req, tx, 489, "Bad Event")
-		return
-	}
 	if isPresence(ev.Package) {
 		// Nobody here serves presence (phones do not, and relaying it to
 		// one left the watcher waiting 32 s for a 408): say so at once.
@@ -99,7 +92,8 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 
 // allowEvents is the Allow-Events header of a 489: the packages we notify
 // for, and message-summary, which goes to the trunk.
-const allowEvents = events.PackageFeature + ", " + events.PackageDialog + ", message-summary"
+const allowEvents = events.PackageFeature + ", " + events.PackageDialog + ", " + pkgCallInfo + ", " + pkgLineSeize +
+	", message-summary"
 
 // isPresence reports whether pkg is presence (RFC 3856) or one of its
 // template packages (presence.winfo, RFC 3857).
@@ -133,7 +127,7 @@ func (s *Server) aimMailbox(fwd *sip.Request, snap *directory.Snapshot, org orig
 
 // mailboxAllowed reports whether subscriber may watch owner's mailbox:
 // their own, or an executive's whose active pairing with the subscriber
-// grants the voicemail permission (SPEC §4). Pending pairings, and active
+// grants the voicemail permission (docs/spec.md §4). Pending pairings, and active
 // ones without the permission, grant nothing.
 func mailboxAllowed(snap *directory.Snapshot, subscriber, owner string) bool {
 	if subscriber == "" || owner == "" {

@@ -45,6 +45,10 @@ func runStatus(e *env) error {
 		fmt.Fprintf(e.stdout, "blocked after failed authentication: %s %s (%d failures) until %s\n",
 			b.Source, blockUser(b), b.Failures, fmtTime(b.Until))
 	}
+	if s.OverBudget+s.OverCap > 0 {
+		fmt.Fprintf(e.stdout, "SIP requests refused under load: %d over a source's budget, %d at the transaction cap (%d transactions now)\n",
+			s.OverBudget, s.OverCap, s.Transactions)
+	}
 	for _, w := range s.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}

@@ -35,7 +35,7 @@ phones:
 }
 
 // A pairing added to the watched directory file makes the daemon send the
-// assistant's registered phone NOTIFY Event: check-sync;reboot=false (SPEC
+// assistant's registered phone NOTIFY Event: check-sync;reboot=false (docs/spec.md
 // §5), end to end: file watch → validate → swap → provisioning.Affected →
 // routing CheckSync. The executive's phone, whose file is unchanged, gets
 // nothing; the assistant's phone, fetching its file again as check-sync

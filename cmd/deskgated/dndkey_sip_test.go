@@ -13,7 +13,7 @@ import (
 )
 
 // A phone's DND key (BroadSoft as-feature-event subscription) follows
-// `deskgatectl dnd` (SPEC §5: DND set from deskgatectl lights every phone of
+// `deskgatectl dnd` (docs/spec.md §5: DND set from deskgatectl lights every phone of
 // the user), end to end through the built daemon.
 func TestDNDKeyFollowsDeskgatectl(t *testing.T) {
 	sipptest.Require(t)

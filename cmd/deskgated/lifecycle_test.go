@@ -49,7 +49,7 @@ func TestSystemdNotifications(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, d.stderr)
 	}
 	if took > 5*time.Second {
-		t.Errorf("stop took %v, SPEC §8 wants 5 s", took)
+		t.Errorf("stop took %v, docs/spec.md §8 wants 5 s", took)
 	}
 	if _, err := d.notify.waitFor("STOPPING=1", time.Second); err != nil {
 		t.Errorf("STOPPING=1: %v", err)

@@ -16,7 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Default paths of the packaged appliance (SPEC §1).
+// Default paths of the packaged appliance (docs/spec.md §1).
 const (
 	DefaultPath      = "/etc/deskgate/deskgate.yaml"
 	DefaultStateDir  = "/var/lib/deskgate"
@@ -47,7 +47,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// Config is deskgate.yaml (SPEC §2).
+// Config is deskgate.yaml (docs/spec.md §2).
 type Config struct {
 	Site         string       `yaml:"site"`
 	Domain       string       `yaml:"domain"`

@@ -41,6 +41,12 @@ type Status struct {
 	// ProvisioningAlerts lists phones whose provisioning secrets went to a
 	// new address or were asked for from another one, until re-armed.
 	ProvisioningAlerts []string `json:"provisioning_alerts,omitempty"`
+
+	// SIP load: server transactions alive, and requests refused since the
+	// start over a source's request budget (503 or dropped) or at the cap.
+	Transactions int    `json:"sip_transactions"`
+	OverBudget   uint64 `json:"refused_over_budget"`
+	OverCap      uint64 `json:"refused_at_transaction_cap"`
 }
 
 // DirectoryStatus describes the running office directory.

@@ -10,7 +10,7 @@ import (
 
 // Duration is a time.Duration written as a Go duration string ("25s",
 // "1m30s") in YAML and JSON. Bare numbers are rejected: "25" could mean
-// seconds or rings, and the SPEC says every duration is a Go duration string.
+// seconds or rings, and docs/spec.md says every duration is a Go duration string.
 type Duration time.Duration
 
 // D returns d as a time.Duration.

@@ -201,6 +201,45 @@ func (s *Snapshot) PairingsOf(user string) []Pairing {
 // (read only).
 func (s *Snapshot) DepartmentsOf(user string) []*Department { return clip(s.deptsOf[user]) }
 
+// SharedLine reports whether the entry with extension ext is a shared line:
+// a department's (its operators share it), or an executive's with at least
+// one active assistant (the executive and the assistants share it).
+func (s *Snapshot) SharedLine(ext string) bool {
+	e, ok := s.byExt[ext]
+	switch {
+	case !ok:
+		return false
+	case e.Kind == KindDepartment && e.Department != nil:
+		return true
+	case e.Kind == KindUser && e.User != nil:
+		return len(s.activeOf[e.User.ID]) > 0
+	}
+	return false
+}
+
+// OnLine reports whether user is on the line of extension ext: the line's
+// own user, an active assistant of that user, or an operator of that
+// department.
+func (s *Snapshot) OnLine(user, ext string) bool {
+	e, ok := s.byExt[ext]
+	switch {
+	case !ok || user == "":
+		return false
+	case e.Kind == KindDepartment && e.Department != nil:
+		return slices.Contains(e.Department.Operators, user)
+	case e.Kind == KindUser && e.User != nil:
+		if e.User.ID == user {
+			return true
+		}
+		for _, p := range s.activeFor[user] {
+			if p.Executive == e.User.ID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Users, Departments, Phones and Pairings list the document's entries in
 // document order (read only).
 func (s *Snapshot) Users() []User             { return clip(s.doc.Users) }

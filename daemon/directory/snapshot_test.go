@@ -210,3 +210,44 @@ func TestSnapshotConcurrentReads(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSnapshotSharedLines: which extensions are shared lines, and who is
+// on each (operators of a department; an executive and its active
+// assistants).
+func TestSnapshotSharedLines(t *testing.T) {
+	s := directorytest.Demo(t)
+	shared := []struct {
+		ext  string
+		want bool
+	}{
+		{"2000", true},  // support
+		{"1001", true},  // jsmith, assisted by mlee
+		{"1009", false}, // grace assists, nobody assists her
+		{"1003", false}, // alice
+		{"9999", false},
+	}
+	for _, c := range shared {
+		if got := s.SharedLine(c.ext); got != c.want {
+			t.Errorf("SharedLine(%s) = %v, want %v", c.ext, got, c.want)
+		}
+	}
+	on := []struct {
+		user, ext string
+		want      bool
+	}{
+		{"alice", "2000", true},  // operator of support
+		{"henry", "2100", false}, // operates support only
+		{"jsmith", "1001", true}, // own line
+		{"mlee", "1001", true},   // active assistant
+		{"grace", "1001", false}, // pending assistant
+		{"grace", "1008", true},  // active assistant of frank
+		{"alice", "1001", false}, // nobody's assistant
+		{"", "2000", false},      // no user
+		{"alice", "9999", false}, // no line
+	}
+	for _, c := range on {
+		if got := s.OnLine(c.user, c.ext); got != c.want {
+			t.Errorf("OnLine(%q, %s) = %v, want %v", c.user, c.ext, got, c.want)
+		}
+	}
+}

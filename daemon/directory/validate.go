@@ -9,16 +9,16 @@ import (
 
 // Limits enforced by Validate.
 const (
-	// MaxOperators is the most operators a department may have (SPEC §3).
+	// MaxOperators is the most operators a department may have (docs/spec.md §3).
 	MaxOperators = 25
 	// MaxRingTimeout bounds ring_timeout: longer than five minutes is
 	// certainly a typo (and would hold a phone line open that long).
 	MaxRingTimeout = Duration(5 * time.Minute)
 )
 
-// Validate checks a document against the rules of SPEC §3 and returns every
+// Validate checks a document against the rules of docs/spec.md §3 and returns every
 // problem, in document order: plan and timezone, schedules (by name), users,
-// departments, phones, pairings. Rules beyond the SPEC's wording:
+// departments, phones, pairings. Rules beyond docs/spec.md's wording:
 //   - plan and license are required; timezone is optional (empty means UTC)
 //     but must be an IANA name ("Local" is refused: it depends on the box);
 //   - user and department ids share one namespace (a department may not

@@ -97,7 +97,7 @@ func bodyExcerpt(r io.Reader) string {
 	return fmt.Sprintf(" (body: %q)", text)
 }
 
-// readToken reads the bearer token, refusing a file others may read (SPEC:
+// readToken reads the bearer token, refusing a file others may read (docs/spec.md:
 // mode 0600) and a token that cannot go into a header.
 func readToken(path string) (string, error) {
 	f, fi, err := openRegular(path, "token file")

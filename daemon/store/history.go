@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Call history values (SPEC "history USER").
+// Call history values (docs/spec.md "history USER").
 const (
 	DirectionIn  = "in"
 	DirectionOut = "out"

@@ -24,7 +24,7 @@ import (
 // inventory mostly learns phones from PnP, provisioning requests and
 // REGISTERs.
 //
-// hashicorp/mdns v1.0.7 limits (libs.md §2): its responder never announces
+// hashicorp/mdns v1.0.7 limits (docs/libraries.md §2): its responder never announces
 // and answers every query unicast to the querier; its browser sends one
 // query per call and reports only complete entries (address, port and TXT),
 // so a responder without TXT is never seen. Browsing asks for unicast

@@ -82,7 +82,7 @@ func newNamespaces(t *testing.T, n int) (id string, nss []netns) {
 }
 
 // vethPair creates two namespaces joined by a veth pair on 10.231.x.0/24,
-// each with lo up and a 224.0.0.0/4 route on its veth (libs.md §2: the
+// each with lo up and a 224.0.0.0/4 route on its veth (docs/libraries.md §2: the
 // mDNS library joins groups on the default interface).
 func vethPair(t *testing.T) (a, b netns) {
 	t.Helper()

@@ -108,7 +108,7 @@ func parsePnP(data []byte) (*sip.Request, error) {
 }
 
 // decidePnP decides what to do with a request that reached the PnP socket
-// from src. Only directory phones are answered: the SPEC gives files only to
+// from src. Only directory phones are answered: docs/spec.md gives files only to
 // them, and since the SUBSCRIBE is multicast another server on the LAN may
 // be the one meant to answer. A 404 would end the phone's transaction before
 // that server's 200 arrived (Grandstream phones stop on the first final
@@ -148,7 +148,7 @@ func decidePnP(req *sip.Request, src net.IP, snap *directory.Snapshot) pnpDecisi
 }
 
 // wellFormed checks what the 200 OK copies back and the NOTIFY reuses:
-// sipgo parses leniently (libs.md §1.12), so a request with a Via it could
+// sipgo parses leniently (docs/libraries.md §1.12), so a request with a Via it could
 // not write back meaningfully is not answered.
 func wellFormed(req *sip.Request) bool {
 	via := req.Via()

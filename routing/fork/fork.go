@@ -38,7 +38,7 @@ type Options struct {
 	Log    *slog.Logger // nil = slog.Default()
 	// Laddr returns the listener address to send from for a transport
 	// ("UDP", "TCP"); ok=false lets sipgo choose. Sending from the listener
-	// keeps our Via port true and NAT bindings open (libs.md P3). nil = none.
+	// keeps our Via port true and NAT bindings open (docs/libraries.md P3). nil = none.
 	Laddr func(transport string) (addr sip.Addr, ok bool)
 	// Trunk returns the trunk's "host:port" and transport; ok=false when no
 	// trunk is configured. ActionTrunk goes there, and so do ActionRedirect

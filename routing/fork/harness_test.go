@@ -237,7 +237,7 @@ func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		p.record(c)
 		close(cancelled)
 	})
-	tagged := req.Clone() // one To-tag for every response (libs.md §1.3)
+	tagged := req.Clone() // one To-tag for every response (docs/libraries.md §1.3)
 	tagged.To().Params.Add("tag", sip.GenerateTagN(8))
 	wait := func(d time.Duration) bool {
 		select {

@@ -53,7 +53,7 @@ func (c *call) startLeg(t target) {
 	go c.watch(i, l.ct)
 }
 
-// branchRequest builds the leg's INVITE from the caller's (libs.md §1.6):
+// branchRequest builds the leg's INVITE from the caller's (docs/libraries.md §1.6):
 // a clone per leg, new Request-URI and destination, Max-Forwards
 // decremented without touching the shared header (P2), sent from our
 // listener (P3) on the leg's transport (P6), with the branch's rewrites.

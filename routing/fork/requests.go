@@ -14,7 +14,7 @@ const (
 	reasonCaller    = `SIP;cause=487;text="Request Terminated"`
 )
 
-// sendCancel CANCELs leg i (libs.md §1.6 cancelFor) in a helper goroutine
+// sendCancel CANCELs leg i (docs/libraries.md §1.6 cancelFor) in a helper goroutine
 // bounded by Linger; the leg's watcher sees its 487.
 func (c *call) sendCancel(i int) {
 	l := c.legs[i]

@@ -8,7 +8,7 @@ import (
 	"deskgate/daemon/store"
 )
 
-// Codes are the dial codes that change presence (SPEC §2 feature_codes).
+// Codes are the dial codes that change presence (docs/spec.md §2 feature_codes).
 // The away codes also take a department extension as a suffix: "*452000"
 // is away from the department with extension 2000 only.
 type Codes struct {
@@ -18,7 +18,7 @@ type Codes struct {
 	AwayOff string
 }
 
-// DefaultCodes are the SPEC defaults: *78 *79 *45 *46.
+// DefaultCodes are docs/spec.md defaults: *78 *79 *45 *46.
 func DefaultCodes() Codes {
 	return Codes{DNDOn: "*78", DNDOff: "*79", AwayOn: "*45", AwayOff: "*46"}
 }

@@ -9,7 +9,9 @@
 // overload (the department at 200 calls/s: the daemon must refuse with
 // 503 rather than stall, and serve again right after) and a soak at 5
 // calls/s with RSS sampled every second — reporting per phase the rate
-// achieved, failures, and the daemon's peak RSS and CPU time from /proc. Every process it starts is
+// achieved, failures, and the daemon's peak RSS and CPU time from /proc;
+// then a flood of unauthenticated requests, reporting RSS before, during
+// and after it. Every process it starts is
 // bounded in time and stopped by PID. It builds nothing and must not import
 // deskgate packages: it measures the binaries.
 package main
@@ -48,6 +50,11 @@ type options struct {
 	hold      time.Duration
 	limit     time.Duration
 	keep      bool
+
+	flood      time.Duration
+	floodRate  int
+	floodWatch time.Duration
+	floodOnly  bool
 }
 
 func parseFlags() options {
@@ -70,6 +77,10 @@ func parseFlags() options {
 	flag.DurationVar(&o.hold, "hold", 100*time.Millisecond, "how long each answered call lasts before the BYE")
 	flag.DurationVar(&o.limit, "max", 10*time.Minute, "bound on the whole run, besides the -soak time")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, sipp stats) for inspection")
+	flag.DurationVar(&o.flood, "flood", 10*time.Second, "length of the closing flood of unauthenticated requests (0 = none)")
+	flag.IntVar(&o.floodRate, "flood-rate", 6000, "requests per second offered during the flood")
+	flag.DurationVar(&o.floodWatch, "flood-watch", 30*time.Second, "how long RSS is watched after the flood")
+	flag.BoolVar(&o.floodOnly, "flood-only", false, "run only the flood phase")
 	flag.Parse()
 	return o
 }
@@ -149,20 +160,26 @@ func run(ctx context.Context, o options) error {
 	if err := b.fetchPasswords(ctx); err != nil {
 		return err
 	}
-	phases := []func(context.Context) (result, error){b.registerPhase}
+	var phases []func(context.Context) (result, error)
 	call := func(l callLoad) func(context.Context) (result, error) {
 		return func(ctx context.Context) (result, error) { return b.callPhase(ctx, l) }
 	}
 	for round := range max(o.rounds, 1) {
+		if o.floodOnly {
+			break
+		}
+		if round == 0 {
+			phases = append(phases, b.registerPhase)
+		}
 		phases = append(phases, call(forkPhase(o, round)), call(deptPhase(o, round)))
 		if o.dept50 {
 			phases = append(phases, call(dept50Phase(o, round)))
 		}
 	}
-	if o.overRate > 0 {
+	if o.overRate > 0 && !o.floodOnly {
 		phases = append(phases, call(overloadPhase(o)), call(recoveryPhase(o)))
 	}
-	if o.soak > 0 {
+	if o.soak > 0 && !o.floodOnly {
 		phases = append(phases, call(soakPhase(o)))
 	}
 	var results []result
@@ -181,8 +198,23 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("deskgated exited during %s (%v); log:\n%s", r.Name, b.d.err, b.d.logTail(20))
 		}
 	}
+	var fr *floodResult
+	if o.flood > 0 {
+		r, err := b.floodPhase(ctx)
+		if err != nil {
+			printResults(os.Stdout, b, results)
+			return fmt.Errorf("flood phase: %w", err)
+		}
+		if b.d.exited() {
+			return fmt.Errorf("deskgated exited during the flood (%v); log:\n%s", b.d.err, b.d.logTail(20))
+		}
+		fr = &r
+	}
 	b.d.stop()
 	printResults(os.Stdout, b, results)
+	if fr != nil {
+		printFlood(os.Stdout, *fr)
+	}
 	if b.d.err != nil {
 		return fmt.Errorf("deskgated did not stop cleanly on SIGTERM: %v", b.d.err)
 	}
