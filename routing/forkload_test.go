@@ -231,3 +231,17 @@ func TestShedStateless(t *testing.T) {
 		t.Error("transaction not terminated")
 	}
 }
+
+// TestShedStatelessGuarded: the handlers' wrapped transaction still lets an
+// admitted call's refusal go out statelessly.
+func TestShedStatelessGuarded(t *testing.T) {
+	s := testServer(t, func(o *Options) { o.MaxSetupCalls = 1 })
+	s.inSetup.enter("other")
+	inner := &connTx{captureTx: newCaptureTx(), conn: &captureConn{}}
+	g := newGuardTx(inner)
+	markAdmitted(g)
+	s.shedCall(parseReq(t, shedInvite), g, 25)
+	if inner.res != nil || len(inner.conn.sent) != 1 || !inner.terminated {
+		t.Errorf("through the transaction %v, sent %d, terminated %v", inner.res, len(inner.conn.sent), inner.terminated)
+	}
+}
