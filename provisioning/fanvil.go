@@ -23,10 +23,15 @@ import (
 // <internal index="page"> with 12 keys each, 5 pages (FusionPBX's X6U
 // template: dssSide, internal 1–5 "Each Internal Index contains 12 keys",
 // FuncKeyPageNum 5; Wazo's serie_x/entry.py: X6U TOP_FUNCTION_KEYS 5,
-// FUNCTION_KEYS_PER_PAGE 12); the X4U and X5U have 3 and 4 side keys and 6
-// per DSS page (Wazo's same tables); the X3U's keys are <SidekeyConfig1
-// index="k"> (FusionPBX's x3u template). Lines per model: X6U 20 and X3U 6
-// (the <line> entries of those templates).
+// FUNCTION_KEYS_PER_PAGE 12); the X4U and X5U have 3 and 4 side keys
+// (Wazo's TOP_FUNCTION_KEYS) and 5 DSS pages of 6 (Wazo's
+// FUNCTION_KEYS_PER_PAGE; FusionPBX's x4u and x5u templates: internal 1–5,
+// "Each Internal Index contains 6 keys", FuncKeyPageNum 5); the X7 has 11
+// side keys and 4 pages of 29 (FusionPBX's x7 template: "11 dssSide keys",
+// "4 pages containing 29 keys each", FuncKeyPageNum 4); the X3U's keys are
+// <SidekeyConfig1 index="k"> (FusionPBX's x3u template). Lines per model
+// are the <line> entries of FusionPBX's templates: X3U 6, X4U 12, X5U 16,
+// X6U 20, X7 20.
 //
 // BLF keys are Type 1 with Value "<ext>@<line>/ba": FusionPBX's key tables
 // (app/devices/app_config.php) name "ba" BLF with attended transfer (bc new
@@ -50,9 +55,10 @@ import (
 // <Subscribe>/<SubExpire> per line, but no document at hand says they are
 // the message-waiting subscription), a DND key and a voicemail key (no
 // confirmed DSS key type or key-event value for either; FeatureSync is set
-// on the user's own line), the X7's key placement (in no template: its keys
-// stay in dssSide 1) and the line counts of the X4U, X5U and X7 (taken as
-// their key counts).
+// on the user's own line), the X3U's key count (a datasheet figure: its
+// template writes whatever keys it is given), and the V2/Pro variants,
+// served as their base model although Wazo's serie_x gives the X4U-V2/Pro
+// 10 top keys (the X4U 3).
 type fanvil struct{}
 
 // fanvilModel is where a model's keys go.
@@ -68,11 +74,13 @@ func fanvilModelOf(name string, keys int) fanvilModel {
 	case "x3u":
 		return fanvilModel{sidekeyConfig: true, side: keys, lines: 6}
 	case "x4u":
-		return fanvilModel{side: 3, perPage: 6, lines: keys}
+		return fanvilModel{side: 3, perPage: 6, lines: 12}
 	case "x5u":
-		return fanvilModel{side: 4, perPage: 6, lines: keys}
+		return fanvilModel{side: 4, perPage: 6, lines: 16}
 	case "x6u":
 		return fanvilModel{side: 5, perPage: 12, lines: 20}
+	case "x7":
+		return fanvilModel{side: 11, perPage: 29, lines: 20}
 	}
 	return fanvilModel{side: keys, lines: max(keys, 1)}
 }

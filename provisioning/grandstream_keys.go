@@ -27,9 +27,17 @@ type gsModel struct {
 }
 
 // gsModelOf returns a model's numbers from the templates' per-model VPK
-// sections ("For GXP2160", "For GXP2170", "For GRP2612", …; GRP2615's
-// VPKs 6–10 became fixed per the 1.0.5.15 change log). An unknown model
-// gets one account and no keys rather than a guess.
+// sections ("For GXP2160", "For GXP2170", "For GRP2612", …) and account
+// headings ("Account 5 - GXP2160/2170 only", "Account 4 GRP2614/GRP2615/
+// GRP2616 only", …). GRP2615: the 1.0.5.15 change log says "VPK 6-10
+// changed to fixed VPK", but the template's own GRP2615 section (text and
+// v2 XML alike) still marks VPK 6–40 dynamic; 10 follows the change log,
+// and where 6–10 are still dynamic a line key there has a mode outside the
+// dynamic table ("Number: 0 - 30"; Line is 31), while BLF (1), voicemail
+// (6) and DND (22) keys keep their codes there. The dynamic VPKs beyond these (Wazo's MODEL_FKEYS: 16–48
+// per model) are never written, so keys past the fixed ones are reported
+// by the layout, not placed. An unknown model gets one account and no keys
+// rather than a guess.
 func gsModelOf(name string) gsModel {
 	switch name {
 	case "gxp2160":

@@ -56,6 +56,11 @@ import (
 // firmware. The firmware image (APP_FILE_PATH sip.ld) is not served: phones
 // keep the firmware they run. Poly phones have their own DND and Messages
 // keys, so the layout gives neither a line key.
+//
+// Counts: line keys per model are the directory's (VVX: Wazo's _NB_FKEY;
+// Edge E: datasheet figures no template confirms). One registration (reg.x)
+// per line key is likewise a datasheet figure: neither Wazo's plugin nor
+// FusionPBX's templates bound the number of registrations per model.
 type poly struct{}
 
 func (poly) layoutOptions(model string) LayoutOptions {

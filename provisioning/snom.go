@@ -43,6 +43,11 @@ import "strconv"
 // event package); whether user_server_type must also be set (FusionPBX
 // writes "Default"; its other values were not found documented, so it is
 // left alone). Voicemail uses the phone's own message key (user_mailbox).
+//
+// Counts: neither Wazo's Snom plugin nor FusionPBX's Snom templates bound
+// the number of fkeys or identities per model, so the directory's key
+// counts (physical keys, no paging) and the identities here (one per key,
+// at most 12) are datasheet figures, unverified.
 type snom struct{}
 
 func (snom) layoutOptions(model string) LayoutOptions {

@@ -7,14 +7,37 @@ import (
 
 // lineKeys maps each supported vendor to its models and the number of
 // programmable line/DSS keys a provisioning file can address on the phone
-// itself (all pages of the key area, no expansion module). Yealink counts
-// are Wazo provd's _NB_LINEKEY (plugins/wazo_yealink/v86/common.py), Cisco
-// MPP its _NB_FKEY (plugins/wazo_cisco_sip/v11_3_1/common.py; 8845/8865 as
-// 8841/8861), Fanvil X6U 5 side keys + 5 DSS pages of 12 (FusionPBX's
-// fanvil/x6u template, Wazo's serie_x tables), Poly VVX Wazo's _NB_FKEY
-// (plugins/wazo_polycom/common/common.py, without expansion modules),
-// Grandstream the fixed VPKs of Grandstream's templates; Poly Edge E and
-// Snom are datasheet counts no template confirms.
+// itself (all pages of the key area, no expansion module). Sources per
+// vendor (docs/provisioning.md "Key and line counts" has the same table):
+//   - Yealink: Wazo provd's _NB_LINEKEY (wazo-provd-plugins
+//     plugins/wazo_yealink/v86/common.py).
+//   - Poly VVX: Wazo provd's _NB_FKEY without its expansion-module share
+//     (plugins/wazo_polycom/common/common.py: VVX150 2, VVX250 4, VVX350 6,
+//     VVX450 12, VVX501 12, VVX601 16). Poly Edge E: NO template or vendor
+//     table at hand; these are datasheet figures, unverified (FusionPBX's
+//     poly/edge-e550 template writes whatever keys it is given).
+//   - Grandstream: the fixed VPKs (the keys that take line modes, the only
+//     ones the renderer writes) of each model's section in Grandstream's
+//     own configuration templates (gxp2130_40_60_70_35_config_1.0.11.16.txt:
+//     GXP2160 6, GXP2170 12; grp261x_config_1.0.5.15.txt: GRP2612 4, GRP2613
+//     6, GRP2614 4, GRP2616 6). GRP2615 10: the 1.0.5.15 change log says
+//     "VPK 6-10 changed to fixed VPK", while that template's own GRP2615
+//     section still lists VPK 1-5 fixed and 6-40 dynamic. The phones have
+//     more, dynamic VPKs (Wazo's MODEL_FKEYS: GRP2612 16, GRP2613 24,
+//     GRP2614 16, GRP2615 40, GRP2616 16, GXP2160 24, GXP2170 48) that the
+//     renderer does not write: keys past the fixed ones are reported.
+//   - Snom: NO template or vendor table at hand (Wazo's and FusionPBX's
+//     Snom templates write whatever fkeys they are given); datasheet
+//     counts of physical keys, unverified.
+//   - Cisco MPP: Wazo provd's _NB_FKEY (plugins/wazo_cisco_sip/v11_3_1/
+//     common.py; 8845/8865 as 8841/8861, which Wazo does not list).
+//   - Fanvil: side keys + DSS pages × keys per page of FusionPBX's
+//     templates (fusionpbx resources/templates/provision/fanvil/<model>/
+//     {$mac}.cfg): X4U 3 + 5×6, X5U 4 + 5×6 (side keys as Wazo's serie_x
+//     TOP_FUNCTION_KEYS, page size its FUNCTION_KEYS_PER_PAGE), X6U 5 + 5×12,
+//     X7 11 + 4×29 (the x7 template: "11 dssSide keys", "4 pages containing
+//     29 keys each"). X3U 6 SidekeyConfig1 keys: datasheet count, unverified
+//     (the x3u template writes whatever keys it is given).
 var lineKeys = map[string]map[string]int{
 	"yealink": {
 		"t31p": 2, "t31g": 2, "t33g": 12,
@@ -38,7 +61,7 @@ var lineKeys = map[string]map[string]int{
 		"8811": 10, "8841": 10, "8845": 10, "8851": 10, "8861": 10, "8865": 10,
 	},
 	"fanvil": {
-		"x3u": 6, "x4u": 12, "x5u": 16, "x6u": 65, "x7": 10,
+		"x3u": 6, "x4u": 33, "x5u": 34, "x6u": 65, "x7": 127,
 	},
 }
 
