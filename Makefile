@@ -62,11 +62,15 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 # Benchmarks: Go benchmarks (start-up and reload with a 1,000-user office,
-# store writes, parsing), then sipp load against the built deskgated
-# (REGISTER with digest auth, a user with 5 phones, a 25-operator
-# department: rate, failures, peak RSS and CPU; then 10 s of unauthenticated
-# requests at 6,000/s: RSS before, during and 30 s after; about 2.5 minutes;
-# needs sipp, see test-deps). Speed is measured here, never asserted in tests.
+# store writes, parsing, a REGISTER with digest, a fork branch), then sipp
+# load against the built deskgated (REGISTER with digest auth, 2000 users at
+# 2000/s; a user with 5 phones; a 25-operator department at 50 calls/s; the
+# same with two phones each, a 50-branch fork; overload at 200 calls/s,
+# which must be refused with 503, then recovery; a 1-minute soak with RSS
+# sampled: rate, failures, peak RSS and CPU); then 10 s of unauthenticated
+# requests at 6,000/s: RSS before, during and 30 s after; about 6 minutes;
+# needs sipp, see test-deps; `go run ./routing/internal/loadbench -h` for
+# the knobs, e.g. -soak 10m. Speed is measured here, never asserted in tests.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 	$(GO) run ./routing/internal/loadbench -bin $(BIN)

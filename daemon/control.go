@@ -90,6 +90,7 @@ func (d *Daemon) controlMux() *http.ServeMux {
 	route("GET "+controlapi.PathBlocks, d.handleBlocks)
 	route("POST "+controlapi.PathUnblock+"{target}", d.handleUnblock)
 	route("POST "+controlapi.PathRearm+"{mac}", d.handleRearm)
+	registerDebug(m)
 	return m
 }
 

@@ -321,10 +321,12 @@ func TestTCPUnterminatedHeaders(t *testing.T) {
 		t.Errorf("reaped as too large: %d, want %d", st.Reaped[reapTooLong], n)
 	}
 	// Generous ceilings. While they arrive, each open connection holds
-	// sipgo's 32 KiB read buffer and at most 16 KiB of its message (without
-	// the cap: 60 KB each, all kept, 80+ MB); once closed, all comes back.
-	if grow := int64(during) - int64(before); grow > 64<<20 {
-		t.Errorf("heap grew %d MB while the headers arrived, want under 64 MB", grow>>20)
+	// sipgo's 32 KiB read buffer and at most 16 KiB of its message, up to
+	// 48 MB for 1000 (the race detector adds its share); without the cap all
+	// were kept and stayed (+97 MB after), which the closed count and the
+	// after-close ceiling catch. Once closed, all comes back.
+	if grow := int64(during) - int64(before); grow > 128<<20 {
+		t.Errorf("heap grew %d MB while the headers arrived, want under 128 MB", grow>>20)
 	}
 	if grow := int64(after) - int64(before); grow > 16<<20 {
 		t.Errorf("heap still %d MB above the start once the connections closed, want under 16 MB", grow>>20)

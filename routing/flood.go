@@ -274,6 +274,10 @@ func (g *guardTx) Respond(res *sip.Response) error {
 	return err
 }
 
+// Connection is the request's connection (nil when unknown), for answers
+// that must stay stateless after admission (an overload refusal).
+func (g *guardTx) Connection() sip.Connection { return g.conn }
+
 // markAdmitted marks tx's request as trusted: from now on its responses go
 // through the transaction (retransmitted over UDP, retransmissions of the
 // request absorbed). Called where a request authenticates, comes from the

@@ -32,6 +32,7 @@ func (s *Server) unmatchedResponse(r *sip.Response) {
 // callEvent keeps the calls list current while Execute runs (it returns
 // only after the losing branches are gone).
 func (s *Server) callEvent(ev fork.Event) {
+	s.inSetup.progress(ev)
 	s.lineEvent(ev)
 	switch ev.Kind {
 	case fork.EventAnswered:

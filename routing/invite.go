@@ -182,6 +182,11 @@ func (s *Server) plan(snap *directory.Snapshot, call ringplan.Call, now time.Tim
 func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request, plan ringplan.Plan,
 	call ringplan.Call, rec callRecord, rr fork.RecordRoute) {
 	id := callID(req)
+	release, ok := s.admitCall(req, tx, branchCost(plan))
+	if !ok {
+		return
+	}
+	defer release()
 	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
 	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
 	s.notifyLines(s.lines.start(s.lineCallOf(req, call, rec), s.now()))

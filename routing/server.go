@@ -93,6 +93,13 @@ type Options struct {
 	SweepInterval time.Duration   // expired-binding sweep; default 30s
 	DrainTimeout  time.Duration   // the whole stop: handlers, then senders; default 2.5s
 	Now           func() time.Time
+
+	// MaxLiveBranches bounds the branches of calls being forked at once;
+	// a call beyond it gets 503 + Retry-After. 0 = DefaultMaxLiveBranches.
+	MaxLiveBranches int
+	// MaxSetupCalls bounds the calls admitted but not yet ringing; a call
+	// beyond it gets 503 + Retry-After. 0 = DefaultMaxSetupCalls.
+	MaxSetupCalls int
 }
 
 // Server is the SIP registrar and proxy. Create it with New and call Run
@@ -135,6 +142,9 @@ type Server struct {
 	tcp *connGuard
 	// DNS for sipgo; nil = the system's (tests watch lookups with it).
 	resolver *net.Resolver
+	// Branches and calls in set-up being forked (overload shedding).
+	branches *branchBudget
+	inSetup  *setupGate
 
 	// Set by Run before any request is handled.
 	ua     *sipgo.UserAgent
@@ -171,6 +181,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.throttle = digest.NewThrottle(opts.Throttle)
 	s.junk = newJunkLog(opts.Now)
+	s.branches = newBranchBudget(opts.MaxLiveBranches)
+	s.inSetup = newSetupGate(opts.MaxSetupCalls)
 	s.bindings = registrar.New(opts.Store)
 	s.calls = newCallTable()
 	s.tcp = newConnGuard(opts.TCP, s.log, func(remote string) bool { return s.bindings.OnConn(remote, s.now()) })
@@ -191,6 +203,8 @@ func New(opts Options) (*Server, error) {
 	if sip.UDPMTUSize < udpMTU {
 		sip.UDPMTUSize = udpMTU // package global in sipgo; written once, before any transport runs
 	}
+	setTransactionTimers()
+	setTransactionTimers()
 	return s, nil
 }
 

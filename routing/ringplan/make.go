@@ -235,8 +235,8 @@ func bound(call Call, branches []Branch, skipped []string) Plan {
 	if len(skipped) > 0 {
 		why += "; skipped " + strings.Join(skipped, ", ")
 	}
-	var out []Branch
-	seen := map[string]bool{}
+	out := make([]Branch, 0, min(len(branches), MaxBranches))
+	seen := make(map[string]bool, len(branches))
 	for _, b := range branches {
 		k := b.Contact.URI + "|" + b.Contact.Source
 		if seen[k] || len(out) == MaxBranches {

@@ -42,26 +42,72 @@ func (b *bench) callPhase(ctx context.Context, l callLoad) (result, error) {
 			fmt.Fprintf(os.Stderr, "loadbench: %v\n", err)
 		}
 	}()
+	scen := "uac_call.xml"
+	if l.overload {
+		scen = "uac_call_shed.xml"
+	}
 	return b.measure(func() (result, error) {
-		caller, err := b.startSipp(sippRun{Name: l.name + "-caller", Scenario: b.scenario("uac_call.xml"),
+		caller, err := b.startSipp(sippRun{Name: l.name + "-caller", Scenario: b.scenario(scen),
 			Remote: b.remote, Port: callerPort, Media: callerMedia, Calls: l.calls, Rate: l.rate,
-			Service: l.target, Inf: callerCSV, Hold: l.hold, Bound: bound})
+			Service: l.target, Inf: callerCSV, Hold: l.hold, Bound: bound, Counts: l.overload})
 		if err != nil {
 			return result{}, err
 		}
-		caller.wait(ctx)
+		var rss []int64
+		if l.sample {
+			stop := b.sampleRSS(&rss)
+			caller.wait(ctx)
+			stop()
+		} else {
+			caller.wait(ctx)
+		}
+		r := result{Name: l.label, Offered: l.rate, Total: l.calls, RSS: rss}
+		if l.overload {
+			// The phones saw only the calls let in: they wait for the rest.
+			for _, p := range phones {
+				p.stop()
+			}
+			if err := fillLoad(&r, caller, "ring"); err != nil {
+				return r, err
+			}
+			r.Refused, err = caller.received("503")
+			r.OK -= r.Refused // sipp counts an ACKed 503 as a successful call
+			return r, err
+		}
 		// The phones finish their last call (1 s timewait) shortly after.
 		grace, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		for _, p := range phones {
 			p.wait(grace)
 		}
-		r := result{Name: l.label, Offered: l.rate, Total: l.calls}
 		if err := fillLoad(&r, caller, "ring"); err != nil {
 			return r, err
 		}
 		return r, b.phoneFailures(&r, phones, l.calls)
 	})
+}
+
+// sampleRSS appends the daemon's VmRSS (kB) to *out every second until the
+// returned stop is called.
+func (b *bench) sampleRSS(out *[]int64) (stop func()) {
+	pid := b.d.cmd.Process.Pid
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if s, err := sampleProc(pid); err == nil {
+					*out = append(*out, s.RSSKB)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // startPhones starts one sipp UAS per phone: phone 1 answers after

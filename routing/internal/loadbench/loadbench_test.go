@@ -117,3 +117,34 @@ func TestCSVLine(t *testing.T) {
 		t.Errorf("csvLine = %q, want %q", got, want)
 	}
 }
+
+// TestSumReceived reads a -trace_counts file (sipp 3.6 layout, trimmed):
+// every <recv> of a 503 counts, nothing else.
+func TestSumReceived(t *testing.T) {
+	csv := "CurrentTime;ElapsedTime;0_INVITE_Sent;1_503_Recv;1_503_Unexp;2_180_Recv;5_503_Recv;5_503_Retrans;\n" +
+		"2026-12-02\t11:54:48;00:00:00:002000;0;0;0;0;0;0;\n" +
+		"2026-12-02\t11:54:58;00:00:10:000000;2000;12;1;900;30;4;\n"
+	if got := sumReceived(csv, "503"); got != 42 {
+		t.Errorf("503s = %d, want 42", got)
+	}
+	if got := sumReceived(csv, "180"); got != 900 {
+		t.Errorf("180s = %d, want 900", got)
+	}
+	if got := sumReceived("CurrentTime;\n", "503"); got != 0 {
+		t.Errorf("header only = %d", got)
+	}
+}
+
+func TestRSSTrend(t *testing.T) {
+	if got := rssTrend(nil); got != "" {
+		t.Errorf("no samples: %q", got)
+	}
+	kb := make([]int64, 30)
+	for i := range kb {
+		kb[i] = 1024 * int64(10+i/10) // 10, 11, 12 MiB
+	}
+	want := "RSS first 10s 10.0 MiB, last 10s 12.0 MiB, max 12.0 MiB (30 samples)"
+	if got := rssTrend(kb); got != want {
+		t.Errorf("rssTrend = %q, want %q", got, want)
+	}
+}

@@ -1,12 +1,17 @@
 // Package main (loadbench, run by `make bench`) owns the SIP load run
 // against the built deskgated: it writes a generated office and config into
 // a temp dir, starts build/bin/deskgated on free 127.0.0.1 ports, gets the
-// passwords with deskgatectl, and drives sipp through three phases —
-// REGISTER with digest auth, calls to a user with 5 phones (one answers,
-// four are CANCELled) and calls to a 25-operator department (one answers,
-// 24 CANCELled) — reporting per phase the rate achieved, failures, and the
-// daemon's peak RSS and CPU time from /proc; then a flood of
-// unauthenticated requests, reporting RSS before, during and after it. Every process it starts is
+// passwords with deskgatectl, and drives sipp through the phases —
+// REGISTER with digest auth (2000 users, 20000 REGISTERs at 2000/s), calls
+// to a user with 5 phones (one answers, four are CANCELled), calls to a
+// 25-operator department (one answers, 24 CANCELled; 1000 at 50/s), the
+// same department with two phones per operator (a 50-branch fork),
+// overload (the department at 200 calls/s: the daemon must refuse with
+// 503 rather than stall, and serve again right after) and a soak at 5
+// calls/s with RSS sampled every second — reporting per phase the rate
+// achieved, failures, and the daemon's peak RSS and CPU time from /proc;
+// then a flood of unauthenticated requests, reporting RSS before, during
+// and after it. Every process it starts is
 // bounded in time and stopped by PID. It builds nothing and must not import
 // deskgate packages: it measures the binaries.
 package main
@@ -36,6 +41,11 @@ type options struct {
 	forkCalls int
 	deptRate  int
 	deptCalls int
+	dept50    bool
+	overRate  int
+	overCalls int
+	soak      time.Duration
+	soakRate  int
 	rounds    int
 	hold      time.Duration
 	limit     time.Duration
@@ -51,16 +61,21 @@ func parseFlags() options {
 	var o options
 	flag.StringVar(&o.bin, "bin", "build/bin", "directory with the built deskgated and deskgatectl")
 	flag.StringVar(&o.scenarios, "scenarios", "routing/testdata/sipp", "directory with the sipp scenarios")
-	flag.IntVar(&o.regUsers, "reg-users", 200, "users in the REGISTER load (CSV cycles through them)")
-	flag.IntVar(&o.regRate, "reg-rate", 300, "REGISTERs per second offered (each: 401 challenge, then 200)")
-	flag.IntVar(&o.regCount, "reg-count", 6000, "REGISTERs in total")
+	flag.IntVar(&o.regUsers, "reg-users", 2000, "users in the REGISTER load (CSV cycles through them)")
+	flag.IntVar(&o.regRate, "reg-rate", 2000, "REGISTERs per second offered (each: 401 challenge, then 200)")
+	flag.IntVar(&o.regCount, "reg-count", 20000, "REGISTERs in total")
 	flag.IntVar(&o.forkRate, "fork-rate", 50, "calls per second offered to the user with 5 phones")
 	flag.IntVar(&o.forkCalls, "fork-calls", 1500, "calls to the user with 5 phones")
-	flag.IntVar(&o.deptRate, "dept-rate", 25, "calls per second offered to the 25-operator department")
-	flag.IntVar(&o.deptCalls, "dept-calls", 750, "calls to the department")
+	flag.IntVar(&o.deptRate, "dept-rate", 50, "calls per second offered to the 25-operator department")
+	flag.IntVar(&o.deptCalls, "dept-calls", 1000, "calls to the department")
+	flag.BoolVar(&o.dept50, "dept50", true, "also call the department with two phones per operator (50 branches), same rate and count")
+	flag.IntVar(&o.overRate, "overload-rate", 200, "calls per second offered to the department in the overload phase (0 = skip it)")
+	flag.IntVar(&o.overCalls, "overload-calls", 2000, "calls in the overload phase")
+	flag.DurationVar(&o.soak, "soak", time.Minute, "length of the soak at -soak-rate with RSS sampled every second (0 = skip it)")
+	flag.IntVar(&o.soakRate, "soak-rate", 5, "calls per second to the department in the soak")
 	flag.IntVar(&o.rounds, "rounds", 1, "run the two call phases this many times (a peak that keeps growing points at a leak)")
 	flag.DurationVar(&o.hold, "hold", 100*time.Millisecond, "how long each answered call lasts before the BYE")
-	flag.DurationVar(&o.limit, "max", 5*time.Minute, "bound on the whole run")
+	flag.DurationVar(&o.limit, "max", 10*time.Minute, "bound on the whole run, besides the -soak time")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, sipp stats) for inspection")
 	flag.DurationVar(&o.flood, "flood", 10*time.Second, "length of the closing flood of unauthenticated requests (0 = none)")
 	flag.IntVar(&o.floodRate, "flood-rate", 6000, "requests per second offered during the flood")
@@ -74,7 +89,7 @@ func main() {
 	o := parseFlags()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.limit)
+	ctx, cancel := context.WithTimeout(ctx, o.limit+o.soak)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
@@ -146,6 +161,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	var phases []func(context.Context) (result, error)
+	call := func(l callLoad) func(context.Context) (result, error) {
+		return func(ctx context.Context) (result, error) { return b.callPhase(ctx, l) }
+	}
 	for round := range max(o.rounds, 1) {
 		if o.floodOnly {
 			break
@@ -153,9 +171,16 @@ func run(ctx context.Context, o options) error {
 		if round == 0 {
 			phases = append(phases, b.registerPhase)
 		}
-		phases = append(phases,
-			func(ctx context.Context) (result, error) { return b.callPhase(ctx, forkPhase(o, round)) },
-			func(ctx context.Context) (result, error) { return b.callPhase(ctx, deptPhase(o, round)) })
+		phases = append(phases, call(forkPhase(o, round)), call(deptPhase(o, round)))
+		if o.dept50 {
+			phases = append(phases, call(dept50Phase(o, round)))
+		}
+	}
+	if o.overRate > 0 && !o.floodOnly {
+		phases = append(phases, call(overloadPhase(o)), call(recoveryPhase(o)))
+	}
+	if o.soak > 0 && !o.floodOnly {
+		phases = append(phases, call(soakPhase(o)))
 	}
 	var results []result
 	for _, ph := range phases {
@@ -236,14 +261,32 @@ func (b *bench) fetchPasswords(ctx context.Context) error {
 	for i := range b.opts.regUsers {
 		ids[regUserID(i)] = regUserExt(i)
 	}
-	for id, ext := range ids {
-		pw, err := b.d.password(ctx, id)
-		if err != nil {
-			return err
-		}
-		b.pw[ext] = pw
+	// Four deskgatectl at a time: thousands of users one after the other
+	// take minutes on a small box.
+	type job struct{ id, ext string }
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for j := range jobs {
+				pw, err := b.d.password(ctx, j.id)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				b.pw[j.ext] = pw
+				mu.Unlock()
+			}
+		})
 	}
-	return nil
+	for id, ext := range ids {
+		jobs <- job{id, ext}
+	}
+	close(jobs)
+	wg.Wait()
+	return firstErr
 }
 
 func (b *bench) scenario(name string) string { return filepath.Join(b.scen, name) }

@@ -21,6 +21,8 @@ type result struct {
 	Peak      procSample    // daemon after the phase (peak since the phase began)
 	PeakPhase bool          // false: the peak is since the daemon started
 	CPU       time.Duration // daemon CPU time spent in the phase
+	Refused   int           // calls the daemon refused with 503 (overload phase)
+	RSS       []int64       // VmRSS (kB) each second (soak phase)
 	Notes     []string
 }
 
@@ -110,14 +112,16 @@ func fillLoad(r *result, p *sippProc, rtd string) error {
 // callLoad is a call phase: phones registered for the extensions, one
 // of them answering, and a caller dialling target.
 type callLoad struct {
-	name   string
-	label  string
-	target string           // dialled extension
-	phones int              // sipp UAS processes
-	ext    func(int) string // the extension phone i registers as
-	rate   int
-	calls  int
-	hold   time.Duration
+	name     string
+	label    string
+	target   string           // dialled extension
+	phones   int              // sipp UAS processes
+	ext      func(int) string // the extension phone i registers as
+	rate     int
+	calls    int
+	hold     time.Duration
+	overload bool // the caller takes 503s (counted as refused); the phones see only the calls let in
+	sample   bool // sample the daemon's RSS every second
 }
 
 // forkPhase and deptPhase describe round 0, 1, … of the call phases.
@@ -133,6 +137,40 @@ func deptPhase(o options, round int) callLoad {
 		label:  roundName("department of 25 (1 answers, 24 CANCELled)", " #", round),
 		target: deptExt, phones: deptPhones, ext: operatorExt,
 		rate: o.deptRate, calls: o.deptCalls, hold: o.hold}
+}
+
+// dept50Phase is the department with two phones per operator: a 50-branch
+// fork (Kamailio's limit is 30 branches per transaction).
+func dept50Phase(o options, round int) callLoad {
+	return callLoad{name: roundName("dept50", "-r", round),
+		label:  roundName("department of 25, 2 phones each (1 answers, 49 CANCELled)", " #", round),
+		target: deptExt, phones: 2 * deptPhones, ext: func(i int) string { return operatorExt(i / 2) },
+		rate: o.deptRate, calls: o.deptCalls, hold: o.hold}
+}
+
+// overloadPhase offers the department calls faster than they can be
+// served: the daemon must refuse the excess with 503 and keep memory
+// bounded; recoveryPhase right after must see no failure.
+func overloadPhase(o options) callLoad {
+	l := deptPhase(o, 0)
+	l.name, l.label = "overload", fmt.Sprintf("overload: department at %d/s (503s are refusals)", o.overRate)
+	l.rate, l.calls, l.overload = o.overRate, o.overCalls, true
+	return l
+}
+
+func recoveryPhase(o options) callLoad {
+	l := deptPhase(o, 0)
+	l.name, l.label = "recovery", "department right after the overload"
+	l.rate, l.calls = 5, 50
+	return l
+}
+
+// soakPhase calls the department at a low rate for o.soak, sampling RSS.
+func soakPhase(o options) callLoad {
+	l := deptPhase(o, 0)
+	l.name, l.label = "soak", fmt.Sprintf("soak: department at %d/s for %v", o.soakRate, o.soak)
+	l.rate, l.calls, l.sample = o.soakRate, max(int(o.soak.Seconds())*o.soakRate, 1), true
+	return l
 }
 
 // roundName is s for the first round and s+sep+N for round N (from 2).

@@ -30,6 +30,7 @@ type sippRun struct {
 	Keys     map[string]string
 	Hold     time.Duration // -d: length of <pause/>
 	Bound    time.Duration // -timeout; the watchdog stops the process 5 s later
+	Counts   bool          // -trace_counts: per-message counts (see count)
 }
 
 // sippProc is a running sipp.
@@ -56,6 +57,9 @@ func (r sippRun) args(dir string) []string {
 	}
 	if r.Rate > 0 {
 		a = append(a, "-r", strconv.Itoa(r.Rate))
+	}
+	if r.Counts {
+		a = append(a, "-trace_counts")
 	}
 	if r.Service != "" {
 		a = append(a, "-s", r.Service)
@@ -205,6 +209,39 @@ func (p *sippProc) stats() (sippStats, error) {
 		}
 	}
 	return s, nil
+}
+
+// received sums the columns of sipp's -trace_counts file (the last line)
+// that count status received, e.g. "503": one column per <recv> of it.
+func (p *sippProc) received(status string) (int, error) {
+	files, _ := filepath.Glob(filepath.Join(p.dir, "*_counts.csv"))
+	if len(files) == 0 {
+		return 0, fmt.Errorf("sipp %s: no -trace_counts file", p.name)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return 0, fmt.Errorf("sipp %s counts: %w", p.name, err)
+	}
+	return sumReceived(string(data), status), nil
+}
+
+// sumReceived adds up, in the last line of a -trace_counts CSV, every
+// column named <index>_<status>_Recv.
+func sumReceived(csv, status string) int {
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if len(lines) < 2 {
+		return 0
+	}
+	header, last := strings.Split(lines[0], ";"), strings.Split(lines[len(lines)-1], ";")
+	n := 0
+	for i, h := range header {
+		f := strings.Split(strings.TrimSpace(h), "_")
+		if len(f) == 3 && f[1] == status && f[2] == "Recv" && i < len(last) {
+			v, _ := strconv.Atoi(strings.TrimSpace(last[i]))
+			n += v
+		}
+	}
+	return n
 }
 
 // parseSippDuration reads sipp's "HH:MM:SS:uuuuuu".
