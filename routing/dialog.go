@@ -140,12 +140,11 @@ func (s *Server) hasOurRoute(req *sip.Request) bool {
 
 // dialogHop is an in-dialog request ready to forward, or why not.
 type dialogHop struct {
-	fwd    *sip.Request
-	code   int // non-zero: refuse with this status
-	reason string
+	fwd *sip.Request
+	st  Status // non-zero Code: refuse with this
 }
 
-func refuse(code int, reason string) dialogHop { return dialogHop{code: code, reason: reason} }
+func noHop(code int, reason string) dialogHop { return dialogHop{st: refuse(code, reason)} }
 
 // identityHeaders are asserted-identity headers: only the trunk's are
 // passed on inside a dialog (RFC 3325: a phone's are never trusted).
@@ -173,7 +172,7 @@ func (s *Server) nextHop(req *sip.Request) dialogHop {
 		// entry must carry a token, and every token must be the same.
 		if t, ok := routes[0].Address.UriParams.Get(routeParam); ok {
 			if tok != "" && t != tok {
-				return refuse(403, "Bad Route")
+				return noHop(403, "Bad Route")
 			}
 			tok = t
 		}
@@ -181,12 +180,12 @@ func (s *Server) nextHop(req *sip.Request) dialogHop {
 	}
 	switch {
 	case popped == 0:
-		return refuse(481, "Call/Transaction Does Not Exist")
+		return noHop(481, "Call/Transaction Does Not Exist")
 	case tok == "":
-		return refuse(403, "Unsigned Route")
+		return noHop(403, "Unsigned Route")
 	}
 	from, to, hop := s.dialogSides(req, tok)
-	if hop.code != 0 {
+	if hop.st.Code != 0 {
 		return hop
 	}
 	putRoutes(fwd, routes)
@@ -196,18 +195,18 @@ func (s *Server) nextHop(req *sip.Request) dialogHop {
 		}
 	}
 	if !decMaxForwards(fwd) {
-		return refuse(483, "Too Many Hops")
+		return noHop(483, "Too Many Hops")
 	}
 	if to.kind == peerTrunk {
 		hop = s.aimTrunkHop(fwd, routes)
 	} else {
 		hop = s.aimPeer(fwd, to, routes)
 	}
-	if hop.code != 0 {
+	if hop.st.Code != 0 {
 		return hop
 	}
 	if host, port, err := splitHostPort(fwd.Destination()); err != nil || s.me.isMeHostPort(host, port) {
-		return refuse(482, "Loop Detected")
+		return noHop(482, "Loop Detected")
 	}
 	return dialogHop{fwd: fwd}
 }
@@ -217,7 +216,7 @@ func (s *Server) nextHop(req *sip.Request) dialogHop {
 // tag of a request from the caller's side and the To tag of one from the
 // callee's side; the request must come from that side's peer.
 func (s *Server) dialogSides(req *sip.Request, tok string) (from, to peer, hop dialogHop) {
-	hop = refuse(403, "Bad Route")
+	hop = noHop(403, "Bad Route")
 	id := callID(req)
 	for _, fromCaller := range []bool{true, false} {
 		tag := fromTag(req)
@@ -229,14 +228,14 @@ func (s *Server) dialogSides(req *sip.Request, tok string) (from, to peer, hop d
 			continue
 		}
 		if !fresh(t.issued, s.now()) {
-			return from, to, refuse(481, "Dialog Expired")
+			return from, to, noHop(481, "Dialog Expired")
 		}
 		from, to = t.caller, t.callee
 		if !fromCaller {
 			from, to = to, from
 		}
 		if !s.sentBy(req, from) {
-			hop = refuse(403, "Not A Dialog Party")
+			hop = noHop(403, "Not A Dialog Party")
 			continue
 		}
 		return from, to, dialogHop{}
@@ -300,11 +299,11 @@ func (s *Server) aimTrunkHop(fwd *sip.Request, routes []*sip.RouteHeader) dialog
 	}
 	addr, transport, ok := s.trunkTarget()
 	if !ok {
-		return refuse(404, "Not Found")
+		return noHop(404, "Not Found")
 	}
 	host, port, err := splitHostPort(addr)
 	if err != nil {
-		return refuse(500, "Trunk Misconfigured")
+		return noHop(500, "Trunk Misconfigured")
 	}
 	if port == 0 {
 		port = sip.DefaultPort(transport)
@@ -324,7 +323,7 @@ func (s *Server) aimTrunkHop(fwd *sip.Request, routes []*sip.RouteHeader) dialog
 // do not Record-Route, so any Route left is refused.
 func (s *Server) aimPeer(fwd *sip.Request, p peer, routes []*sip.RouteHeader) dialogHop {
 	if len(routes) > 0 {
-		return refuse(403, "Route Not Allowed")
+		return noHop(403, "Route Not Allowed")
 	}
 	if p.kind == peerUser {
 		for _, b := range s.bindings.Get(p.user, s.now()) {
@@ -350,11 +349,11 @@ func (s *Server) aimPeer(fwd *sip.Request, p peer, routes []*sip.RouteHeader) di
 		return dialogHop{}
 	}
 	if !p.flow.IsValid() {
-		return refuse(404, "Not Found")
+		return noHop(404, "Not Found")
 	}
 	dest := p.flow.String()
 	if p.tcp && !s.connUp("tcp", dest) {
-		return refuse(430, "Flow Failed")
+		return noHop(430, "Flow Failed")
 	}
 	fwd.SetTransport(p.transport())
 	fwd.SetDestination(dest)

@@ -143,8 +143,8 @@ func TestNextHop(t *testing.T) {
 				req.SetSource(tc.m.source)
 			}
 			hop := s.nextHop(req)
-			if hop.code != tc.wantCode {
-				t.Fatalf("code %d %s, want %d", hop.code, hop.reason, tc.wantCode)
+			if hop.st.Code != tc.wantCode {
+				t.Fatalf("code %d %s, want %d", hop.st.Code, hop.st.Reason, tc.wantCode)
 			}
 			if tc.wantCode != 0 {
 				return
@@ -277,10 +277,10 @@ func TestTrunkSideWithoutTrusted(t *testing.T) {
 		req := parseReq(t, text)
 		req.SetSource(tc.source)
 		hop := s.nextHop(req)
-		if hop.code != tc.wantCode {
-			t.Errorf("from %s: %d %s, want %d", tc.source, hop.code, hop.reason, tc.wantCode)
+		if hop.st.Code != tc.wantCode {
+			t.Errorf("from %s: %d %s, want %d", tc.source, hop.st.Code, hop.st.Reason, tc.wantCode)
 		}
-		if hop.code == 0 && hop.fwd.Destination() != "192.0.2.10:5062" {
+		if hop.st.Code == 0 && hop.fwd.Destination() != "192.0.2.10:5062" {
 			t.Errorf("from %s: sent to %s, want alice's flow", tc.source, hop.fwd.Destination())
 		}
 	}

@@ -56,42 +56,38 @@ func (s *Server) prepareInitial(req *sip.Request) (*sip.Request, bool) {
 // codes, caller ID policy, identity headers, plan, then routing/fork
 // executes the plan and blocks until a final response went upstream; the
 // call's history is written once it has ended.
-func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) Status {
 	if hasToTag(req) {
-		s.handleInDialog(req, tx) // re-INVITE
-		return
+		return s.handleInDialog(req, tx) // re-INVITE
 	}
 	now := s.now()
 	org, ok := s.admit(req, tx, now)
 	if !ok {
-		return
+		return Status{}
 	}
 	snap := s.opts.Directory()
 	if c, ok := s.pickupCall(req); ok && !org.fromTrunk && snap != nil {
-		s.handlePickup(req, tx, snap, org.caller, c) // a BLF key pressed on a ringing line
-		return
+		return s.handlePickup(req, tx, snap, org.caller, c) // a BLF key pressed on a ringing line
 	}
 	if c, ok := s.retrieveCall(req); ok && !org.fromTrunk && snap != nil {
-		s.handleRetrieve(req, tx, snap, org.caller, c) // a held call on a shared line taken over
-		return
+		return s.handleRetrieve(req, tx, snap, org.caller, c) // a held call on a shared line taken over
 	}
 	fwd, code, reason := s.initialRequest(req, org, snap)
 	if code != 0 {
-		s.respond(req, tx, code, reason)
-		return
+		return refuse(code, reason)
 	}
 	if _, _, away := parseAway(req.Recipient.User); away && !org.fromTrunk {
 		s.handleAwayKey(req, tx, snap, org.caller) // an away key was pressed
-		return
+		return Status{}
 	}
 	target := ringplan.Classify(snap, s.dialled(req, org))
 	if target.Kind == ringplan.TargetFeature && !org.fromTrunk {
 		s.handleFeature(req, tx, snap, org.caller, target.Feature)
-		return
+		return Status{}
 	}
-	call, id, ok := s.callOf(req, tx, snap, org, target)
-	if !ok {
-		return
+	call, id, st := s.callOf(req, snap, org, target)
+	if st.Code != 0 {
+		return st
 	}
 	if lineID, seized := s.scaLineIdentity(snap, org.caller); seized && !org.fromTrunk && id.onBehalfOf(org.caller) == "" {
 		// The phone seized a shared line's appearance but presented its own
@@ -114,6 +110,7 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// routing/fork puts our Record-Route on each leg, signed for the
 	// caller and that leg's callee, and decrements Max-Forwards.
 	s.execute(req, tx, fwd, plan, call, rec, s.legRecordRoute(req, callerPeer(req, org)))
+	return Status{}
 }
 
 // initialRequest checks an admitted dialog-creating request is for us and
@@ -135,22 +132,21 @@ func (s *Server) initialRequest(req *sip.Request, org origin, snap *directory.Sn
 // callOf describes the call for ringplan, enforcing the caller ID policy
 // on phones (403 when they present an identity they may not use), and
 // returns the identity a phone calls as (zero from the trunk).
-func (s *Server) callOf(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, org origin,
-	target ringplan.Target) (ringplan.Call, identity, bool) {
+func (s *Server) callOf(req *sip.Request, snap *directory.Snapshot, org origin,
+	target ringplan.Target) (ringplan.Call, identity, Status) {
 	call := ringplan.Call{Target: target, Caller: org.caller, Domain: s.opts.Domain}
 	if org.fromTrunk {
 		call.CallerDisplay, call.CallerNumber = fromDisplay(req), fromUser(req)
-		return call, identity{}, true
+		return call, identity{}, Status{}
 	}
 	presented := presentedIdentity(req)
 	id, ok := callerIdentity(snap, org.caller, presented)
 	if !ok {
 		s.log.Warn("caller id refused", "user", org.caller, "presented", presented, "call_id", callID(req))
-		s.respond(req, tx, 403, "Caller ID Not Allowed")
-		return call, identity{}, false
+		return call, identity{}, refuse(403, "Caller ID Not Allowed")
 	}
 	call.CallerDisplay, call.CallerNumber = callerDisplay(req, id), id.extension()
-	return call, id, true
+	return call, id, Status{}
 }
 
 // dialled is the number a call is for: the Request-URI user, except for a

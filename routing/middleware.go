@@ -56,48 +56,73 @@ func (s *Server) handle(req *sip.Request, stx sip.ServerTransaction) {
 	if s.overLoad(req, tx, live) {
 		return
 	}
-	if v := validate(req, s.me); v.code != 0 {
-		if req.IsAck() {
-			return // never answer an ACK
-		}
-		res := sip.NewResponseFromRequest(req, v.code, v.reason, nil)
-		res.SipVersion = "SIP/2.0" // not the request's (505 to SIP/7.0)
-		for _, h := range v.headers {
-			res.AppendHeader(h)
-		}
-		s.send(tx, res)
+	if st := validate(req, s.me); st.Code != 0 {
+		s.reply(req, tx, st)
 		return
 	}
-	s.dispatch(req, tx)
+	s.reply(req, tx, s.dispatch(req, tx))
 }
 
-func (s *Server) dispatch(req *sip.Request, tx sip.ServerTransaction) {
+// dispatch hands the request to its method's handler and returns that
+// handler's Status; handle writes it.
+func (s *Server) dispatch(req *sip.Request, tx sip.ServerTransaction) Status {
 	switch req.Method {
 	case sip.REGISTER:
-		s.handleRegister(req, tx)
+		return s.handleRegister(req, tx)
 	case sip.INVITE:
-		s.handleInvite(req, tx)
+		return s.handleInvite(req, tx)
 	case sip.ACK:
 		s.handleAck(req)
+		return Status{}
 	case sip.CANCEL:
 		// A CANCEL matching a pending INVITE never gets here (the transaction
 		// layer answers it and the INVITE handler sees tx.OnCancel).
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return refuse(481, "Call/Transaction Does Not Exist")
 	case sip.OPTIONS:
-		s.handleOptions(req, tx)
+		return s.handleOptions(req, tx)
 	case sip.SUBSCRIBE:
-		s.handleSubscribe(req, tx)
+		return s.handleSubscribe(req, tx)
 	case sip.BYE, sip.NOTIFY, sip.REFER, sip.INFO, sip.UPDATE, sip.PRACK, sip.MESSAGE:
-		s.handleInDialog(req, tx)
+		return s.handleInDialog(req, tx)
 	default:
 		if hasToTag(req) && s.hasOurRoute(req) {
-			s.handleInDialog(req, tx) // an extension method inside a dialog: route it
-			return
+			return s.handleInDialog(req, tx) // an extension method inside a dialog: route it
 		}
-		res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
-		res.AppendHeader(sip.NewHeader("Allow", allowed))
-		s.send(tx, res)
+		return refuse(405, "Method Not Allowed", sip.NewHeader("Allow", allowed))
 	}
+}
+
+// Status is a handler's outcome: the final response to send, or the zero
+// Status when the handler has already answered or relayed the request.
+// reply is the one place a Status becomes a response.
+type Status struct {
+	Code    int
+	Reason  string
+	Headers []sip.Header // extra headers: Retry-After, Allow, Unsupported, ...
+}
+
+// refuse is the Status that answers code and reason, with extra headers.
+func refuse(code int, reason string, hdrs ...sip.Header) Status {
+	return Status{Code: code, Reason: reason, Headers: hdrs}
+}
+
+// response is st as a response to req.
+func (st Status) response(req *sip.Request) *sip.Response {
+	res := sip.NewResponseFromRequest(req, st.Code, st.Reason, nil)
+	res.SipVersion = "SIP/2.0" // not the request's (505 to SIP/7.0)
+	for _, h := range st.Headers {
+		res.AppendHeader(h)
+	}
+	return res
+}
+
+// reply writes a handler's Status through send (so the stateless guard of
+// flood.go applies); the zero Status and any ACK get nothing.
+func (s *Server) reply(req *sip.Request, tx sip.ServerTransaction, st Status) {
+	if st.Code == 0 || req.IsAck() {
+		return
+	}
+	s.send(tx, st.response(req))
 }
 
 func (s *Server) recoverRequest(req *sip.Request, tx sip.ServerTransaction) {
@@ -112,65 +137,57 @@ func (s *Server) recoverRequest(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// verdict is validate's answer; code 0 = go on.
-type verdict struct {
-	code    int
-	reason  string
-	headers []sip.Header
-}
-
 // validate applies RFC 3261 §16.3 request validation plus the checks the
 // RFC 4475 torture tests expect: version, mandatory headers, CSeq method,
 // Max-Forwards, loops, Proxy-Require, URI scheme.
-func validate(req *sip.Request, me *self) verdict {
+func validate(req *sip.Request, me *self) Status {
 	if req.SipVersion != "SIP/2.0" {
-		return verdict{code: 505, reason: "Version Not Supported"}
+		return refuse(505, "Version Not Supported")
 	}
 	switch {
 	case req.From() == nil:
-		return verdict{code: 400, reason: "Missing From"}
+		return refuse(400, "Missing From")
 	case req.To() == nil:
-		return verdict{code: 400, reason: "Missing To"}
+		return refuse(400, "Missing To")
 	case req.CallID() == nil || req.CallID().Value() == "":
-		return verdict{code: 400, reason: "Missing Call-ID"}
+		return refuse(400, "Missing Call-ID")
 	case req.CSeq() == nil:
-		return verdict{code: 400, reason: "Missing CSeq"}
+		return refuse(400, "Missing CSeq")
 	case req.Via() == nil:
-		return verdict{code: 400, reason: "Missing Via"}
+		return refuse(400, "Missing Via")
 	}
 	// sipgo upper-cases the request line's method but not CSeq's.
 	if !strings.EqualFold(string(req.CSeq().MethodName), string(req.Method)) {
-		return verdict{code: 400, reason: "CSeq Method Mismatch"}
+		return refuse(400, "CSeq Method Mismatch")
 	}
 	if len(req.Recipient.Headers) > 0 {
-		return verdict{code: 400, reason: "Headers In Request-URI"} // RFC 3261 §19.1.5, RFC 4475 escruri
+		return refuse(400, "Headers In Request-URI") // RFC 3261 §19.1.5, RFC 4475 escruri
 	}
 	if d := req.GetHeader("Date"); d != nil {
 		if _, err := time.Parse(registrar.DateFormat, strings.TrimSpace(d.Value())); err != nil {
-			return verdict{code: 400, reason: "Bad Date"} // RFC 3261 §20.17: GMT only
+			return refuse(400, "Bad Date") // RFC 3261 §20.17: GMT only
 		}
 	}
 	if cl := req.ContentLength(); cl != nil && int(*cl) != len(req.Body()) {
-		return verdict{code: 400, reason: "Content-Length Mismatch"}
+		return refuse(400, "Content-Length Mismatch")
 	}
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.OPTIONS {
-		return verdict{code: 483, reason: "Too Many Hops"}
+		return refuse(483, "Too Many Hops")
 	}
 	if me != nil {
 		for _, h := range req.GetHeaders("Via") {
 			if v, ok := h.(*sip.ViaHeader); ok && me.viaIsMe(v) {
-				return verdict{code: 482, reason: "Loop Detected"}
+				return refuse(482, "Loop Detected")
 			}
 		}
 	}
 	if ext := headerList(req, "Proxy-Require"); len(ext) > 0 {
-		return verdict{code: 420, reason: "Bad Extension",
-			headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(ext, ", "))}}
+		return refuse(420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(ext, ", ")))
 	}
 	if sc := strings.ToLower(req.Recipient.Scheme); sc != "sip" && sc != "sips" {
-		return verdict{code: 416, reason: "Unsupported URI Scheme"}
+		return refuse(416, "Unsupported URI Scheme")
 	}
-	return verdict{}
+	return Status{}
 }
 
 // headerList splits every value of a comma-list header.
@@ -219,13 +236,13 @@ func hasToTag(req *sip.Request) bool {
 
 // handleOptions answers keepalives and capability queries ourselves;
 // inside a dialog it is routed like any in-dialog request.
-func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) Status {
 	if hasToTag(req) && s.hasOurRoute(req) {
-		s.handleInDialog(req, tx)
-		return
+		return s.handleInDialog(req, tx)
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	s.send(tx, res)
+	return Status{}
 }

@@ -38,14 +38,14 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := validate(parseReq(t, tc.text), s.me)
 			got := ""
-			if v.code != 0 {
-				got = strconv.Itoa(v.code) + " " + v.reason
+			if v.Code != 0 {
+				got = strconv.Itoa(v.Code) + " " + v.Reason
 			}
 			if got != tc.want {
 				t.Errorf("validate = %q, want %q", got, tc.want)
 			}
-			if v.code == 420 && (len(v.headers) != 1 || v.headers[0].Value() != "foo, bar") {
-				t.Errorf("Unsupported header %v", v.headers)
+			if v.Code == 420 && (len(v.Headers) != 1 || v.Headers[0].Value() != "foo, bar") {
+				t.Errorf("Unsupported header %v", v.Headers)
 			}
 		})
 	}

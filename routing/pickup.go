@@ -49,11 +49,10 @@ func (s *Server) pickupCall(req *sip.Request) (lineCall, bool) {
 // authenticated user picker: the line's own user, an active assistant of
 // that user or an operator of that department (lineInsider); anyone else
 // gets 403.
-func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, picker string, c lineCall) {
+func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, picker string, c lineCall) Status {
 	if c.targetExt == "" || !lineInsider(snap, picker, c.targetExt) {
 		s.log.Warn("pickup refused", "user", picker, "line", c.targetExt, "call_id", c.callID)
-		s.respond(req, tx, 403, "Pickup Not Allowed")
-		return
+		return refuse(403, "Pickup Not Allowed")
 	}
 	fwd := req.Clone()
 	fwd.SetDestination("")
@@ -64,12 +63,10 @@ func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *
 	removeHeaders(fwd, "Replaces")
 	fwd.AppendHeader(sip.NewHeader("Replaces", c.callID+";to-tag="+c.fromTag+";from-tag="+c.toTag+";early-only"))
 	if code, reason := s.aimCaller(fwd, c); code != 0 {
-		s.respond(req, tx, code, reason)
-		return
+		return refuse(code, reason)
 	}
 	if !decMaxForwards(fwd) {
-		s.respond(req, tx, 483, "Too Many Hops")
-		return
+		return refuse(483, "Too Many Hops")
 	}
 	callee := flowPeer("", c.callerSource, c.callerTransport) // the caller of the picked-up call
 	if c.fromTrunk {
@@ -78,6 +75,7 @@ func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *
 	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, origin{caller: picker}), callee)
 	s.log.Info("pickup", "user", picker, "line", c.targetExt, "call_id", c.callID, "pickup_call_id", callID(req))
 	s.relay(req, tx, fwd)
+	return Status{}
 }
 
 // aimCaller points a request at the UA that placed call c: the trunk, or

@@ -22,15 +22,14 @@ func headerValue(m interface{ GetHeader(string) sip.Header }, name string) strin
 // handleRegister is the registrar: authenticate, check the address of
 // record belongs to the authenticated user (or is a line it may carry),
 // apply the contacts, answer 200 with the resulting bindings.
-func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
+func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) Status {
 	now := s.now()
 	if !s.me.isMe(req.Recipient) {
-		s.respond(req, tx, 404, "Domain Not Served")
-		return
+		return refuse(404, "Domain Not Served")
 	}
 	authUser, ok := s.authenticate(req, tx, now)
 	if !ok {
-		return
+		return Status{}
 	}
 	markAdmitted(tx) // answered statefully from here (flood.go)
 	// user is the binding table's key: the authenticated user for its own
@@ -41,8 +40,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		key, ok := appearanceKey(snap, req.To(), authUser)
 		if !ok {
 			s.log.Warn("register for another user refused", "user", authUser, "aor", uriUser(req.To()))
-			s.respond(req, tx, 403, "Not Your Address Of Record")
-			return
+			return refuse(403, "Not Your Address Of Record")
 		}
 		user = key
 	}
@@ -50,7 +48,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	parsed, rerr := registrar.Parse(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
 	if rerr != nil {
 		s.send(tx, rerr.Response(req))
-		return
+		return Status{}
 	}
 	var cur []store.Binding
 	var err error
@@ -63,11 +61,11 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if err != nil {
 		s.log.Error("store bindings", "user", user, "error", err)
-		s.respond(req, tx, 500, "Storage Error")
-		return
+		return refuse(500, "Storage Error")
 	}
 	s.logRegister(user, req, parsed, before, now)
 	s.send(tx, registrar.OK(req, cur, now))
+	return Status{}
 }
 
 // logRegister logs new and removed contacts at info, refreshes at debug.

@@ -12,23 +12,18 @@ import (
 )
 
 // handleInDialog routes a request inside a dialog by its Route headers.
-func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
+func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) Status {
 	if !hasToTag(req) {
 		if req.Method == sip.MESSAGE || req.Method == sip.NOTIFY || req.Method == sip.REFER {
-			res := sip.NewResponseFromRequest(req, 405, "Method Not Allowed Outside A Dialog", nil)
-			res.AppendHeader(sip.NewHeader("Allow", allowed))
-			s.send(tx, res)
-			return
+			return refuse(405, "Method Not Allowed Outside A Dialog", sip.NewHeader("Allow", allowed))
 		}
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
+		return refuse(481, "Call/Transaction Does Not Exist")
 	}
 	hop := s.nextHop(req)
-	if hop.code != 0 {
+	if hop.st.Code != 0 {
 		s.log.Debug("in-dialog request refused", "method", string(req.Method), "call_id", callID(req),
-			"status", hop.code, "source", req.Source())
-		s.respond(req, tx, hop.code, hop.reason)
-		return
+			"status", hop.st.Code, "source", req.Source())
+		return hop.st
 	}
 	if req.Method == sip.BYE {
 		s.calls.end(callID(req))
@@ -36,6 +31,7 @@ func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.scaInDialog(req)
 	s.relay(req, tx, hop.fwd)
+	return Status{}
 }
 
 // handleAck forwards an ACK for a 2xx statelessly along its Route; an ACK
@@ -46,7 +42,7 @@ func (s *Server) handleAck(req *sip.Request) {
 		return
 	}
 	hop := s.nextHop(req)
-	if hop.code != 0 {
+	if hop.st.Code != 0 {
 		return // never answer an ACK
 	}
 	s.scaAck(req)

@@ -382,11 +382,10 @@ func (s *Server) retrieveCall(req *sip.Request) (sca.Call, bool) {
 // its dialog with the held phone by this one (RFC 3891) and hangs up the
 // old one. Only members of the line may retrieve, and a held-private call
 // only its owner.
-func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, user string, c sca.Call) {
+func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, user string, c sca.Call) Status {
 	if !snap.OnLine(user, c.Line) || (c.State == sca.HeldPrivate && c.Owner != user) {
 		s.log.Warn("retrieve refused", "user", user, "line", c.Line, "call_id", c.CallID)
-		s.respond(req, tx, 403, "Retrieve Not Allowed")
-		return
+		return refuse(403, "Retrieve Not Allowed")
 	}
 	fwd := req.Clone()
 	fwd.SetDestination("")
@@ -400,16 +399,13 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 	held := lineCall{fromTrunk: c.Peer.Trunk, caller: events.Participant{Identity: c.Peer.Identity, Target: c.Peer.URI},
 		callerSource: c.Peer.Source, callerTransport: c.Peer.Transport}
 	if code, reason := s.aimCaller(fwd, held); code != 0 {
-		s.respond(req, tx, code, reason)
-		return
+		return refuse(code, reason)
 	}
 	if !decMaxForwards(fwd) {
-		s.respond(req, tx, 483, "Too Many Hops")
-		return
+		return refuse(483, "Too Many Hops")
 	}
 	if !s.sca.StartRetrieve(c.CallID, callID(req), user) {
-		s.respond(req, tx, 481, "Call Does Not Exist")
-		return
+		return refuse(481, "Call Does Not Exist")
 	}
 	far := flowPeer("", c.Peer.Source, c.Peer.Transport) // the held call's far party
 	if c.Peer.Trunk {
@@ -419,4 +415,5 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 	s.log.Info("retrieve", "user", user, "line", c.Line, "index", c.Index, "call_id", c.CallID,
 		"retrieve_call_id", callID(req))
 	s.relay(req, tx, fwd)
+	return Status{}
 }

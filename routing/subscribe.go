@@ -23,44 +23,38 @@ import (
 // presence (which no phone here serves) is refused at once with 489;
 // anything else for a local user goes to that user's most recently
 // registered phone.
-func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
+func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) Status {
 	now := s.now()
 	if ip, ok := sourceIP(req); ok && !s.trustedSource(req) && !s.subLimit.allow(ip, now) {
-		res := sip.NewResponseFromRequest(req, 503, "Too Many Subscriptions", nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", "10"))
-		s.send(tx, res)
-		return
+		return refuse(503, "Too Many Subscriptions", sip.NewHeader("Retry-After", "10"))
 	}
 	if hasToTag(req) {
 		if !s.refreshSubscription(req, tx) {
-			s.handleInDialog(req, tx)
+			return s.handleInDialog(req, tx)
 		}
-		return
+		return Status{}
 	}
 	ev, evOK := events.ParseEvent(headerValue(req, "Event"))
 	if !evOK {
-		s.respond(req, tx, 489, "Bad Event") // RFC 6665 §8.2.1: Event is mandatory
-		return
+		return refuse(489, "Bad Event") // RFC 6665 §8.2.1: Event is mandatory
 	}
 	org, ok := s.admit(req, tx, now)
 	if !ok {
-		return
+		return Status{}
 	}
 	snap := s.opts.Directory()
 	fwd, code, reason := s.initialRequest(req, org, snap)
 	if code != 0 {
-		s.respond(req, tx, code, reason)
-		return
+		return refuse(code, reason)
 	}
 	if served(ev.Package) {
 		s.acceptSubscription(req, tx, org, snap, ev)
-		return
+		return Status{}
 	}
 	if isPresence(ev.Package) {
 		// Nobody here serves presence (phones do not, and relaying it to
 		// one left the watcher waiting 32 s for a 408): say so at once.
-		s.respondWith(req, tx, 489, "Bad Event", []sip.Header{sip.NewHeader("Allow-Events", allowEvents)})
-		return
+		return refuse(489, "Bad Event", sip.NewHeader("Allow-Events", allowEvents))
 	}
 	t := ringplan.Classify(snap, req.Recipient.User)
 	var callee peer
@@ -75,12 +69,10 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		code, reason = 404, "Not Found"
 	}
 	if code != 0 {
-		s.respond(req, tx, code, reason)
-		return
+		return refuse(code, reason)
 	}
 	if !decMaxForwards(fwd) {
-		s.respond(req, tx, 483, "Too Many Hops")
-		return
+		return refuse(483, "Too Many Hops")
 	}
 	if !org.fromTrunk {
 		removeHeaders(fwd, "P-Asserted-Identity")
@@ -88,6 +80,7 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, org), callee)
 	s.relay(req, tx, fwd)
+	return Status{}
 }
 
 // allowEvents is the Allow-Events header of a 489: the packages we notify
