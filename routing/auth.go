@@ -17,23 +17,21 @@ import (
 type ThrottleOptions = digest.ThrottleOptions
 
 // authenticate runs the failure throttle and digest verification for a
-// request that must come from a user. It returns the user id, or false once
-// it has answered the request (403 blocked, 401/407 challenge, 500).
-func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now time.Time) (string, bool) {
+// request that must come from a user. It returns the user id, or false and
+// the answer (403 blocked, 500; zero when it sent a 401/407 challenge).
+func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now time.Time) (string, Status, bool) {
 	ip, _ := sourceIP(req)
 	if _, blocked := s.throttle.Blocked(ip, s.auth.Username(req), now); blocked {
-		s.respond(req, tx, 403, "Too Many Failed Attempts")
-		return "", false
+		return "", refuse(403, "Too Many Failed Attempts"), false
 	}
 	out, err := s.auth.Verify(req, ip, now)
 	if err != nil {
 		s.log.Error("authenticate", "call_id", callID(req), "error", err)
-		s.respond(req, tx, 500, "Server Internal Error")
-		return "", false
+		return "", refuse(500, "Server Internal Error"), false
 	}
 	switch out.Result {
 	case digest.OK:
-		return out.User, true
+		return out.User, Status{}, true
 	case digest.Failed:
 		// Individual failures are routine (phones retry with stale
 		// passwords): debug. A block is logged once when it starts.
@@ -45,12 +43,11 @@ func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now ti
 				"username", b.Username, "failures", b.Failures, "until", b.Until.UTC().Format(time.RFC3339))
 		} else if b.Source.IsValid() {
 			// Another request started the block since the check above.
-			s.respond(req, tx, 403, "Too Many Failed Attempts")
-			return "", false
+			return "", refuse(403, "Too Many Failed Attempts"), false
 		}
 	}
 	s.send(tx, s.auth.Challenge(req, ip, out.Result == digest.Stale, now))
-	return "", false
+	return "", Status{}, false
 }
 
 // Block is one refusal after failed authentication, for deskgatectl blocks.

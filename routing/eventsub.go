@@ -46,13 +46,13 @@ type subscribeRequest struct {
 
 // readSubscribe checks the parts of a SUBSCRIBE to a served package that
 // do not depend on who sends it: Accept, Expires and a feature body.
-func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, int, string, []sip.Header) {
+func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, Status) {
 	out := subscribeRequest{event: ev, expires: subDefaultExpires}
 	if ct := contentType(ev.Package); ct != "" && !accepts(req, ct) {
-		return out, 406, "Not Acceptable", []sip.Header{sip.NewHeader("Accept", contentType(ev.Package))}
+		return out, refuse(406, "Not Acceptable", sip.NewHeader("Accept", contentType(ev.Package)))
 	}
 	if n, has, err := registrar.ExpiresHeader(req); err != nil {
-		return out, 400, "Bad Expires", nil
+		return out, refuse(400, "Bad Expires")
 	} else if has {
 		out.expires = n
 	}
@@ -62,18 +62,18 @@ func readSubscribe(req *sip.Request, ev events.Event) (subscribeRequest, int, st
 		out.expires = int(sca.SeizeTTL / time.Second)
 	case ev.Package == pkgLineSeize:
 	case out.expires > 0 && out.expires < subMinExpires:
-		return out, 423, "Interval Too Brief", []sip.Header{sip.NewHeader("Min-Expires", strconv.Itoa(subMinExpires))}
+		return out, refuse(423, "Interval Too Brief", sip.NewHeader("Min-Expires", strconv.Itoa(subMinExpires)))
 	case out.expires > subMaxExpires:
 		out.expires = subMaxExpires
 	}
 	if len(req.Body()) > 0 && ev.Package == events.PackageFeature {
 		fr, err := events.ParseFeatureRequest(req.Body())
 		if err != nil {
-			return out, 400, "Bad Feature Request", nil
+			return out, refuse(400, "Bad Feature Request")
 		}
 		out.feature = &fr
 	}
-	return out, 0, "", nil
+	return out, Status{}
 }
 
 // accepts reports whether the request's Accept headers (if any) allow ct.
@@ -96,30 +96,28 @@ func accepts(req *sip.Request, ct string) bool {
 // acceptSubscription serves an initial SUBSCRIBE to a package we notify
 // for: resource and permission, then the subscription, 200, first NOTIFY.
 func (s *Server) acceptSubscription(req *sip.Request, tx sip.ServerTransaction, org origin,
-	snap *directory.Snapshot, ev events.Event) {
+	snap *directory.Snapshot, ev events.Event) Status {
 	if org.fromTrunk {
-		s.respond(req, tx, 403, "Forbidden")
-		return
+		return refuse(403, "Forbidden")
 	}
 	res := resolveResource(snap, ev.Package, org.caller, req.Recipient.User)
-	if res.code != 0 {
+	if res.st.Code != 0 {
 		s.log.Info("subscription refused", "user", org.caller, "event", ev.Package, "resource", req.Recipient.User,
-			"status", res.code)
-		s.respond(req, tx, res.code, res.reason)
-		return
+			"status", res.st.Code)
+		return res.st
 	}
-	sr, code, reason, hdrs := readSubscribe(req, ev)
-	if code != 0 {
-		s.respondWith(req, tx, code, reason, hdrs)
-		return
+	sr, st := readSubscribe(req, ev)
+	if st.Code != 0 {
+		return st
 	}
 	rec, ok := s.newRecord(req, org.caller, res.key, sr)
 	if !ok {
-		s.respond(req, tx, 400, "Bad Subscription Dialog")
-		return
+		return refuse(400, "Bad Subscription Dialog")
 	}
-	if ev.Package == pkgLineSeize && !s.scaSeize(req, tx, rec, sr.expires) {
-		return
+	if ev.Package == pkgLineSeize {
+		if st := s.scaSeize(req, rec, sr.expires); st.Code != 0 {
+			return st
+		}
 	}
 	if sr.feature != nil {
 		s.applyFeature(org.caller, *sr.feature)
@@ -128,17 +126,17 @@ func (s *Server) acceptSubscription(req *sip.Request, tx sip.ServerTransaction, 
 		// A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, no subscription.
 		s.send(tx, s.subscribeOK(req, rec, 0))
 		s.subs.Fetch(rec)
-		return
+		return Status{}
 	}
 	if err := s.subs.Add(rec); err != nil {
 		s.log.Warn("subscription refused", "user", org.caller, "resource", res.key, "error", err)
-		s.respond(req, tx, 503, "Too Many Subscriptions")
-		return
+		return refuse(503, "Too Many Subscriptions")
 	}
 	s.log.Info("subscribed", "user", org.caller, "resource", res.key, "event", rec.Event, "expires", sr.expires,
 		"contact", rec.Contact)
 	s.send(tx, s.subscribeOK(req, rec, sr.expires))
 	s.subs.Notify(rec.ID)
+	return Status{}
 }
 
 // newRecord builds the subscription record of an initial SUBSCRIBE.
@@ -192,47 +190,37 @@ func (s *Server) subscribeOK(req *sip.Request, rec store.Subscription, expires i
 	return res
 }
 
-func (s *Server) respondWith(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs []sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	s.send(tx, res)
-}
-
 // refreshSubscription handles a SUBSCRIBE inside one of our subscription
 // dialogs: refresh, unsubscribe (Expires: 0) or a feature key press. It
 // returns false when the dialog is not one of ours.
-func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction) bool {
+func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction) (Status, bool) {
 	ev, ok := events.ParseEvent(headerValue(req, "Event"))
 	if !ok || !served(ev.Package) {
-		return false
+		return Status{}, false
 	}
 	toTag, _ := req.To().Params.Get("tag")
 	rec, ok := s.subs.Get(notifier.ID(toTag, callID(req), ev.String()))
 	if !ok {
-		return false
+		return Status{}, false
 	}
 	if fromTag, _ := req.From().Params.Get("tag"); fromTag != rec.RemoteTag {
-		s.respond(req, tx, 481, "Subscription Does Not Exist")
-		return true
+		return refuse(481, "Subscription Does Not Exist"), true
 	}
-	sr, code, reason, hdrs := readSubscribe(req, ev)
-	if code != 0 {
-		s.respondWith(req, tx, code, reason, hdrs)
-		return true
+	sr, st := readSubscribe(req, ev)
+	if st.Code != 0 {
+		return st, true
 	}
 	if sr.feature != nil {
 		s.applyFeature(rec.User, *sr.feature)
 	}
 	if ev.Package == pkgLineSeize && sr.expires == 0 {
-		s.scaSeize(req, tx, rec, 0) // the phone gave the appearance back
+		s.scaSeize(req, rec, 0) // the phone gave the appearance back
 	}
 	if sr.expires == 0 {
 		s.send(tx, s.subscribeOK(req, rec, 0))
 		s.log.Info("unsubscribed", "user", rec.User, "resource", rec.Resource)
 		s.subs.End(rec.ID, events.ReasonTimeout)
-		return true
+		return Status{}, true
 	}
 	rec, err := s.subs.Refresh(rec.ID, func(r *store.Subscription) {
 		r.Expires = s.now().Add(time.Duration(sr.expires) * time.Second)
@@ -244,12 +232,11 @@ func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction)
 		}
 	})
 	if err != nil { // dropped meanwhile (a failed NOTIFY): it stays dropped
-		s.respond(req, tx, 481, "Subscription Does Not Exist")
-		return true
+		return refuse(481, "Subscription Does Not Exist"), true
 	}
 	s.send(tx, s.subscribeOK(req, rec, sr.expires))
 	s.subs.Notify(rec.ID)
-	return true
+	return Status{}, true
 }
 
 // applyFeature carries out a phone's feature key press. DND goes through

@@ -15,17 +15,15 @@ const featureStatus = 480
 // handleFeature carries out a presence feature code dialled by the
 // authenticated user and answers with the new state as reason phrase. The
 // change is persisted before the answer, so it holds for the next call.
-func (s *Server) handleFeature(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, user, dialled string) {
+func (s *Server) handleFeature(req *sip.Request, snap *directory.Snapshot, user, dialled string) Status {
 	f := presence.ParseFeature(snap, s.opts.FeatureCodes().WithDefaults(), user, dialled)
 	if f.Status != 0 {
 		s.log.Info("feature code refused", "user", user, "code", dialled, "status", f.Status, "call_id", callID(req))
-		s.respond(req, tx, f.Status, f.Reason)
-		return
+		return refuse(f.Status, f.Reason)
 	}
 	if _, err := s.presence.Set(s.ctx, user, f.Op, presence.ByFeatureCode); err != nil {
 		s.log.Error("feature code", "user", user, "code", dialled, "call_id", callID(req), "error", err)
-		s.respond(req, tx, 500, "Presence Not Saved")
-		return
+		return refuse(500, "Presence Not Saved")
 	}
-	s.respond(req, tx, featureStatus, f.Op.Phrase())
+	return refuse(featureStatus, f.Op.Phrase())
 }

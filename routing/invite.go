@@ -21,19 +21,20 @@ type origin struct {
 
 // admit decides whether a dialog-creating request may go anywhere: a
 // trusted trunk source, or a phone that authenticates (digest, throttled).
-// It answers the request itself when not (statelessly: flood.go), and
-// marks an admitted request's transaction stateful.
-func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, now time.Time) (origin, bool) {
+// When not, it returns false and the Status to answer with (zero when a
+// challenge went out; either way statelessly: flood.go), and it marks an
+// admitted request's transaction stateful.
+func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction, now time.Time) (origin, Status, bool) {
 	if s.trustedSource(req) {
 		markAdmitted(tx)
-		return origin{fromTrunk: true}, true
+		return origin{fromTrunk: true}, Status{}, true
 	}
-	user, ok := s.authenticate(req, tx, now)
+	user, st, ok := s.authenticate(req, tx, now)
 	if !ok {
-		return origin{}, false
+		return origin{}, st, false
 	}
 	markAdmitted(tx)
-	return origin{caller: user}, true
+	return origin{caller: user}, Status{}, true
 }
 
 // prepareInitial copies an out-of-dialog request for forwarding: our own
@@ -61,9 +62,9 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) Status
 		return s.handleInDialog(req, tx) // re-INVITE
 	}
 	now := s.now()
-	org, ok := s.admit(req, tx, now)
+	org, st, ok := s.admit(req, tx, now)
 	if !ok {
-		return Status{}
+		return st
 	}
 	snap := s.opts.Directory()
 	if c, ok := s.pickupCall(req); ok && !org.fromTrunk && snap != nil {
@@ -72,18 +73,16 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) Status
 	if c, ok := s.retrieveCall(req); ok && !org.fromTrunk && snap != nil {
 		return s.handleRetrieve(req, tx, snap, org.caller, c) // a held call on a shared line taken over
 	}
-	fwd, code, reason := s.initialRequest(req, org, snap)
-	if code != 0 {
-		return refuse(code, reason)
+	fwd, st := s.initialRequest(req, org, snap)
+	if st.Code != 0 {
+		return st
 	}
 	if _, _, away := parseAway(req.Recipient.User); away && !org.fromTrunk {
-		s.handleAwayKey(req, tx, snap, org.caller) // an away key was pressed
-		return Status{}
+		return s.handleAwayKey(req, snap, org.caller) // an away key was pressed
 	}
 	target := ringplan.Classify(snap, s.dialled(req, org))
 	if target.Kind == ringplan.TargetFeature && !org.fromTrunk {
-		s.handleFeature(req, tx, snap, org.caller, target.Feature)
-		return Status{}
+		return s.handleFeature(req, snap, org.caller, target.Feature)
 	}
 	call, id, st := s.callOf(req, snap, org, target)
 	if st.Code != 0 {
@@ -115,18 +114,18 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) Status
 
 // initialRequest checks an admitted dialog-creating request is for us and
 // returns the copy to forward, or the status to refuse it with.
-func (s *Server) initialRequest(req *sip.Request, org origin, snap *directory.Snapshot) (*sip.Request, int, string) {
+func (s *Server) initialRequest(req *sip.Request, org origin, snap *directory.Snapshot) (*sip.Request, Status) {
 	if snap == nil {
-		return nil, 503, "Directory Not Loaded"
+		return nil, refuse(503, "Directory Not Loaded")
 	}
 	if !org.fromTrunk && !s.me.isMe(req.Recipient) {
-		return nil, 403, "Relaying Denied"
+		return nil, refuse(403, "Relaying Denied")
 	}
 	fwd, ok := s.prepareInitial(req)
 	if !ok {
-		return nil, 403, "Route Not Allowed"
+		return nil, refuse(403, "Route Not Allowed")
 	}
-	return fwd, 0, ""
+	return fwd, Status{}
 }
 
 // callOf describes the call for ringplan, enforcing the caller ID policy

@@ -121,11 +121,10 @@ func (s *Server) lineEvent(ev fork.Event) {
 // all departments) an away key stands for: pressing the key dials the
 // resource it watches. The answer is a final non-2xx like a feature
 // code's, naming the new state; the lamps follow through the presence feed.
-func (s *Server) handleAwayKey(req *sip.Request, tx sip.ServerTransaction, snap *directory.Snapshot, user string) {
+func (s *Server) handleAwayKey(req *sip.Request, snap *directory.Snapshot, user string) Status {
 	res, _ := awayResource(snap, user, req.Recipient.User)
-	if res.code != 0 {
-		s.respond(req, tx, res.code, res.reason)
-		return
+	if res.st.Code != 0 {
+		return res.st
 	}
 	dept := strings.TrimPrefix(res.key, resAway)
 	op := presence.Op{Kind: presence.KindAway, On: !awayLit(snap, s.presence.Get(user), dept)}
@@ -134,8 +133,7 @@ func (s *Server) handleAwayKey(req *sip.Request, tx sip.ServerTransaction, snap 
 	}
 	if _, err := s.presence.Set(s.ctx, user, op, byFeatureKey); err != nil {
 		s.log.Error("away key", "user", user, "department", dept, "call_id", callID(req), "error", err)
-		s.respond(req, tx, 500, "Presence Not Saved")
-		return
+		return refuse(500, "Presence Not Saved")
 	}
-	s.respond(req, tx, featureStatus, op.Phrase())
+	return refuse(featureStatus, op.Phrase())
 }

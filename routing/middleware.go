@@ -203,11 +203,6 @@ func headerList(m sip.Message, name string) []string {
 	return out
 }
 
-// respond sends a plain response, logging a failure to send.
-func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string) {
-	s.send(tx, sip.NewResponseFromRequest(req, code, reason, nil))
-}
-
 func (s *Server) send(tx sip.ServerTransaction, res *sip.Response) {
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("send response", "status", res.StatusCode, "call_id", callIDOf(res), "error", err)

@@ -62,8 +62,8 @@ func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *
 	removeHeaders(fwd, "P-Preferred-Identity")
 	removeHeaders(fwd, "Replaces")
 	fwd.AppendHeader(sip.NewHeader("Replaces", c.callID+";to-tag="+c.fromTag+";from-tag="+c.toTag+";early-only"))
-	if code, reason := s.aimCaller(fwd, c); code != 0 {
-		return refuse(code, reason)
+	if st := s.aimCaller(fwd, c); st.Code != 0 {
+		return st
 	}
 	if !decMaxForwards(fwd) {
 		return refuse(483, "Too Many Hops")
@@ -74,21 +74,20 @@ func (s *Server) handlePickup(req *sip.Request, tx sip.ServerTransaction, snap *
 	}
 	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, origin{caller: picker}), callee)
 	s.log.Info("pickup", "user", picker, "line", c.targetExt, "call_id", c.callID, "pickup_call_id", callID(req))
-	s.relay(req, tx, fwd)
-	return Status{}
+	return s.relay(req, tx, fwd)
 }
 
 // aimCaller points a request at the UA that placed call c: the trunk, or
 // the phone at its Contact, reached the way its INVITE came.
-func (s *Server) aimCaller(fwd *sip.Request, c lineCall) (int, string) {
+func (s *Server) aimCaller(fwd *sip.Request, c lineCall) Status {
 	if c.fromTrunk {
 		addr, transport, ok := s.trunkTarget()
 		if !ok {
-			return 480, "Temporarily Unavailable"
+			return refuse(480, "Temporarily Unavailable")
 		}
 		host, port, err := splitHostPort(addr)
 		if err != nil {
-			return 500, "Trunk Misconfigured"
+			return refuse(500, "Trunk Misconfigured")
 		}
 		u := sip.Uri{Scheme: "sip", User: strings.TrimPrefix(c.caller.Identity, "sip:"), Host: host, Port: port}
 		u.User, _, _ = strings.Cut(u.User, "@")
@@ -96,10 +95,10 @@ func (s *Server) aimCaller(fwd *sip.Request, c lineCall) (int, string) {
 		fwd.SetTransport(strings.ToUpper(transport))
 		fwd.SetDestination(hostPortString(host, port))
 		s.pinLocal(fwd)
-		return 0, ""
+		return Status{}
 	}
 	if c.caller.Target == "" {
-		return 480, "Temporarily Unavailable"
+		return refuse(480, "Temporarily Unavailable")
 	}
 	return s.aimBinding(fwd, store.Binding{Contact: c.caller.Target, Source: c.callerSource, Transport: c.callerTransport})
 }

@@ -27,9 +27,9 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) Stat
 	if !s.me.isMe(req.Recipient) {
 		return refuse(404, "Domain Not Served")
 	}
-	authUser, ok := s.authenticate(req, tx, now)
+	authUser, st, ok := s.authenticate(req, tx, now)
 	if !ok {
-		return Status{}
+		return st
 	}
 	markAdmitted(tx) // answered statefully from here (flood.go)
 	// user is the binding table's key: the authenticated user for its own
@@ -47,8 +47,7 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) Stat
 	before := s.bindings.Get(user, now)
 	parsed, rerr := registrar.Parse(req, user, before, s.opts.RegisterMinExpires, s.opts.RegisterMaxExpires, now)
 	if rerr != nil {
-		s.send(tx, rerr.Response(req))
-		return Status{}
+		return Status(*rerr)
 	}
 	var cur []store.Binding
 	var err error

@@ -30,8 +30,7 @@ func (s *Server) handleInDialog(req *sip.Request, tx sip.ServerTransaction) Stat
 		s.notifyLines(s.lines.end(callID(req), "", s.now()))
 	}
 	s.scaInDialog(req)
-	s.relay(req, tx, hop.fwd)
-	return Status{}
+	return s.relay(req, tx, hop.fwd)
 }
 
 // handleAck forwards an ACK for a 2xx statelessly along its Route; an ACK
@@ -63,8 +62,9 @@ func relayTimeout(m sip.RequestMethod) time.Duration {
 // relay forwards fwd statefully and relays every response but 100 back
 // through tx until the final one. A CANCEL of a relayed INVITE is passed
 // on; 2xx retransmissions of an INVITE are relayed from the retransmission
-// hook (docs/libraries.md §1.4).
-func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) {
+// hook (docs/libraries.md §1.4). It returns the answer to send when no
+// final response came back.
+func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Request) Status {
 	markAdmitted(tx) // a relayed request is answered statefully (flood.go)
 	ctx, cancel := context.WithTimeout(s.ctx, relayTimeout(req.Method))
 	defer cancel()
@@ -72,8 +72,7 @@ func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Requ
 	if err != nil {
 		s.log.Info("relay failed", "method", string(req.Method), "call_id", callID(req),
 			"destination", fwd.Destination(), "error", err)
-		s.respond(req, tx, 503, "Service Unavailable")
-		return
+		return refuse(503, "Service Unavailable")
 	}
 	if req.IsInvite() {
 		ct.OnRetransmission(func(r *sip.Response) { s.send(tx, upstream(r)) })
@@ -89,19 +88,16 @@ func (s *Server) relay(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Requ
 			}
 			s.send(tx, upstream(r))
 			if r.StatusCode >= 200 {
-				return // the client transaction finishes on its own timers
+				return Status{} // the client transaction finishes on its own timers
 			}
 		case <-ct.Done():
-			code, reason := 503, "Service Unavailable"
 			if errors.Is(ct.Err(), sip.ErrTransactionTimeout) {
-				code, reason = 408, "Request Timeout"
+				return refuse(408, "Request Timeout")
 			}
-			s.respond(req, tx, code, reason)
-			return
+			return refuse(503, "Service Unavailable")
 		case <-ctx.Done():
 			ct.Terminate()
-			s.respond(req, tx, 408, "Request Timeout")
-			return
+			return refuse(408, "Request Timeout")
 		}
 	}
 }

@@ -20,12 +20,11 @@ const (
 
 // resource is what a subscription watches and how it is refused.
 type resource struct {
-	key    string // resDND+user, resLine+extension, resAway+department id or "*"
-	code   int    // non-zero: refuse the SUBSCRIBE with code and reason
-	reason string
+	key string // resDND+user, resLine+extension, resAway+department id or "*"
+	st  Status // non-zero Code: refuse the SUBSCRIBE with this
 }
 
-func refuseRes(code int, reason string) resource { return resource{code: code, reason: reason} }
+func refuseRes(code int, reason string) resource { return resource{st: refuse(code, reason)} }
 
 // resolveResource decides what a SUBSCRIBE of package pkg for the
 // Request-URI user ruser means for subscriber, or why it is refused:

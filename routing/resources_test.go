@@ -34,8 +34,8 @@ func TestResolveResource(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := resolveResource(snap, tt.pkg, tt.subscriber, tt.ruser)
-			if r.key != tt.key || r.code != tt.code {
-				t.Errorf("got %q/%d (%s), want %q/%d", r.key, r.code, r.reason, tt.key, tt.code)
+			if r.key != tt.key || r.st.Code != tt.code {
+				t.Errorf("got %q/%d (%s), want %q/%d", r.key, r.st.Code, r.st.Reason, tt.key, tt.code)
 			}
 		})
 	}

@@ -69,27 +69,23 @@ func (s *Server) lineURI(ext string) string { return "sip:" + ext + "@" + s.opts
 // scaSeize seizes the appearance a line-seize SUBSCRIBE asks for (its
 // Call-Info appearance-index, any free one without) for rec.User. It
 // answers the refusal itself and returns false when the seize fails.
-func (s *Server) scaSeize(req *sip.Request, tx sip.ServerTransaction, rec store.Subscription, expires int) bool {
+func (s *Server) scaSeize(req *sip.Request, rec store.Subscription, expires int) Status {
 	ext := strings.TrimPrefix(rec.Resource, resSeize)
 	if expires == 0 {
 		s.sca.Release(ext, s.sca.Seized(ext, rec.User), rec.User)
 		s.notifySCA(ext)
-		return true
+		return Status{}
 	}
 	index, ok := sca.ParseIndex(headerValue(req, "Call-Info"))
 	if !ok {
-		s.respond(req, tx, 400, "Bad Appearance Index")
-		return false
+		return refuse(400, "Bad Appearance Index")
 	}
 	got, err := s.sca.Seize(ext, index, rec.User, s.now())
 	if err != nil {
 		// What Kamailio's sca module and the BroadWorks phones agree on:
 		// 480 and try again in a second.
 		s.log.Info("line seize refused", "user", rec.User, "line", ext, "index", index, "error", err)
-		res := sip.NewResponseFromRequest(req, 480, "Appearance In Use", nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
-		s.send(tx, res)
-		return false
+		return refuse(480, "Appearance In Use", sip.NewHeader("Retry-After", "1"))
 	}
 	s.log.Info("line seized", "user", rec.User, "line", ext, "index", got)
 	time.AfterFunc(sca.SeizeTTL+50*time.Millisecond, func() {
@@ -98,7 +94,7 @@ func (s *Server) scaSeize(req *sip.Request, tx sip.ServerTransaction, rec store.
 		}
 	})
 	s.notifySCA(ext)
-	return true
+	return Status{}
 }
 
 // scaExpire releases seizes no INVITE followed by now: idle to every
@@ -398,8 +394,8 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 	fwd.AppendHeader(sip.NewHeader("Replaces", c.CallID+";to-tag="+c.RemoteTag+";from-tag="+c.LineTag))
 	held := lineCall{fromTrunk: c.Peer.Trunk, caller: events.Participant{Identity: c.Peer.Identity, Target: c.Peer.URI},
 		callerSource: c.Peer.Source, callerTransport: c.Peer.Transport}
-	if code, reason := s.aimCaller(fwd, held); code != 0 {
-		return refuse(code, reason)
+	if st := s.aimCaller(fwd, held); st.Code != 0 {
+		return st
 	}
 	if !decMaxForwards(fwd) {
 		return refuse(483, "Too Many Hops")
@@ -414,6 +410,5 @@ func (s *Server) handleRetrieve(req *sip.Request, tx sip.ServerTransaction, snap
 	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, origin{caller: user}), far)
 	s.log.Info("retrieve", "user", user, "line", c.Line, "index", c.Index, "call_id", c.CallID,
 		"retrieve_call_id", callID(req))
-	s.relay(req, tx, fwd)
-	return Status{}
+	return s.relay(req, tx, fwd)
 }

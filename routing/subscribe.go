@@ -29,27 +29,26 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) Sta
 		return refuse(503, "Too Many Subscriptions", sip.NewHeader("Retry-After", "10"))
 	}
 	if hasToTag(req) {
-		if !s.refreshSubscription(req, tx) {
-			return s.handleInDialog(req, tx)
+		if st, ours := s.refreshSubscription(req, tx); ours {
+			return st
 		}
-		return Status{}
+		return s.handleInDialog(req, tx)
 	}
 	ev, evOK := events.ParseEvent(headerValue(req, "Event"))
 	if !evOK {
 		return refuse(489, "Bad Event") // RFC 6665 §8.2.1: Event is mandatory
 	}
-	org, ok := s.admit(req, tx, now)
+	org, st, ok := s.admit(req, tx, now)
 	if !ok {
-		return Status{}
+		return st
 	}
 	snap := s.opts.Directory()
-	fwd, code, reason := s.initialRequest(req, org, snap)
-	if code != 0 {
-		return refuse(code, reason)
+	fwd, st := s.initialRequest(req, org, snap)
+	if st.Code != 0 {
+		return st
 	}
 	if served(ev.Package) {
-		s.acceptSubscription(req, tx, org, snap, ev)
-		return Status{}
+		return s.acceptSubscription(req, tx, org, snap, ev)
 	}
 	if isPresence(ev.Package) {
 		// Nobody here serves presence (phones do not, and relaying it to
@@ -60,16 +59,16 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) Sta
 	var callee peer
 	switch event := ev.Package; {
 	case event == "message-summary":
-		code, reason = s.aimMailbox(fwd, snap, org, t)
+		st = s.aimMailbox(fwd, snap, org, t)
 		callee = peer{kind: peerTrunk}
 	case t.Kind == ringplan.TargetUser:
-		code, reason = s.aimNewestPhone(fwd, t.User.ID)
+		st = s.aimNewestPhone(fwd, t.User.ID)
 		callee = flowPeer(t.User.ID, fwd.Destination(), fwd.Transport())
 	default:
-		code, reason = 404, "Not Found"
+		st = refuse(404, "Not Found")
 	}
-	if code != 0 {
-		return refuse(code, reason)
+	if st.Code != 0 {
+		return st
 	}
 	if !decMaxForwards(fwd) {
 		return refuse(483, "Too Many Hops")
@@ -79,8 +78,7 @@ func (s *Server) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) Sta
 		removeHeaders(fwd, "P-Preferred-Identity")
 	}
 	s.addRecordRoute(fwd, req.Transport(), callerPeer(req, org), callee)
-	s.relay(req, tx, fwd)
-	return Status{}
+	return s.relay(req, tx, fwd)
 }
 
 // allowEvents is the Allow-Events header of a 489: the packages we notify
@@ -95,27 +93,27 @@ func isPresence(pkg string) bool { return pkg == "presence" || strings.HasPrefix
 // aimMailbox sends a message-summary subscription to the trunk, where
 // voicemail lives, when the subscriber may watch that mailbox: 403 when
 // it may not (whether or not there is a trunk), 404 without a trunk.
-func (s *Server) aimMailbox(fwd *sip.Request, snap *directory.Snapshot, org origin, t ringplan.Target) (int, string) {
+func (s *Server) aimMailbox(fwd *sip.Request, snap *directory.Snapshot, org origin, t ringplan.Target) Status {
 	if org.fromTrunk {
-		return 404, "Not Found"
+		return refuse(404, "Not Found")
 	}
 	if t.Kind != ringplan.TargetUser || !mailboxAllowed(snap, org.caller, t.User.ID) {
 		s.log.Info("mailbox subscription refused", "user", org.caller, "mailbox", t.Number)
-		return 403, "Not Your Mailbox"
+		return refuse(403, "Not Your Mailbox")
 	}
 	addr, transport, ok := s.trunkTarget()
 	if !ok {
-		return 404, "No Voicemail Server" // voicemail lives upstream, behind the trunk
+		return refuse(404, "No Voicemail Server") // voicemail lives upstream, behind the trunk
 	}
 	host, port, err := splitHostPort(addr)
 	if err != nil {
-		return 500, "Trunk Misconfigured"
+		return refuse(500, "Trunk Misconfigured")
 	}
 	fwd.Recipient.Host, fwd.Recipient.Port = host, port
 	fwd.SetTransport(strings.ToUpper(transport))
 	fwd.SetDestination(hostPortString(host, port))
 	s.pinLocal(fwd)
-	return 0, ""
+	return Status{}
 }
 
 // mailboxAllowed reports whether subscriber may watch owner's mailbox:
@@ -142,10 +140,10 @@ func mailboxAllowed(snap *directory.Snapshot, subscriber, owner string) bool {
 
 // aimNewestPhone points the request at the user's most recently
 // registered contact.
-func (s *Server) aimNewestPhone(fwd *sip.Request, user string) (int, string) {
+func (s *Server) aimNewestPhone(fwd *sip.Request, user string) Status {
 	bs := s.bindings.Get(user, s.now())
 	if len(bs) == 0 {
-		return 480, "Temporarily Unavailable"
+		return refuse(480, "Temporarily Unavailable")
 	}
 	newest := bs[0]
 	for _, b := range bs[1:] {
@@ -157,15 +155,15 @@ func (s *Server) aimNewestPhone(fwd *sip.Request, user string) (int, string) {
 }
 
 // aimBinding sets Request-URI, destination and transport for a binding.
-func (s *Server) aimBinding(fwd *sip.Request, b store.Binding) (int, string) {
+func (s *Server) aimBinding(fwd *sip.Request, b store.Binding) Status {
 	c := contactOf(b)
 	var u sip.Uri
 	if err := sip.ParseUri(c.URI, &u); err != nil {
-		return 480, "Temporarily Unavailable"
+		return refuse(480, "Temporarily Unavailable")
 	}
 	fwd.Recipient = u
 	fwd.SetTransport(strings.ToUpper(c.Transport))
 	fwd.SetDestination(c.Source)
 	s.pinLocal(fwd)
-	return 0, ""
+	return Status{}
 }

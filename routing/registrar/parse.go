@@ -18,11 +18,13 @@ const DateFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 // defaultExpires is used when a REGISTER names no expiry (clamped to max).
 const defaultExpires = 3600
 
-// Refusal is a REGISTER refused before touching the table.
+// Refusal is a REGISTER refused before touching the table: the status and
+// extra headers to answer with (the same fields as routing.Status, which
+// converts it).
 type Refusal struct {
-	Code       int
-	Reason     string
-	MinExpires int // for 423
+	Code    int
+	Reason  string
+	Headers []sip.Header // Min-Expires on a 423
 }
 
 // Request is a parsed REGISTER: either remove everything (Contact: *) or a
@@ -111,7 +113,8 @@ func contactExpires(c *sip.ContactHeader, hdrExp int, hasHdr bool, minExp, maxEx
 	case exp == 0:
 		return 0, nil
 	case exp < minExp:
-		return 0, &Refusal{Code: 423, Reason: "Interval Too Brief", MinExpires: minExp}
+		return 0, &Refusal{Code: 423, Reason: "Interval Too Brief",
+			Headers: []sip.Header{sip.NewHeader("Min-Expires", strconv.Itoa(minExp))}}
 	case exp > maxExp:
 		return maxExp, nil
 	}
@@ -130,15 +133,6 @@ func ExpiresHeader(req *sip.Request) (int, bool, error) {
 		return 0, true, fmt.Errorf("expires %q: %w", h.Value(), err)
 	}
 	return int(min(n, 1<<31-1)), true, nil
-}
-
-// Response is the answer to a refused REGISTER (with Min-Expires on 423).
-func (r *Refusal) Response(req *sip.Request) *sip.Response {
-	res := sip.NewResponseFromRequest(req, r.Code, r.Reason, nil)
-	if r.MinExpires > 0 {
-		res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(r.MinExpires)))
-	}
-	return res
 }
 
 // OK is the 200 to a REGISTER: every current binding with its remaining

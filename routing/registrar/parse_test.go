@@ -83,8 +83,9 @@ func TestParseRegister(t *testing.T) {
 				if s := strconv.Itoa(rerr.Code) + " " + rerr.Reason; s != tc.wantErr {
 					t.Errorf("error %q, want %q", s, tc.wantErr)
 				}
-				if rerr.Code == 423 && rerr.MinExpires != 60 {
-					t.Errorf("Min-Expires %d", rerr.MinExpires)
+				if rerr.Code == 423 && (len(rerr.Headers) != 1 || rerr.Headers[0].Name() != "Min-Expires" ||
+					rerr.Headers[0].Value() != "60") {
+					t.Errorf("423 headers %v", rerr.Headers)
 				}
 				return
 			}
