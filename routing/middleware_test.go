@@ -74,3 +74,62 @@ func TestSipgoLogDemoted(t *testing.T) {
 		t.Errorf("sipgo log not demoted/redacted:\n%s", out)
 	}
 }
+
+// TestRefusals checks refusals end to end through the one writer's
+// rendering (Status.response) without a transaction: validate, then the
+// method's handler, as handle does.
+func TestRefusals(t *testing.T) {
+	s := testServer(t)
+	msg := func(method, ruri, extra string) string {
+		return method + " " + ruri + " SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-r1\n" +
+			"From: <sip:1001@test.example>;tag=a\nTo: <sip:1002@test.example>" + extra +
+			"\nCall-ID: r1\nCSeq: 1 " + method + "\nMax-Forwards: 70\nContent-Length: 0\n\n"
+	}
+	tests := []struct {
+		name, text string
+		want       string // status line
+		header     string // "Name: value" the response must carry; "" = none checked
+	}{
+		{"cancel without a transaction", msg("CANCEL", "sip:1002@test.example", ""),
+			"SIP/2.0 481 Call/Transaction Does Not Exist", ""},
+		{"unknown method", msg("PUBLISH", "sip:1002@test.example", ""),
+			"SIP/2.0 405 Method Not Allowed", "Allow: " + allowed},
+		{"message outside a dialog", msg("MESSAGE", "sip:1002@test.example", ""),
+			"SIP/2.0 405 Method Not Allowed Outside A Dialog", "Allow: " + allowed},
+		{"bye outside a dialog", msg("BYE", "sip:1002@test.example", ""),
+			"SIP/2.0 481 Call/Transaction Does Not Exist", ""},
+		{"bye without our route", msg("BYE", "sip:1002@192.0.2.20", ";tag=b"),
+			"SIP/2.0 481 Call/Transaction Does Not Exist", ""},
+		{"subscribe without event", msg("SUBSCRIBE", "sip:1002@test.example", ""),
+			"SIP/2.0 489 Bad Event", ""},
+		{"register elsewhere", msg("REGISTER", "sip:other.example", ""),
+			"SIP/2.0 404 Domain Not Served", ""},
+		{"proxy-require", strings.Replace(msg("INVITE", "sip:1002@test.example", ""), "Max-Forwards", "Proxy-Require: foo\nMax-Forwards", 1),
+			"SIP/2.0 420 Bad Extension", "Unsupported: foo"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := parseReq(t, tc.text)
+			st := validate(req, s.me)
+			if st.Code == 0 {
+				st = s.dispatch(req, nil) // a refusal never touches the transaction
+			}
+			if st.Code == 0 {
+				t.Fatalf("no refusal, want %q", tc.want)
+			}
+			res := st.response(req)
+			if got := res.StartLine(); got != tc.want {
+				t.Errorf("status line %q, want %q", got, tc.want)
+			}
+			if tc.header != "" {
+				name, value, _ := strings.Cut(tc.header, ": ")
+				if h := res.GetHeader(name); h == nil || h.Value() != value {
+					t.Errorf("%s: %v, want %q", name, h, value)
+				}
+			}
+			if got := callIDOf(res); got != "r1" {
+				t.Errorf("Call-ID %q", got)
+			}
+		})
+	}
+}

@@ -6,7 +6,9 @@
 // Route-token in-dialog relay needing no per-call memory, the trunk, the
 // caller ID policy, feature codes, pickup, check-sync, call history, the
 // BLF call table, and SUBSCRIBE handling plus NOTIFY rendering for the
-// handset keys and shared call appearance.
+// handset keys and shared call appearance. A handler returns a Status
+// (code, reason, extra headers; zero when it already answered or relayed)
+// and handle in middleware.go is the one place that writes it.
 //
 // State lives in the subpackage that owns it, each behind its own lock:
 // routing/registrar (bindings table, REGISTER parsing, the 200),
