@@ -192,7 +192,7 @@ func (s *Server) subscribeOK(req *sip.Request, rec store.Subscription, expires i
 
 // refreshSubscription handles a SUBSCRIBE inside one of our subscription
 // dialogs: refresh, unsubscribe (Expires: 0) or a feature key press. It
-// returns false when the dialog is not one of ours.
+// returns false when the dialog is not one of ours, else the Status to answer.
 func (s *Server) refreshSubscription(req *sip.Request, tx sip.ServerTransaction) (Status, bool) {
 	ev, ok := events.ParseEvent(headerValue(req, "Event"))
 	if !ok || !served(ev.Package) {

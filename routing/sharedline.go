@@ -68,7 +68,7 @@ func (s *Server) lineURI(ext string) string { return "sip:" + ext + "@" + s.opts
 
 // scaSeize seizes the appearance a line-seize SUBSCRIBE asks for (its
 // Call-Info appearance-index, any free one without) for rec.User. It
-// answers the refusal itself and returns false when the seize fails.
+// returns the refusal when the seize fails, the zero Status when it holds.
 func (s *Server) scaSeize(req *sip.Request, rec store.Subscription, expires int) Status {
 	ext := strings.TrimPrefix(rec.Resource, resSeize)
 	if expires == 0 {
