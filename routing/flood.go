@@ -244,10 +244,25 @@ func containsAddr(as []netip.Addr, a netip.Addr) bool {
 // is never retransmitted. The client's retransmissions are answered
 // afresh, as a stateless server does (RFC 3261 §8.2.7); the ACK to a
 // stateless non-2xx arrives as a new request and is dropped by handleAck.
+//
+// Once admitted, a final response ends the transaction too, leaving a
+// compact record in the retransmission cache (retrans.go) instead of
+// sipgo's transaction: a non-INVITE final is sent here and its bytes kept
+// for Timer J; an INVITE's 2xx goes through the transaction (which decides
+// a race with the caller's CANCEL) and its key is kept for Timer L; an
+// INVITE's non-2xx stays in the transaction, which retransmits it, until
+// the ACK (settle). Responses after the end (2xx retransmissions relayed
+// from downstream, another branch's 2xx) go straight to the connection.
 type guardTx struct {
 	sip.ServerTransaction
 	conn     sip.Connection // the request's connection; nil = always stateful
 	admitted atomic.Bool
+
+	req   *sip.Request  // set by keep; nil = no retransmission records
+	cache *retransCache // where the records go
+	now   func() time.Time
+	ended atomic.Bool // the transaction was ended early: send straight
+	acks  atomic.Bool // settle started waiting for the ACK
 }
 
 func newGuardTx(tx sip.ServerTransaction) *guardTx {
@@ -258,11 +273,29 @@ func newGuardTx(tx sip.ServerTransaction) *guardTx {
 	return g
 }
 
+// keep lets g end its admitted transaction early, recording what a
+// retransmission of req needs in cache.
+func (g *guardTx) keep(req *sip.Request, cache *retransCache, now func() time.Time) {
+	g.req, g.cache, g.now = req, cache, now
+}
+
 // Respond sends res through the transaction once the request is admitted,
 // and statelessly before.
 func (g *guardTx) Respond(res *sip.Response) error {
-	if g.admitted.Load() || g.conn == nil {
+	if g.conn == nil {
 		return g.ServerTransaction.Respond(res)
+	}
+	if g.ended.Load() {
+		return g.conn.WriteMsg(res)
+	}
+	if g.admitted.Load() {
+		if res.StatusCode < 200 || g.req == nil {
+			return g.ServerTransaction.Respond(res)
+		}
+		if g.req.IsInvite() {
+			return g.respondInvite(res)
+		}
+		return g.respondFinal(res)
 	}
 	err := g.conn.WriteMsg(res)
 	if res.StatusCode >= 200 {
@@ -272,6 +305,90 @@ func (g *guardTx) Respond(res *sip.Response) error {
 		g.ServerTransaction.Terminate()
 	}
 	return err
+}
+
+// respondFinal sends an admitted non-INVITE request's final response and
+// ends the transaction, leaving the response's bytes for Timer J. Over a
+// reliable transport nothing is kept (sipgo ends the transaction at once
+// there too); when no record can be made (the cache is full, the address
+// is a name, the response needs more than a datagram) the transaction
+// keeps it as before.
+func (g *guardTx) respondFinal(res *sip.Response) error {
+	k, ok := txKey(g.req, "")
+	if !ok {
+		return g.ServerTransaction.Respond(res)
+	}
+	to, err := netip.ParseAddrPort(res.Destination())
+	if err != nil {
+		return g.ServerTransaction.Respond(res)
+	}
+	b := serializeResponse(res)
+	if len(b) > sip.UDPMTUSize-200 {
+		return g.ServerTransaction.Respond(res) // sipgo refuses it the same way
+	}
+	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	if !g.cache.finals.put(k, rtRecord{res: b, to: to, conn: g.conn}, g.now()) {
+		return g.ServerTransaction.Respond(res)
+	}
+	g.ended.Store(true)
+	err = sendRecorded(g.conn, b, to)
+	g.ServerTransaction.Terminate()
+	return err
+}
+
+// respondInvite sends an admitted INVITE's final response through the
+// transaction; a 2xx then ends it, leaving the key for Timer L.
+func (g *guardTx) respondInvite(res *sip.Response) error {
+	err := g.ServerTransaction.Respond(res)
+	if err != nil || res.StatusCode >= 300 {
+		return err // a non-2xx waits for the ACK (settle)
+	}
+	if k, ok := txKey(g.req, ""); ok {
+		if !g.cache.accepted.put(k, rtRecord{}, g.now()) {
+			return nil // full: sipgo's Accepted state absorbs them instead
+		}
+	} else if !sip.IsReliable(g.req.Transport()) {
+		return nil // an RFC 2543 branch: left to sipgo's matching
+	}
+	// Over TCP the caller does not retransmit: nothing to remember.
+	g.ended.Store(true)
+	g.ServerTransaction.Terminate()
+	return nil
+}
+
+// settle runs when the handler has returned: an admitted INVITE whose
+// transaction still waits for the ACK to its non-2xx final (its own, or
+// the 487 sipgo sent for a CANCEL) is ended when the ACK comes, leaving its
+// key for Timer I so a retransmitted ACK or INVITE is absorbed. Without an
+// ACK sipgo ends it at Timer H.
+func (g *guardTx) settle() {
+	if g.req == nil || !g.req.IsInvite() || g.ended.Load() || !g.admitted.Load() || g.conn == nil {
+		return
+	}
+	k, ok := txKey(g.req, "")
+	if !ok {
+		return // over TCP sipgo's Timer I is 0: the ACK ends it already
+	}
+	select {
+	case <-g.ServerTransaction.Done():
+		return
+	default:
+	}
+	if !g.acks.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		select {
+		case <-g.ServerTransaction.Acks():
+			// When the table is full a stray ACK is not absorbed:
+			// handleAck drops one outside a dialog, and the callee's
+			// transaction layer one relayed inside.
+			g.cache.finals.put(k, rtRecord{}, g.now())
+			g.ended.Store(true)
+			g.ServerTransaction.Terminate()
+		case <-g.ServerTransaction.Done():
+		}
+	}()
 }
 
 // Connection is the request's connection (nil when unknown), for answers

@@ -32,10 +32,19 @@ func (s *Server) routes(srv *sipgo.Server) {
 // handle is the request entry point: recover, count, budget, validate,
 // dispatch.
 //
+// A retransmission of a request whose transaction has ended is answered
+// from the retransmission cache before anything else (retrans.go): no
+// handler runs twice for one transaction.
+//
 // The handlers get tx wrapped in a guardTx: until a request is admitted
-// (flood.go) it is answered statelessly, so nothing it sends is held.
+// (flood.go) it is answered statelessly, so nothing it sends is held; once
+// admitted, its transaction ends with its final response.
 func (s *Server) handle(req *sip.Request, stx sip.ServerTransaction) {
+	if s.retransmission(req, stx) {
+		return
+	}
 	tx := newGuardTx(stx)
+	tx.keep(req, s.retrans, s.now)
 	if !s.active.enter() {
 		// Stopping: the transports close in a moment. Phones retry elsewhere
 		// or after the restart.
@@ -47,6 +56,7 @@ func (s *Server) handle(req *sip.Request, stx sip.ServerTransaction) {
 		return
 	}
 	defer s.active.leave()
+	defer tx.settle()
 	defer s.recoverRequest(req, tx)
 	live := s.track(stx)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {

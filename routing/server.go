@@ -134,6 +134,7 @@ type Server struct {
 	livePeak   atomic.Int64  // highest liveTx since the last sweep
 	overBudget atomic.Uint64 // requests refused or dropped over a source's budget
 	overCap    atomic.Uint64 // requests refused at the transaction cap
+	retrans    *retransCache // answers of ended transactions (retrans.go)
 
 	// Owned by loadLoop (sweepLoad).
 	loadHeavy    bool
@@ -195,6 +196,7 @@ func New(opts Options) (*Server, error) {
 	s.subLimit = newRateLimiter(opts.Subscribe)
 	s.budgets = newBudgets(opts.Flood)
 	s.floodLog = &floodLog{log: s.log}
+	s.retrans = newRetransCache(s.now())
 	s.freeOSMemory = debug.FreeOSMemory
 	s.presence = opts.Presence
 	s.trusted = opts.Trunk.Trusted

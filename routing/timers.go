@@ -29,3 +29,9 @@ func setTransactionTimers() {
 		sip.Timer_J = waitTimer
 	})
 }
+
+// acceptedTimer is how long an INVITE answered 2xx is remembered so that
+// its retransmissions are absorbed: RFC 6026 Timer L, 64·T1 = 32 s (sipgo's
+// value too), since the caller retransmits the INVITE until a 2xx reaches
+// it, for up to Timer B (also 64·T1).
+const acceptedTimer = 32 * time.Second
