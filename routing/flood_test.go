@@ -122,7 +122,8 @@ Contact: <sip:1001@192.0.2.10:5062>
 
 // TestStatelessUntilAdmitted: challenges and refusals of requests that have
 // not authenticated leave no transaction behind (nothing to retransmit, no
-// 32 s state); an authenticated request is answered statefully.
+// 32 s state); an authenticated request's answer is kept for its
+// retransmissions, in the retransmission cache.
 func TestStatelessUntilAdmitted(t *testing.T) {
 	s := testServer(t)
 	cases := []struct {
@@ -179,8 +180,13 @@ func TestStatelessUntilAdmitted(t *testing.T) {
 		if res := finalOf(rs); res == nil || res.StatusCode != 200 {
 			t.Fatalf("answered %v, want 200", rs)
 		}
-		if !kept {
-			t.Errorf("an authenticated REGISTER was answered statelessly")
+		// Admitted: the transaction ends with its 200 all the same, which
+		// stays in the retransmission cache (retrans.go).
+		if kept {
+			t.Errorf("an authenticated REGISTER's transaction outlives its 200")
+		}
+		if st := s.retrans.finals.stats(s.now()); st.Records != 1 {
+			t.Errorf("retransmission records %+v, want the 200", st)
 		}
 	})
 }

@@ -53,7 +53,7 @@ type rtSlot struct {
 // rtOverhead is what a record costs besides its key's and response's bytes:
 // its map entry (key and record, ~130 B, with the map's spare room) and its
 // expiry slot (~56 B). TestRetransRecordMemory measures it.
-const rtOverhead = 240
+const rtOverhead = 320
 
 // retransTable holds records that all live ttl, oldest first: one map and
 // a ring of expiry slots in insertion order, so expiry needs no timer or
