@@ -240,6 +240,13 @@ func TestRetransmissionsAfterEarlyEnd(t *testing.T) {
 	// sipgo would keep it in Accepted for Timer L (32 s).
 	waitFor(t, time.Second, "no live transaction after the 2xx", func() bool { return h.liveTransactions() == 0 })
 	alice.send(invite) // the 2xx "was lost"
+	// A CANCEL after the 2xx gets the 200 the INVITE's transaction gave it.
+	cancel := bytes.Replace(invite[:bytes.Index(invite, []byte("Proxy-Authorization"))], []byte("INVITE"), []byte("CANCEL"), -1)
+	cancel = append(cancel, "Content-Length: 0\r\n\r\n"...)
+	alice.send(cancel)
+	if _, res := alice.final(sip.CANCEL); res.StatusCode != 200 {
+		t.Errorf("late CANCEL answered %d", res.StatusCode)
+	}
 	if got := bob.quiet(time.Second); len(got) != 0 {
 		t.Errorf("a retransmitted INVITE after the 2xx reached the callee again: %v", got)
 	}
@@ -278,5 +285,48 @@ func TestRetransmissionsAfterEarlyEnd(t *testing.T) {
 	}
 	if got := bob.quiet(500 * time.Millisecond); len(got) != 0 {
 		t.Errorf("the retransmitted BYE was relayed again: %v", got)
+	}
+
+	// A call refused: the transaction retransmits the 486 until the ACK,
+	// then ends; a retransmitted ACK is absorbed.
+	callID = "call-refused@127.0.0.1"
+	alice.send(alice.request0("INVITE", "sip:1002@test.example", to, callID, 1, ""))
+	_, ch = alice.final(sip.INVITE)
+	invite = alice.request0("INVITE", "sip:1002@test.example", to, callID, 2,
+		alice.credentials(ch, "INVITE", "sip:1002@test.example"))
+	alice.send(invite)
+	if in = bob.request(sip.INVITE, 5*time.Second); in == nil {
+		t.Fatal("bob's phone got no second INVITE")
+	}
+	bob.reply(in, 486, "Busy Here", "bobtag2")
+	if ack := bob.request(sip.ACK, 5*time.Second); ack == nil {
+		t.Fatal("the proxy did not ACK the 486")
+	}
+	_, busy := alice.final(sip.INVITE)
+	if busy.StatusCode != 486 {
+		t.Fatalf("call answered %d, want 486", busy.StatusCode)
+	}
+	if n := h.liveTransactions(); n != 1 {
+		t.Errorf("%d live transactions before the ACK, want the INVITE's", n)
+	}
+	// The ACK of a non-2xx: the INVITE's branch, the final's To tag.
+	ackText := string(invite[:bytes.Index(invite, []byte("Proxy-Authorization"))])
+	ackText = strings.Replace(ackText, "INVITE sip:", "ACK sip:", 1)
+	ackText = strings.Replace(ackText, "CSeq: 2 INVITE", "CSeq: 2 ACK", 1)
+	ackText = strings.Replace(ackText, "To: "+to, "To: "+busy.To().Value(), 1)
+	ackText += "Content-Length: 0\r\n\r\n"
+	alice.send([]byte(ackText))
+	waitFor(t, time.Second, "no live transaction after the ACK", func() bool { return h.liveTransactions() == 0 })
+	acksBefore := logLines(h, "msg=request", "method=ACK")
+	alice.send([]byte(ackText))
+	alice.send(invite)
+	if got := alice.quiet(500 * time.Millisecond); len(got) != 0 {
+		t.Errorf("the caller got %v after its ACK", got)
+	}
+	if got := bob.quiet(100 * time.Millisecond); len(got) != 0 {
+		t.Errorf("the callee got %v after the ACK", got)
+	}
+	if n := logLines(h, "msg=request", "method=ACK"); n != acksBefore {
+		t.Errorf("a retransmitted ACK reached the handlers")
 	}
 }
