@@ -113,8 +113,10 @@ func TestSubscribeRecordRoute(t *testing.T) {
 	if len(f.GetHeaders("Via")) != 2 {
 		t.Errorf("want our Via on top of the phone's: %v", f.GetHeaders("Via"))
 	}
-	// Unauthenticated: challenged, nothing sent.
-	raw := []byte(strings.ReplaceAll(strings.TrimLeft(subscribeText, "\n"), "\n", "\r\n"))
+	// Unauthenticated (a new transaction: the same branch would be a
+	// retransmission, answered the 200 again): challenged, nothing sent.
+	unsigned := strings.Replace(subscribeText, "branch=z9hG4bK-sub1", "branch=z9hG4bK-sub2", 1)
+	raw := []byte(strings.ReplaceAll(strings.TrimLeft(unsigned, "\n"), "\n", "\r\n"))
 	if got := handleRaw(t, s, raw); got != "407 Proxy Authentication Required" || len(cap.all()) != 1 {
 		t.Errorf("unauthenticated SUBSCRIBE: %q, %d sent", got, len(cap.all()))
 	}
@@ -142,6 +144,7 @@ func TestRelayBye(t *testing.T) {
 		t.Error("BYE did not end the call in the calls list")
 	}
 	forged := strings.ReplaceAll(byeText, "TOKEN", "forged")
+	forged = strings.Replace(forged, "branch=z9hG4bK-bye1", "branch=z9hG4bK-bye2", 1) // not a retransmission
 	if got := handleRaw(t, s, []byte(strings.ReplaceAll(strings.TrimLeft(forged, "\n"), "\n", "\r\n"))); got != "403 Bad Route" {
 		t.Errorf("forged BYE answered %q", got)
 	}

@@ -244,12 +244,16 @@ type rawWriter interface {
 	WriteTo(b []byte, addr net.Addr) (int, error)
 }
 
+var serializeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // serializeResponse is res as it goes on the wire, in a slice of its own.
 func serializeResponse(res *sip.Response) []byte {
-	var buf bytes.Buffer
-	buf.Grow(512)
-	res.StringWrite(&buf)
-	return bytes.Clone(buf.Bytes())
+	buf := serializeBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	res.StringWrite(buf)
+	b := bytes.Clone(buf.Bytes())
+	serializeBufs.Put(buf)
+	return b
 }
 
 // sendRecorded writes a recorded response: its bytes to its address through

@@ -1,0 +1,105 @@
+package routing
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// lastConn is a UDP listener that sends nowhere: it serializes what it is
+// given, as sipgo's does, and keeps the last response's status and the
+// last response given as a message.
+type lastConn struct {
+	res    *sip.Response
+	status int
+}
+
+func (*lastConn) LocalAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060} }
+func (c *lastConn) WriteMsg(m sip.Message) error {
+	var b bytes.Buffer
+	m.StringWrite(&b)
+	if r, ok := m.(*sip.Response); ok {
+		c.res, c.status = r, r.StatusCode
+	}
+	return nil
+}
+
+// WriteTo is how a recorded response goes out (retrans.go).
+func (c *lastConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	if f := bytes.Fields(b); len(f) > 1 {
+		c.status, _ = strconv.Atoi(string(f[1]))
+	}
+	return len(b), nil
+}
+func (*lastConn) Ref(int) int            { return 1 }
+func (*lastConn) TryClose() (int, error) { return 1, nil }
+func (*lastConn) Close() error           { return nil }
+
+// sipgoHandle runs req through a real sipgo server transaction over UDP,
+// as sipgo's server does: the handler, then TerminateGracefully.
+func sipgoHandle(tb testing.TB, s *Server, req *sip.Request, log *slog.Logger) *lastConn {
+	key, err := sip.ServerTxKeyMake(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn := &lastConn{}
+	tx := sip.NewServerTx(key, req, conn, log)
+	if err := tx.Init(); err != nil {
+		tb.Fatal(err)
+	}
+	s.handle(req, tx)
+	tx.TerminateGracefully()
+	return conn
+}
+
+// BenchmarkRegisterStormTx registers through real sipgo server transactions
+// (REGISTER, 401, REGISTER with credentials, 200), as a power cut's storm
+// does, and reports what stays behind within the 5 s retransmission window:
+// live server transactions and retained heap per registration.
+func BenchmarkRegisterStormTx(b *testing.B) {
+	setTransactionTimers()
+	// One phone: its budget must not refuse it (the clock of testServer
+	// stands still, so no bucket refills).
+	s := testServer(b, func(o *Options) { o.Flood.Burst = 1 << 30 })
+	pw, err := s.opts.Store.Credential("alice", "1001")
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cseq := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		cseq++
+		c := sipgoHandle(b, s, parseRaw(b, benchRegister("1001", 2*cseq, "")), log)
+		if c.status != 401 {
+			b.Fatalf("want 401, got %d", c.status)
+		}
+		ch, err := digest.ParseChallenge(c.res.GetHeader("WWW-Authenticate").Value())
+		if err != nil {
+			b.Fatal(err)
+		}
+		cred, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:test.example",
+			Username: "1001", Password: pw.Password, Cnonce: "0a4f113b", Count: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c = sipgoHandle(b, s, parseRaw(b, benchRegister("1001", 2*cseq+1, cred.String())), log)
+		if c.status != 200 {
+			b.Fatalf("want 200, got %d", c.status)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(s.liveTx.Load()), "live_tx")
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(cseq), "heap_B/reg")
+}
