@@ -18,7 +18,9 @@ import (
 // it the source gets a stateless 503 with Retry-After, at most RefuseBurst
 // at once and RefuseRate per second, and anything more is dropped
 // silently. MaxTransactions caps the server transactions alive at once
-// (each a few KB, kept up to 32 s over UDP once answered); beyond it every
+// (each a few KB; an answered one ends at its final response, except an
+// INVITE refused and not yet ACKed, and leaves a compact record in the
+// retransmission cache, bounded on its own: retrans.go); beyond it every
 // request gets a stateless 503. Trusted trunk sources and loopback
 // addresses (the box itself; the kernel drops 127/8 and ::1 arriving from
 // the network) have no per-source budget; the cap applies to everyone.
@@ -490,7 +492,9 @@ func (s *Server) loadLoop(ctx context.Context) {
 func (s *Server) sweepLoad(now time.Time) {
 	s.budgets.sweep(now)
 	s.floodLog.flush(now)
-	peak := s.livePeak.Swap(s.liveTx.Load())
+	// Answered transactions end at once, leaving records in the
+	// retransmission cache: a storm of accepted requests shows there.
+	peak := s.livePeak.Swap(s.liveTx.Load()) + int64(s.retrans.records(now))
 	refused := s.overBudget.Load() + s.overCap.Load()
 	release, heavy := afterLoad(s.loadHeavy, peak, refused-s.loadRefused)
 	s.loadHeavy, s.loadRefused = heavy, refused

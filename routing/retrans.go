@@ -51,8 +51,9 @@ type rtSlot struct {
 }
 
 // rtOverhead is what a record costs besides its key's and response's bytes:
-// its map entry (key and record, ~130 B, with the map's spare room) and its
-// expiry slot (~56 B). TestRetransRecordMemory measures it.
+// its map entry (key and record, 128 B, with the map's spare room) and its
+// expiry slot (56 B, with the ring's); TestRetransRecordMemory measured
+// ~320 B.
 const rtOverhead = 320
 
 // retransTable holds records that all live ttl, oldest first: one map and
@@ -191,6 +192,11 @@ func newRetransCache(now time.Time) *retransCache {
 		finals:   newRetransTable(waitTimer, retransMaxFinals, retransMaxFinalsBytes, now),
 		accepted: newRetransTable(acceptedTimer, retransMaxAccepted, retransMaxAcceptedBytes, now),
 	}
+}
+
+// records is how many records the cache holds.
+func (c *retransCache) records(now time.Time) int {
+	return c.finals.stats(now).Records + c.accepted.stats(now).Records
 }
 
 // txKey is req's server transaction key (RFC 3261 §17.2.3: the top Via's
