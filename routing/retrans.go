@@ -172,13 +172,15 @@ func (t *retransTable) stats(now time.Time) retransStats {
 }
 
 // Bounds of the retransmission cache. 2000 REGISTER/s for the 5 s window
-// is 10,000 records of ~0.7 KB; beyond the bounds answered transactions
-// stay in sipgo as before (and count against the transaction cap).
+// is 10,000 records of ~0.75 KB (7.5 MB); 200 calls/s for Timer L is 6,400
+// keys of ~0.37 KB. Beyond the bounds answered transactions stay in sipgo
+// as without the cache (~5-10 KB each), where the transaction cap refuses
+// new requests: memory stays bounded either way.
 const (
 	retransMaxFinals        = 32768
-	retransMaxFinalsBytes   = 24 << 20
+	retransMaxFinalsBytes   = 16 << 20
 	retransMaxAccepted      = 32768
-	retransMaxAcceptedBytes = 12 << 20
+	retransMaxAcceptedBytes = 8 << 20
 )
 
 // retransCache is the server's two tables.
