@@ -339,20 +339,25 @@ func (g *guardTx) respondFinal(res *sip.Response) error {
 }
 
 // respondInvite sends an admitted INVITE's final response through the
-// transaction; a 2xx then ends it, leaving the key for Timer L.
+// transaction, which decides a race with the caller's CANCEL (an error
+// then: the 487 went first). A 2xx ends the transaction at once (sipgo's
+// Timer L is 0: timers.go) and leaves its key for Timer L; the key is put
+// before the 2xx goes, so a retransmitted INVITE never finds neither.
 func (g *guardTx) respondInvite(res *sip.Response) error {
-	err := g.ServerTransaction.Respond(res)
-	if err != nil || res.StatusCode >= 300 {
-		return err // a non-2xx waits for the ACK (settle)
+	if res.StatusCode >= 300 {
+		return g.ServerTransaction.Respond(res) // waits for the ACK (settle)
 	}
-	if k, ok := txKey(g.req, ""); ok {
-		if !g.cache.accepted.put(k, rtRecord{}, g.now()) {
-			return nil // full: sipgo's Accepted state absorbs them instead
-		}
-	} else if !sip.IsReliable(g.req.Transport()) {
-		return nil // an RFC 2543 branch: left to sipgo's matching
+	k, ok := txKey(g.req, "")
+	if ok {
+		g.cache.accepted.put(k, rtRecord{}, g.now())
 	}
 	// Over TCP the caller does not retransmit: nothing to remember.
+	if err := g.ServerTransaction.Respond(res); err != nil {
+		if ok {
+			g.cache.accepted.remove(k)
+		}
+		return err
+	}
 	g.ended.Store(true)
 	g.ServerTransaction.Terminate()
 	return nil

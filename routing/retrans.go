@@ -60,12 +60,14 @@ const rtOverhead = 320
 // a ring of expiry slots in insertion order, so expiry needs no timer or
 // goroutine per record, only a look at the ring's head when the table is
 // used. It holds at most maxCount records and maxBytes bytes (rtOverhead
-// included); when full it refuses new ones and the caller keeps sipgo's
-// transaction instead, the behaviour without the cache.
+// included); when full it refuses new ones (the caller keeps sipgo's
+// transaction instead, the behaviour without the cache) or, with evict,
+// drops the oldest, those least likely to see a retransmission.
 type retransTable struct {
 	ttl      time.Duration
 	maxCount int
 	maxBytes int
+	evict    bool
 	epoch    time.Time
 
 	mu    sync.Mutex
@@ -96,6 +98,10 @@ func (t *retransTable) put(k rtKey, rec rtRecord, now time.Time) bool {
 	old, replaced := t.m[k]
 	if replaced {
 		size -= recordSize(k, old)
+	}
+	for t.evict && t.n > 0 && (t.n >= t.maxCount || t.bytes+size > t.maxBytes) {
+		t.full++
+		t.dropOldestLocked()
 	}
 	if t.n >= t.maxCount || t.bytes+size > t.maxBytes {
 		t.full++
@@ -141,20 +147,36 @@ func (t *retransTable) get(k rtKey, now time.Time) (rtRecord, bool) {
 // shrink) are given back.
 func (t *retransTable) expireLocked(at time.Duration) {
 	for t.n > 0 {
-		s := &t.ring[t.head]
-		if s.exp > at {
+		if t.ring[t.head].exp > at {
 			return
 		}
-		if rec, ok := t.m[s.key]; ok && rec.exp == s.exp {
-			delete(t.m, s.key)
-			t.bytes -= recordSize(s.key, rec)
-		}
-		*s = rtSlot{}
-		t.head = (t.head + 1) % len(t.ring)
-		t.n--
+		t.dropOldestLocked()
 	}
 	if len(t.ring) > 1024 {
 		t.ring, t.head, t.m = nil, 0, map[rtKey]rtRecord{}
+	}
+}
+
+// dropOldestLocked removes the ring's head and its record, unless a later
+// put replaced that record.
+func (t *retransTable) dropOldestLocked() {
+	s := &t.ring[t.head]
+	if rec, ok := t.m[s.key]; ok && rec.exp == s.exp {
+		delete(t.m, s.key)
+		t.bytes -= recordSize(s.key, rec)
+	}
+	*s = rtSlot{}
+	t.head = (t.head + 1) % len(t.ring)
+	t.n--
+}
+
+// remove forgets k's record (its slot expires unused).
+func (t *retransTable) remove(k rtKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rec, ok := t.m[k]; ok {
+		delete(t.m, k)
+		t.bytes -= recordSize(k, rec)
 	}
 }
 
@@ -190,10 +212,14 @@ type retransCache struct {
 }
 
 func newRetransCache(now time.Time) *retransCache {
-	return &retransCache{
+	c := &retransCache{
 		finals:   newRetransTable(waitTimer, retransMaxFinals, retransMaxFinalsBytes, now),
 		accepted: newRetransTable(acceptedTimer, retransMaxAccepted, retransMaxAcceptedBytes, now),
 	}
+	// sipgo's own Timer L is 0 (timers.go): nothing else absorbs a
+	// retransmitted INVITE, so the newest keys win.
+	c.accepted.evict = true
+	return c
 }
 
 // records is how many records the cache holds.

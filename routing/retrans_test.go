@@ -33,46 +33,63 @@ func TestRetransTable(t *testing.T) {
 		wantID string // get: the record's response
 	}
 	cases := []struct {
-		name            string
-		count, bytes    int
-		ops             []op
-		records, remain int // at the end
+		name         string
+		count, bytes int
+		evict        bool
+		ops          []op
+		records      int // at the end
 	}{
-		{"expiry at ttl", 10, 1 << 20, []op{
+		{"expiry at ttl", 10, 1 << 20, false, []op{
 			{put: true, key: rk("a", 1), when: 0, want: true},
 			{key: rk("a", 1), when: 5*time.Second - 1, want: true},
 			{key: rk("a", 1), when: 5 * time.Second, want: false},
-		}, 0, 0},
-		{"source is part of the key", 10, 1 << 20, []op{
+		}, 0},
+		{"source is part of the key", 10, 1 << 20, false, []op{
 			{put: true, key: rk("a", 1), when: 0, want: true},
 			{key: rk("a", 2), when: time.Second, want: false},
 			{key: rtKey{id: "a", src: netip.MustParseAddrPort("192.0.2.11:1")}, when: time.Second, want: false},
 			{key: rk("b", 1), when: time.Second, want: false},
-		}, 1, 1},
-		{"count bound", 2, 1 << 20, []op{
+		}, 1},
+		{"count bound", 2, 1 << 20, false, []op{
 			{put: true, key: rk("a", 1), when: 0, want: true},
 			{put: true, key: rk("b", 1), when: time.Second, want: true},
 			{put: true, key: rk("c", 1), when: 2 * time.Second, want: false},
 			{key: rk("c", 1), when: 2 * time.Second, want: false},
 			{put: true, key: rk("c", 1), when: 5 * time.Second, want: true}, // a expired
 			{key: rk("b", 1), when: 5 * time.Second, want: true},
-		}, 2, 2},
-		{"byte bound", 100, 2*(rtOverhead+1) + 2*len(res), []op{
+		}, 2},
+		{"byte bound", 100, 2*(rtOverhead+1) + 2*len(res), false, []op{
 			{put: true, key: rk("a", 1), when: 0, want: true},
 			{put: true, key: rk("b", 1), when: 0, want: true},
 			{put: true, key: rk("c", 1), when: 0, want: false},
 			{put: true, key: rk("c", 1), when: 5 * time.Second, want: true},
-		}, 1, 1},
-		{"replaced record keeps its new expiry", 10, 1 << 20, []op{
+		}, 1},
+		{"count bound, evicting", 2, 1 << 20, true, []op{
+			{put: true, key: rk("a", 1), when: 0, want: true},
+			{put: true, key: rk("b", 1), when: time.Second, want: true},
+			{put: true, key: rk("c", 1), when: 2 * time.Second, want: true},
+			{key: rk("a", 1), when: 2 * time.Second, want: false},
+			{key: rk("b", 1), when: 2 * time.Second, want: true},
+			{key: rk("c", 1), when: 2 * time.Second, want: true},
+		}, 2},
+		{"byte bound, evicting", 100, 2*(rtOverhead+1) + 2*len(res), true, []op{
+			{put: true, key: rk("a", 1), when: 0, want: true},
+			{put: true, key: rk("b", 1), when: 0, want: true},
+			{put: true, key: rk("c", 1), when: 0, want: true},
+			{key: rk("a", 1), when: 0, want: false},
+			{key: rk("c", 1), when: 0, want: true},
+		}, 2},
+		{"replaced record keeps its new expiry", 10, 1 << 20, false, []op{
 			{put: true, key: rk("a", 1), when: 0, want: true},
 			{put: true, key: rk("a", 1), when: 3 * time.Second, want: true},
 			{key: rk("a", 1), when: 6 * time.Second, want: true}, // the first slot expired
 			{key: rk("a", 1), when: 8 * time.Second, want: false},
-		}, 0, 0},
+		}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tb := newRetransTable(5*time.Second, c.count, c.bytes, t0)
+			tb.evict = c.evict
 			for i, o := range c.ops {
 				if o.put {
 					if got := tb.put(o.key, rtRecord{res: res}, at(o.when)); got != o.want {

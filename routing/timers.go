@@ -27,9 +27,17 @@ func setTransactionTimers() {
 	timersOnce.Do(func() {
 		sip.Timer_D = waitTimer
 		sip.Timer_J = waitTimer
+		sip.Timer_L = 0
 	})
 }
 
+// sipgo's Timer L (RFC 6026: an INVITE server transaction stays Accepted
+// after its 2xx to absorb retransmissions of the INVITE) is set to 0: the
+// retransmission cache absorbs them for acceptedTimer instead (retrans.go).
+// sipgo does not stop Timer L when a transaction is ended early, so with
+// its 32 s every answered call's transaction, request and 2xx would stay
+// reachable from the timer for 32 s whatever we do.
+//
 // acceptedTimer is how long an INVITE answered 2xx is remembered so that
 // its retransmissions are absorbed: RFC 6026 Timer L, 64·T1 = 32 s (sipgo's
 // value too), since the caller retransmits the INVITE until a 2xx reaches
