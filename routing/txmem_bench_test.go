@@ -2,10 +2,12 @@ package routing
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -102,4 +104,65 @@ func BenchmarkRegisterStormTx(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(s.liveTx.Load()), "live_tx")
 	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(cseq), "heap_B/reg")
+}
+
+// benchInvite is an INVITE as a phone sends it to the proxy.
+func benchInvite(i int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "INVITE sip:2000@test.example SIP/2.0\r\n")
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-inv-%d;rport\r\n", i)
+	fmt.Fprintf(&b, "From: <sip:1001@test.example>;tag=inv%d\r\nTo: <sip:2000@test.example>\r\n", i)
+	fmt.Fprintf(&b, "Call-ID: inv-%d@192.0.2.10\r\nCSeq: 2 INVITE\r\n", i)
+	b.WriteString("Contact: <sip:1001@192.0.2.10:5062>\r\nMax-Forwards: 70\r\nUser-Agent: bench\r\n")
+	b.WriteString("Content-Type: application/sdp\r\n")
+	sdp := "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(sdp), sdp)
+	return b.String()
+}
+
+// BenchmarkInviteAnsweredTx answers admitted INVITEs 2xx through real sipgo
+// server transactions, as the proxy relays a callee's answer, and reports
+// what stays behind: live server transactions and retained heap per call.
+func BenchmarkInviteAnsweredTx(b *testing.B) {
+	setTransactionTimers()
+	s := testServer(b)
+	log := slog.New(slog.DiscardHandler)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		n++
+		req := parseRaw(b, benchInvite(n))
+		key, err := sip.ServerTxKeyMake(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stx := sip.NewServerTx(key, req, &lastConn{}, log)
+		if err := stx.Init(); err != nil {
+			b.Fatal(err)
+		}
+		s.track(stx)
+		g := guardFor(s, req, stx)
+		markAdmitted(g)
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(sip.NewHeader("Contact", "<sip:2001@192.0.2.20:5064>"))
+		if err := g.Respond(res); err != nil {
+			b.Fatal(err)
+		}
+		stx.TerminateGracefully()
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(s.liveTx.Load()), "live_tx")
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(n), "heap_B/call")
+}
+
+// guardFor is the handlers' transaction for req, as handle makes it.
+func guardFor(s *Server, req *sip.Request, stx sip.ServerTransaction) *guardTx {
+	g := newGuardTx(stx)
+	g.keep(req, s.retrans, s.now)
+	return g
 }
