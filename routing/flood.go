@@ -342,7 +342,8 @@ func (g *guardTx) respondFinal(res *sip.Response) error {
 // transaction, which decides a race with the caller's CANCEL (an error
 // then: the 487 went first). A 2xx ends the transaction at once (sipgo's
 // Timer L is 0: timers.go) and leaves its key for Timer L; the key is put
-// before the 2xx goes, so a retransmitted INVITE never finds neither.
+// before the 2xx goes, so a retransmitted INVITE always finds the
+// transaction or the key.
 func (g *guardTx) respondInvite(res *sip.Response) error {
 	if res.StatusCode >= 300 {
 		return g.ServerTransaction.Respond(res) // waits for the ACK (settle)
