@@ -12,7 +12,7 @@ import (
 )
 
 // The retransmission cache lets an answered server transaction end at once
-// (sipgo would keep it, with its parsed request and response, ~10 KB, for
+// (sipgo would keep it, with its parsed request and response, 5-10 KB, for
 // Timer J after a non-INVITE final and Timer L after an INVITE's 2xx) while
 // a retransmission of its request is still answered as the transaction
 // would have answered it (RFC 3261 §17.2.2, RFC 6026 §7.1):
@@ -260,8 +260,7 @@ func txKey(req *sip.Request, method sip.RequestMethod) (rtKey, bool) {
 	if method == sip.ACK {
 		method = sip.INVITE
 	}
-	var b []byte
-	b = make([]byte, 0, len(branch)+len(via.Host)+len(method)+10)
+	b := make([]byte, 0, len(branch)+len(via.Host)+len(method)+10)
 	b = append(b, branch...)
 	b = append(b, 0)
 	b = append(b, via.Host...)
