@@ -2,12 +2,15 @@ package routing
 
 import (
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
 
-// TestTransactionTimers: a Server shortens only the UDP wait timers (D, J);
-// the give-up timers and the 2xx absorption timers keep RFC 3261's values.
+// TestTransactionTimers: a Server shortens only the UDP wait timers (D, J)
+// and sipgo's Timer L (the retransmission cache absorbs a 2xx-answered
+// INVITE's retransmissions for acceptedTimer instead); the give-up timers
+// and the client's 2xx absorption keep RFC 3261's values.
 func TestTransactionTimers(t *testing.T) {
 	testServer(t)
 	for _, tc := range []struct {
@@ -19,7 +22,8 @@ func TestTransactionTimers(t *testing.T) {
 		{"Timer_B", sip.Timer_B, 64 * sip.T1},
 		{"Timer_F", sip.Timer_F, 64 * sip.T1},
 		{"Timer_H", sip.Timer_H, 64 * sip.T1},
-		{"Timer_L", sip.Timer_L, 64 * sip.T1},
+		{"Timer_L", sip.Timer_L, time.Duration(0)},
+		{"acceptedTimer", acceptedTimer, 64 * sip.T1},
 		{"Timer_M", sip.Timer_M, 64 * sip.T1},
 		{"Timer_K", sip.Timer_K, sip.T4},
 	} {
