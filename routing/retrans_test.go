@@ -329,3 +329,102 @@ func TestRetransmittedRegister(t *testing.T) {
 		t.Errorf("another source got %v", got)
 	}
 }
+
+// TestInviteFinals: an admitted INVITE's 2xx ends its transaction and
+// leaves its key (a later 2xx goes straight out); a 2xx that loses to the
+// caller's CANCEL leaves nothing and ends nothing; a non-2xx keeps the
+// transaction until the ACK, then leaves the key that absorbs a stray ACK.
+func TestInviteFinals(t *testing.T) {
+	s := testServer(t)
+	invite := func() (*sip.Request, *siptest.ServerTxRecorder, *guardTx) {
+		req := parseReq(t, reqText("INVITE", "sip:1002@test.example", "<sip:1002@test.example>", ""))
+		rec := siptest.NewServerTxRecorder(req)
+		t.Cleanup(rec.Terminate)
+		g := newGuardTx(rec)
+		g.keep(req, s.retrans, s.now)
+		markAdmitted(g)
+		return req, rec, g
+	}
+	done := func(rec *siptest.ServerTxRecorder, within time.Duration) bool {
+		t := time.NewTimer(within)
+		defer t.Stop()
+		for {
+			select {
+			case <-rec.Done():
+				return true
+			default:
+			}
+			select {
+			case <-rec.Done():
+				return true
+			case <-t.C:
+				return false
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+
+	t.Run("2xx", func(t *testing.T) {
+		req, rec, g := invite()
+		if err := g.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+			t.Fatal(err)
+		}
+		if !done(rec, 0) {
+			t.Error("transaction alive after the 2xx")
+		}
+		k, _ := txKey(req, "")
+		if _, ok := s.retrans.accepted.get(k, s.now()); !ok {
+			t.Error("no key for Timer L")
+		}
+		if err := g.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+			t.Errorf("2xx retransmission: %v", err)
+		}
+		if n := len(rec.Result()); n != 2 {
+			t.Errorf("%d responses sent, want both 2xx", n)
+		}
+	})
+	t.Run("2xx after the caller's CANCEL", func(t *testing.T) {
+		req, rec, g := invite()
+		cancel := parseReq(t, strings.ReplaceAll(strings.Replace(reqText("INVITE", "sip:1002@test.example", "<sip:1002@test.example>", ""),
+			"branch=z9hG4bK-", "branch=x", 1), "INVITE", "CANCEL"))
+		cancel.ReplaceHeader(sip.HeaderClone(req.Via()))
+		if err := rec.Receive(cancel); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err == nil {
+			t.Fatal("a 2xx after the 487 was accepted")
+		}
+		k, _ := txKey(req, "")
+		if _, ok := s.retrans.accepted.get(k, s.now()); ok {
+			t.Error("the lost 2xx left a key")
+		}
+		if g.ended.Load() {
+			t.Error("ended early")
+		}
+	})
+	t.Run("non-2xx until the ACK", func(t *testing.T) {
+		req, rec, g := invite()
+		res := sip.NewResponseFromRequest(req, 486, "Busy Here", nil)
+		if err := g.Respond(res); err != nil {
+			t.Fatal(err)
+		}
+		g.settle()
+		if done(rec, 50*time.Millisecond) {
+			t.Fatal("transaction ended before the ACK")
+		}
+		ackText := strings.Replace(strings.Replace(req.String(), "INVITE sip:", "ACK sip:", 1), "CSeq: 1 INVITE", "CSeq: 1 ACK", 1)
+		ack := parseReq(t, strings.ReplaceAll(ackText, "\r\n", "\n"))
+		ack.ReplaceHeader(sip.HeaderClone(res.To()))
+		if err := rec.Receive(ack); err != nil {
+			t.Fatal(err)
+		}
+		if !done(rec, time.Second) {
+			t.Fatal("transaction alive after the ACK (sipgo would keep it for Timer I)")
+		}
+		stray := siptest.NewServerTxRecorder(ack)
+		t.Cleanup(stray.Terminate)
+		if !s.retransmission(ack, stray) {
+			t.Error("a stray ACK retransmission was not absorbed")
+		}
+	})
+}
