@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,7 +63,18 @@ func parseRaw(tb testing.TB, text string) *sip.Request {
 // BenchmarkRegisterDigest is one registration as a phone makes it: REGISTER,
 // 401 challenge, REGISTER with credentials, 200 (parsing both requests).
 func BenchmarkRegisterDigest(b *testing.B) {
-	s := testServer(b)
+	// One source sends every request: its budget must not run out, and
+	// captureTx never terminates, so the transaction cap must not be
+	// reached either (the bench measures the registration). The clock
+	// moves on a microsecond per reading: on a frozen one every nonce has
+	// the same issue time, and once the nonce table evicts one, all later
+	// ones look as old as it (stale).
+	var tick atomic.Int64
+	s := testServer(b, func(o *Options) {
+		o.Flood.Rate, o.Flood.Burst, o.Flood.MaxTransactions = 1e9, 1<<30, 1<<30
+		base := o.Now()
+		o.Now = func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Microsecond) }
+	})
 	pw, err := s.opts.Store.Credential("alice", "1001")
 	if err != nil {
 		b.Fatal(err)

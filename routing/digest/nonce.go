@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"net/netip"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ const (
 	nonceRandLen = 8
 	nonceMACLen  = 16
 	nonceRawLen  = 8 + nonceRandLen + nonceMACLen
+	nonceEncLen  = (nonceRawLen*8 + 5) / 6 // unpadded base64
 )
 
 // nonceCheck is the verdict on a nonce presented in credentials.
@@ -37,9 +39,10 @@ const (
 // nonces issues and verifies nonces and tracks nonce-count (nc) use per nonce
 // so a captured Authorization cannot be replayed.
 type nonces struct {
-	key []byte
-	ttl time.Duration
-	max int // tracked nonces at most
+	key  []byte
+	ttl  time.Duration
+	max  int       // tracked nonces at most
+	macs sync.Pool // hmac-sha256 under key, reset before each use
 
 	mu        sync.Mutex
 	seen      map[string]*ncWindow
@@ -62,7 +65,11 @@ func newNonces(ttl time.Duration, max int) (*nonces, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	return &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]*ncWindow)}, nil
+	n := &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]*ncWindow)}
+	// Keying an HMAC hashes the key into its pads: a pooled instance keeps
+	// them, and Reset brings it back to that keyed state.
+	n.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return n, nil
 }
 
 // issue returns a new nonce for src stamped with now.
@@ -70,27 +77,41 @@ func (n *nonces) issue(src netip.Addr, now time.Time) string {
 	var raw [nonceRawLen]byte
 	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixNano()))
 	_, _ = rand.Read(raw[8 : 8+nonceRandLen]) // crypto/rand never fails on Linux (Go ≥1.24 panics instead)
-	copy(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen], src))
+	mac := n.mac(raw[:8+nonceRandLen], src)
+	copy(raw[8+nonceRandLen:], mac[:nonceMACLen])
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-func (n *nonces) mac(b []byte, src netip.Addr) []byte {
-	m := hmac.New(sha256.New, n.key)
+// mac is the HMAC of b and src; the nonce carries its first nonceMACLen
+// bytes.
+func (n *nonces) mac(b []byte, src netip.Addr) [sha256.Size]byte {
+	m := n.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(b)
 	a := src.Unmap().As16() // the zero Addr hashes as ::, which no request comes from
 	m.Write(a[:])
-	return m.Sum(nil)[:nonceMACLen]
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	n.macs.Put(m)
+	return sum
 }
 
 // issuedAt reports when a nonce of ours was issued for src; ok is false for
 // anything that is not (garbage, forged, issued to another address, or
 // signed by a previous process).
 func (n *nonces) issuedAt(nonce string, src netip.Addr) (time.Time, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(raw) != nonceRawLen {
+	// Decoded on the stack: a nonce of ours has exactly this length.
+	var enc [nonceEncLen]byte
+	var raw [nonceRawLen + 2]byte // room for what a malformed tail could decode to
+	if len(nonce) != nonceEncLen {
 		return time.Time{}, false
 	}
-	if !hmac.Equal(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen], src)) {
+	copy(enc[:], nonce)
+	if m, err := base64.RawURLEncoding.Decode(raw[:], enc[:]); err != nil || m != nonceRawLen {
+		return time.Time{}, false
+	}
+	mac := n.mac(raw[:8+nonceRandLen], src)
+	if !hmac.Equal(raw[8+nonceRandLen:nonceRawLen], mac[:nonceMACLen]) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8]))), true
