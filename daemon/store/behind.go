@@ -23,9 +23,9 @@ import (
 // Tuning of the queue.
 const (
 	defaultFlushEvery = 200 * time.Millisecond
-	flushAt           = 1024    // queued writes that trigger an early flush
-	maxQueued         = 1 << 16 // beyond it (a wedged disk) writes are dropped and counted
-	maxKeptArena      = 1 << 20 // flush buffer kept between flushes, bytes
+	flushAt           = 1024      // queued writes that trigger an early flush
+	maxQueued         = 1 << 16   // beyond it (a wedged disk) writes are dropped and counted
+	maxKeptArena      = 256 << 10 // flush buffer kept between flushes, bytes
 )
 
 // behindOp is one queued write, applied inside the flush transaction. It
@@ -189,7 +189,7 @@ func (b *behind) flush(db *DB) error {
 	} else {
 		b.arena = nil
 	}
-	if cap(ops) <= flushAt*4 {
+	if cap(ops) <= flushAt {
 		clear(ops) // let go of the strings
 		b.mu.Lock()
 		b.spare = ops[:0]

@@ -226,7 +226,11 @@ func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Add
 // when there are none or they are unparsable (either way a plain
 // challenge).
 func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
-	for _, h := range req.GetHeaders(credentialsHeader(req.Method)) {
+	name := credentialsHeader(req.Method)
+	for _, h := range req.Headers() { // GetHeaders lowercases every header's name
+		if !strings.EqualFold(h.Name(), name) {
+			continue
+		}
 		v := strings.TrimSpace(h.Value())
 		if !digest.IsDigest(v) {
 			continue

@@ -72,6 +72,10 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 		if rerr != nil {
 			return Request{}, rerr
 		}
+		// Copied: as substrings they would keep the whole Contact line
+		// alive for as long as the binding lives.
+		instanceID := strings.Clone(strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`))
+		regID := strings.Clone(c.Params.GetOr("reg-id", ""))
 		b := store.Binding{
 			User:       user,
 			Contact:    c.Address.String(),
@@ -79,8 +83,8 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 			Transport:  strings.ToUpper(req.Transport()),
 			CallID:     callID,
 			CSeq:       cseq,
-			InstanceID: strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`),
-			RegID:      c.Params.GetOr("reg-id", ""),
+			InstanceID: instanceID,
+			RegID:      regID,
 			UserAgent:  ua,
 			Expires:    now.Add(time.Duration(exp) * time.Second),
 			Updated:    now,
