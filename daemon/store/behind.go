@@ -23,9 +23,9 @@ import (
 // Tuning of the queue.
 const (
 	defaultFlushEvery = 200 * time.Millisecond
-	flushAt           = 1024      // queued writes that trigger an early flush
-	maxQueued         = 1 << 16   // beyond it (a wedged disk) writes are dropped and counted
-	maxKeptArena      = 256 << 10 // flush buffer kept between flushes, bytes
+	flushAt           = 1024     // queued writes that trigger an early flush
+	maxQueued         = 1 << 16  // beyond it (a wedged disk) writes are dropped and counted
+	arenaChunk        = 64 << 10 // flush buffer for keys and values, bytes at a time
 )
 
 // behindOp is one queued write, applied inside the flush transaction. It
@@ -63,8 +63,9 @@ func (op *behindOp) what() string {
 }
 
 // apply does the write in tx. arena holds the keys and values written:
-// bbolt needs them until the transaction ends, and one growing buffer per
-// flush costs a few allocations instead of two per binding.
+// bbolt needs them until the transaction ends, and carving them from
+// chunks costs an allocation per arenaChunk bytes instead of two per
+// binding.
 func (op *behindOp) apply(db *DB, tx *bolt.Tx, arena *[]byte) error {
 	if op.kind == opHistory {
 		return db.appendHistoryTx(tx, op.user, *op.hist)
@@ -75,6 +76,14 @@ func (op *behindOp) apply(db *DB, tx *bolt.Tx, arena *[]byte) error {
 	}
 	switch op.kind {
 	case opPutBinding:
+		bd := &op.bd
+		need := 2*(len(bd.User)+len(bd.Contact)) + len(bd.Source) + len(bd.Transport) + len(bd.CallID) +
+			len(bd.InstanceID) + len(bd.RegID) + len(bd.UserAgent) + 256
+		if cap(*arena)-len(*arena) < need {
+			// A new chunk rather than growing: what was put from the old
+			// one stays where bbolt points to, and nothing is copied.
+			*arena = make([]byte, 0, max(arenaChunk, need))
+		}
 		start := len(*arena)
 		*arena = append(append(append(*arena, op.bd.User...), 0), op.bd.Contact...)
 		mid := len(*arena)
@@ -97,7 +106,7 @@ type behind struct {
 	spare   []behindOp // the last flush's slice, emptied, for the next queue
 	dropped uint64
 	closed  bool
-	arena   []byte // flush's buffer of keys and values (under flushMu)
+	arena   []byte // flush's last chunk for keys and values (under flushMu)
 
 	flushMu sync.Mutex // one flush at a time, in queue order
 	kick    chan struct{}
@@ -183,13 +192,11 @@ func (b *behind) flush(db *DB) error {
 		}
 		return nil
 	})
-	// Keep the buffers for the next flush unless one burst made them big.
-	if cap(arena) <= maxKeptArena {
-		b.arena = arena[:0]
-	} else {
-		b.arena = nil
-	}
-	if cap(ops) <= flushAt {
+	// Keep the last chunk and the queue's slice for the next flush (the
+	// transaction is over: bbolt no longer points into them), unless a
+	// burst made the slice big.
+	b.arena = arena[:0]
+	if cap(ops) <= 2*flushAt {
 		clear(ops) // let go of the strings
 		b.mu.Lock()
 		b.spare = ops[:0]
