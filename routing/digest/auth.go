@@ -227,8 +227,8 @@ func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Add
 // challenge).
 func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
 	name := credentialsHeader(req.Method)
-	for _, h := range req.Headers() { // GetHeaders lowercases every header's name
-		if !strings.EqualFold(h.Name(), name) {
+	for _, h := range req.Headers() { // GetHeaders lowercases every header's name, allocating
+		if !asciiEqualFold(h.Name(), name) {
 			continue
 		}
 		v := strings.TrimSpace(h.Value())
@@ -322,4 +322,25 @@ func (a *Authenticator) Challenge(req *sip.Request, src netip.Addr, stale bool, 
 		res.AppendHeader(sip.NewHeader(header, t.head+nonce+t.tail))
 	}
 	return res
+}
+
+// asciiEqualFold compares header names as sipgo does: ASCII letters
+// without case, nothing else folded.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -309,3 +309,22 @@ func TestChallengeTextMatchesLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsHeaderAnyCase: credentials are found under any ASCII case
+// of the header's name, and only under the method's header.
+func TestCredentialsHeaderAnyCase(t *testing.T) {
+	a := testAuth(t)
+	cred := `Digest username="1001", realm="test.example", nonce="n", uri="sip:test.example", response="0"`
+	for _, tc := range []struct {
+		header string
+		want   string
+	}{{"Authorization", "1001"}, {"authorization", "1001"}, {"AUTHORIZATION", "1001"}, {"Proxy-Authorization", ""}, {"Authorizatioň", ""}} {
+		text := strings.Replace(registerText, "Content-Length: 0", tc.header+": "+cred+"\nContent-Length: 0", 1)
+		if got := a.Credentials(parseReq(t, text)).Username(); got != tc.want {
+			t.Errorf("%s: username %q, want %q", tc.header, got, tc.want)
+		}
+	}
+	if !asciiEqualFold("Proxy-Authorization", "proxy-AUTHORIZATION") || asciiEqualFold("ſ", "s") || asciiEqualFold("a", "ab") {
+		t.Error("asciiEqualFold folds the wrong things")
+	}
+}

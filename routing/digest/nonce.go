@@ -68,7 +68,7 @@ func newNonces(ttl time.Duration, max int) (*nonces, error) {
 	n := &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]ncWindow)}
 	// Keying an HMAC hashes the key into its pads: a pooled instance keeps
 	// them, and Reset brings it back to that keyed state.
-	n.macs.New = func() any { return hmac.New(sha256.New, key) }
+	n.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return n, nil
 }
 
@@ -85,15 +85,21 @@ func (n *nonces) issue(src netip.Addr, now time.Time) string {
 // mac is the HMAC of b and src; the nonce carries its first nonceMACLen
 // bytes.
 func (n *nonces) mac(b []byte, src netip.Addr) [sha256.Size]byte {
-	m := n.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(b)
+	m := n.macs.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(b)
 	a := src.Unmap().As16() // the zero Addr hashes as ::, which no request comes from
-	m.Write(a[:])
-	var sum [sha256.Size]byte
-	m.Sum(sum[:0])
+	m.h.Write(a[:])
+	m.h.Sum(m.sum[:0]) // into the pooled buffer: a local one would escape through the interface
+	sum := m.sum
 	n.macs.Put(m)
 	return sum
+}
+
+// macState is a pooled keyed HMAC and the buffer its sum goes to.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // issuedAt reports when a nonce of ours was issued for src; ok is false for

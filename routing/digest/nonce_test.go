@@ -135,3 +135,17 @@ func TestNonceMACPooled(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNonceIssueCheck is one challenge's nonce issued and checked.
+func BenchmarkNonceIssueCheck(b *testing.B) {
+	n, err := newNonces(5*time.Minute, 16384)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := n.issuedAt(n.issue(phoneIP, t0), phoneIP); !ok {
+			b.Fatal("own nonce refused")
+		}
+	}
+}

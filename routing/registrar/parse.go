@@ -52,11 +52,16 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 	if h := req.CSeq(); h != nil {
 		cseq = h.SeqNo
 	}
-	if h := req.GetHeader("User-Agent"); h != nil {
-		ua = h.Value()
+	var contacts []sip.Header
+	for _, h := range req.Headers() {
+		switch {
+		case nameIs(h, "contact"):
+			contacts = append(contacts, h)
+		case ua == "" && nameIs(h, "user-agent"):
+			ua = h.Value()
+		}
 	}
 	var out Request
-	contacts := req.GetHeaders("Contact")
 	for _, h := range contacts {
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
@@ -129,7 +134,13 @@ func contactExpires(c *sip.ContactHeader, hdrExp int, hasHdr bool, minExp, maxEx
 // ExpiresHeader reads a request's Expires header (delta-seconds only);
 // SUBSCRIBE reads its expiry the same way.
 func ExpiresHeader(req *sip.Request) (int, bool, error) {
-	h := req.GetHeader("Expires")
+	var h sip.Header
+	for _, x := range req.Headers() {
+		if nameIs(x, "expires") {
+			h = x
+			break
+		}
+	}
 	if h == nil {
 		return 0, false, nil
 	}
@@ -208,4 +219,24 @@ func safeParam(v string) bool {
 	return !strings.ContainsFunc(v, func(r rune) bool {
 		return r < 0x21 || r == 0x7f || strings.ContainsRune(`";,\`, r)
 	})
+}
+
+// nameIs reports whether h is named lower (given in lower case), ignoring
+// ASCII case as sipgo's GetHeader does; GetHeader lowercases every header
+// name of the message, allocating, on each call.
+func nameIs(h sip.Header, lower string) bool {
+	n := h.Name()
+	if len(n) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

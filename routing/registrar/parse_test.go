@@ -284,3 +284,31 @@ func FuzzOKContact(f *testing.F) {
 		}
 	})
 }
+
+// TestParseHeaderNamesAnyCase: Contact, Expires and User-Agent are found
+// whatever the case of their names (ASCII only, as sipgo compares them).
+func TestParseHeaderNamesAnyCase(t *testing.T) {
+	text := strings.NewReplacer("Contact: <sip:1001@192.0.2.10:5062>", "contact: <sip:1001@192.0.2.10:5062>\nCONTACT: <sip:1001@192.0.2.10:5064>",
+		"Expires: 300", "EXPIRES: 120\nuser-AGENT: Desk 1\nUser-Agent: second").Replace(registerText)
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	p, rerr := Parse(parseReq(t, text), "alice", nil, 60, 3600, now)
+	if rerr != nil {
+		t.Fatalf("refused: %+v", rerr)
+	}
+	if len(p.Changes) != 2 {
+		t.Fatalf("%d changes, want 2", len(p.Changes))
+	}
+	for _, c := range p.Changes {
+		if !c.Expires.Equal(now.Add(120*time.Second)) || c.UserAgent != "Desk 1" {
+			t.Errorf("change %+v: want expiry in 120 s and the first User-Agent", c)
+		}
+	}
+	for _, tc := range []struct {
+		name, lower string
+		want        bool
+	}{{"Expires", "expires", true}, {"EXPIRES", "expires", true}, {"Expireſ", "expires", false}, {"Expire", "expires", false}, {"Expires2", "expires", false}} {
+		if got := nameIs(sip.NewHeader(tc.name, "1"), tc.lower); got != tc.want {
+			t.Errorf("nameIs(%q, %q) = %v", tc.name, tc.lower, got)
+		}
+	}
+}
