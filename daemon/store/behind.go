@@ -194,9 +194,9 @@ func (b *behind) flush(db *DB) error {
 	})
 	// Keep the last chunk and the queue's slice for the next flush (the
 	// transaction is over: bbolt no longer points into them), unless a
-	// burst made the slice big.
+	// burst made the slice big (kept up to 1536 ops, about 330 KB).
 	b.arena = arena[:0]
-	if cap(ops) <= 2*flushAt {
+	if cap(ops) <= flushAt*3/2 {
 		clear(ops) // let go of the strings
 		b.mu.Lock()
 		b.spare = ops[:0]
