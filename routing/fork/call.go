@@ -36,10 +36,6 @@ type leg struct {
 	ct   sip.ClientTransaction
 	res  *sip.Response // final response ≥300, kept for §16.7
 	rang bool          // EventRinging emitted
-
-	mu      sync.Mutex   // guards what the retransmission hook reads
-	relayed bool         // our 2xx went upstream: relay its retransmissions
-	ack     *sip.Request // its 2xx lost: ACK its retransmissions again
 }
 
 // legEvent is what a leg's watcher reports: a response, or res == nil

@@ -48,7 +48,6 @@ func (c *call) startLeg(t target) {
 		c.branchEnded(i)
 		return
 	}
-	l.ct.OnRetransmission(func(r *sip.Response) { c.retransmission(l, r) })
 	c.watchers.Add(1)
 	go c.watch(i, l.ct)
 }
@@ -141,19 +140,14 @@ func (c *call) apply(i int, res *sip.Response, v verdict) {
 // won the race inside sipgo) the 2xx cannot go up: ACK and BYE it.
 func (c *call) answer(i int, res *sip.Response) {
 	l := c.legs[i]
-	l.mu.Lock()
-	l.relayed = true
-	l.mu.Unlock()
 	if err := c.tx.Respond(c.upstream(res)); err != nil {
 		c.log.Info("answer not relayed, caller gone", "user", l.branch.User, "error", err)
-		l.mu.Lock()
-		l.relayed = false
-		l.mu.Unlock()
 		c.agg.answerLost()
 		c.ackBye(i, res)
 		c.decided()
 		return
 	}
+	c.retain(res, record{up: &upstreamTo{from: c.callerFrom(), dest: c.req.Source(), transport: c.req.Transport()}})
 	c.out.Answered = l.branch
 	c.e.emit(Event{Kind: EventAnswered, CallID: c.id, Branch: l.branch, Status: res.StatusCode, ToTag: toTag(res)})
 	c.decided()
@@ -175,22 +169,26 @@ func (c *call) upstream(res *sip.Response) *sip.Response {
 	return o
 }
 
-// retransmission runs on sipgo's goroutine for each 2xx retransmission of
-// a leg (RFC 6026): relay the winner's, re-ACK a lost one's.
-func (c *call) retransmission(l *leg, r *sip.Response) {
-	l.mu.Lock()
-	relayed, ack := l.relayed, l.ack
-	l.mu.Unlock()
-	switch {
-	case relayed:
-		if err := c.tx.Respond(c.upstream(r)); err != nil {
-			c.log.Debug("2xx retransmission not relayed", "error", err)
-		}
-	case ack != nil:
-		if err := c.e.cli.WriteRequest(ack.Clone(), keep); err != nil {
-			c.log.Debug("ACK not resent", "error", err)
-		}
+// retain keeps rec for the Accepted state of the branch transaction res
+// answers (RFC 6026: 64·T1), which was released at its 2xx (clienttx.go).
+func (c *call) retain(res *sip.Response, rec record) {
+	key, err := sip.ClientTxKeyMake(res)
+	if err != nil {
+		return
 	}
+	if !c.e.accepted.put(key, rec) {
+		c.log.Debug("2xx record not kept: table full")
+	}
+}
+
+// callerFrom is a copy of the caller's From, for upstream responses.
+func (c *call) callerFrom() *sip.FromHeader {
+	f := c.req.From()
+	if f == nil {
+		return nil
+	}
+	h, _ := sip.HeaderClone(f).(*sip.FromHeader)
+	return h
 }
 
 // keep is a client request option that changes nothing: the request is
