@@ -127,7 +127,7 @@ func (e *Executor) HandleResponse(res *sip.Response) bool {
 		if !ok {
 			return false
 		}
-		if _, err := rec.w.WriteTo(rec.ack, rec.to); err != nil {
+		if _, err := rec.w.WriteTo(rec.ack, net.UDPAddrFromAddrPort(rec.to)); err != nil {
 			e.log.Debug("ACK not resent", "call_id", callIDOf(res), "error", err)
 		}
 		return true
@@ -189,7 +189,7 @@ type ackConn struct {
 
 	mu  sync.Mutex
 	ack []byte
-	to  *net.UDPAddr
+	to  netip.AddrPort
 	w   packetWriter
 }
 
@@ -206,17 +206,21 @@ func (c *ackConn) WriteMsg(msg sip.Message) error {
 		// an address (a host name) is left to sipgo to resolve.
 		return c.Connection.WriteMsg(msg)
 	}
-	var buf bytes.Buffer
-	req.StringWrite(&buf)
-	to := net.UDPAddrFromAddrPort(ap)
-	if _, err := w.WriteTo(buf.Bytes(), to); err != nil {
+	buf := ackBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	req.StringWrite(buf)
+	ack := bytes.Clone(buf.Bytes()) // exact size: it is kept for the wait timer
+	ackBufs.Put(buf)
+	if _, err := w.WriteTo(ack, net.UDPAddrFromAddrPort(ap)); err != nil {
 		return fmt.Errorf("write ACK to %s: %w", c.dest, err)
 	}
 	c.mu.Lock()
-	c.ack, c.to, c.w = buf.Bytes(), to, w
+	c.ack, c.to, c.w = ack, ap, w
 	c.mu.Unlock()
 	return nil
 }
+
+var ackBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // record is what the transaction leaves behind once its ACK went out over
 // UDP; false when nothing needs keeping.

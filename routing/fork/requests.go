@@ -26,9 +26,7 @@ func (c *call) sendCancel(i int) {
 	case whyAnswered:
 		reason = reasonElsewhere // the phone must not log a missed call
 	case whyCaller:
-		c.reasonMu.Lock()
-		reason = c.reason // pass on an upstream fork's Reason
-		c.reasonMu.Unlock()
+		reason = c.cancelled.why() // pass on an upstream fork's Reason
 		if !safeHeader(reason) || reason == "" {
 			reason = reasonCaller
 		}

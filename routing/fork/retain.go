@@ -2,6 +2,7 @@ package fork
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -43,11 +44,11 @@ type packetWriter interface {
 // record is what one released transaction left behind; exactly one of
 // ack, ack2xx and up is set.
 type record struct {
-	ack    []byte       // the non-2xx ACK as sent (UDP): written again as is
-	to     *net.UDPAddr // where ack went
-	w      packetWriter // and from which socket
-	ack2xx *sip.Request // the ACK of a 2xx that did not go upstream
-	up     *upstreamTo  // the 2xx went upstream: relay its retransmissions
+	ack    []byte         // the non-2xx ACK as sent (UDP): written again as is
+	to     netip.AddrPort // where ack went
+	w      packetWriter   // and from which socket
+	ack2xx *sip.Request   // the ACK of a 2xx that did not go upstream
+	up     *upstreamTo    // the 2xx went upstream: relay its retransmissions
 }
 
 // upstreamTo is where the answering branch's 2xx retransmissions go: to
