@@ -31,13 +31,7 @@ import (
 // Executor's record stores (retain.go).
 type txTable struct {
 	mu sync.Mutex
-	m  map[string]branchTx
-}
-
-// branchTx is one live branch INVITE transaction and its connection.
-type branchTx struct {
-	tx   *sip.ClientTx
-	conn *ackConn
+	m  map[string]*sip.ClientTx
 }
 
 // inviteTransaction sends req (complete: Via, Record-Route, destination
@@ -56,7 +50,8 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 	if err != nil {
 		return nil, fmt.Errorf("connection for %s: %w", req.Destination(), err)
 	}
-	ac := &ackConn{Connection: conn, dest: req.Destination(), udp: !sip.IsReliable(req.Transport())}
+	ac := &ackConn{Connection: conn, dest: req.Destination(), udp: !sip.IsReliable(req.Transport()),
+		key: key, keep: e.completed}
 	tx := sip.NewClientTx(key, req, ac, e.log)
 	e.txs.mu.Lock()
 	if _, dup := e.txs.m[key]; dup {
@@ -65,13 +60,13 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 		return nil, fmt.Errorf("client transaction %q already exists", key)
 	}
 	if e.txs.m == nil {
-		e.txs.m = make(map[string]branchTx)
+		e.txs.m = make(map[string]*sip.ClientTx)
 	}
-	e.txs.m[key] = branchTx{tx, ac}
+	e.txs.m[key] = tx
 	e.txs.mu.Unlock()
 	tx.OnTerminate(func(key string, _ error) {
 		e.txs.mu.Lock()
-		if e.txs.m[key].tx == tx {
+		if e.txs.m[key] == tx {
 			delete(e.txs.m, key)
 		}
 		e.txs.mu.Unlock()
@@ -102,20 +97,15 @@ func (e *Executor) HandleResponse(res *sip.Response) bool {
 	}
 	final := res.StatusCode >= 200
 	e.txs.mu.Lock()
-	b, ok := e.txs.m[key]
+	tx, ok := e.txs.m[key]
 	if ok && final {
 		delete(e.txs.m, key)
 	}
 	e.txs.mu.Unlock()
 	if ok {
-		b.tx.Receive(res)
+		tx.Receive(res) // a non-2xx is ACKed and its record kept inside (ackConn)
 		if final {
-			if res.StatusCode >= 300 {
-				if rec, ok := b.conn.record(); ok {
-					e.completed.put(key, rec)
-				}
-			}
-			b.tx.Terminate()
+			tx.Terminate()
 		}
 		return true
 	}
@@ -179,18 +169,16 @@ func (e *Executor) Retained() int {
 // ackConn is a branch transaction's connection. It sends the ACK of a
 // non-2xx final response with the INVITE's top Via only (RFC 3261
 // §17.1.1.3; sipgo's copies every Via, and a proxy's INVITE carries the
-// caller's below ours) and, over UDP, keeps the bytes it sent so that the
-// transaction can be released while a retransmitted final response still
-// gets the same ACK. Everything else passes unchanged.
+// caller's below ours) and, over UDP, keeps the bytes it sent as the
+// transaction's record before the response is even passed up, so that
+// the transaction can be released while a retransmitted final response
+// still gets the same ACK. Everything else passes unchanged.
 type ackConn struct {
 	sip.Connection
 	dest string // where the INVITE went, "ip:port"
 	udp  bool
-
-	mu  sync.Mutex
-	ack []byte
-	to  netip.AddrPort
-	w   packetWriter
+	key  string // the transaction's
+	keep *store // where its record goes
 }
 
 func (c *ackConn) WriteMsg(msg sip.Message) error {
@@ -201,7 +189,7 @@ func (c *ackConn) WriteMsg(msg sip.Message) error {
 	topViaOnly(req)
 	w, isPacket := c.Connection.(packetWriter)
 	ap, err := netip.ParseAddrPort(c.dest)
-	if !c.udp || !isPacket || err != nil {
+	if !c.udp || !isPacket || err != nil || c.keep == nil {
 		// Reliable transports need no record; a destination that is not
 		// an address (a host name) is left to sipgo to resolve.
 		return c.Connection.WriteMsg(msg)
@@ -211,27 +199,16 @@ func (c *ackConn) WriteMsg(msg sip.Message) error {
 	req.StringWrite(buf)
 	ack := bytes.Clone(buf.Bytes()) // exact size: it is kept for the wait timer
 	ackBufs.Put(buf)
+	// The record first: the phone may retransmit its final the moment it
+	// sees this ACK (if an earlier copy of the final crossed it).
+	c.keep.put(c.key, record{ack: ack, to: ap, w: w})
 	if _, err := w.WriteTo(ack, net.UDPAddrFromAddrPort(ap)); err != nil {
 		return fmt.Errorf("write ACK to %s: %w", c.dest, err)
 	}
-	c.mu.Lock()
-	c.ack, c.to, c.w = ack, ap, w
-	c.mu.Unlock()
 	return nil
 }
 
 var ackBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// record is what the transaction leaves behind once its ACK went out over
-// UDP; false when nothing needs keeping.
-func (c *ackConn) record() (record, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ack == nil {
-		return record{}, false
-	}
-	return record{ack: c.ack, to: c.to, w: c.w}, true
-}
 
 // topViaOnly removes every Via of r but the first.
 func topViaOnly(r *sip.Request) {

@@ -259,3 +259,85 @@ func clientGoroutines() (int, string) {
 	}
 	return n, strings.Join(kept, "\n\n")
 }
+
+// fakeConn is a sip.Connection that records what is written through it;
+// packet also gives it WriteTo, as sipgo's UDP connections have.
+type fakeConn struct {
+	msgs    []sip.Message
+	packets [][]byte
+	to      []net.Addr
+}
+
+func (f *fakeConn) LocalAddr() net.Addr          { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5060} }
+func (f *fakeConn) WriteMsg(m sip.Message) error { f.msgs = append(f.msgs, m); return nil }
+func (f *fakeConn) Ref(int) int                  { return 1 }
+func (f *fakeConn) TryClose() (int, error)       { return 0, nil }
+func (f *fakeConn) Close() error                 { return nil }
+func (f *packetConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	f.packets, f.to = append(f.packets, append([]byte(nil), b...)), append(f.to, a)
+	return len(b), nil
+}
+
+type packetConn struct{ fakeConn }
+
+// TestACKConn: the ACK of a non-2xx leaves with the INVITE's top Via only
+// on every transport; over UDP to an address its bytes are kept under the
+// transaction key, over TCP (or to a host name, left to sipgo) nothing is.
+func TestACKConn(t *testing.T) {
+	ack := func() *sip.Request {
+		r := sip.NewRequest(sip.ACK, sip.Uri{Scheme: "sip", User: "p", Host: "127.0.0.1", Port: 5070})
+		r.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-ours"))
+		r.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-caller"))
+		r.AppendHeader(sip.NewHeader("Call-ID", "ackconn@test"))
+		return r
+	}
+	tests := []struct {
+		name   string
+		udp    bool
+		packet bool
+		dest   string
+		kept   bool
+	}{
+		{"udp to an address", true, true, "127.0.0.1:5070", true},
+		{"tcp", false, false, "127.0.0.1:5070", false},
+		{"udp to a host name", true, true, "phone.test:5070", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var pc packetConn
+			var conn sip.Connection = &pc.fakeConn
+			if tc.packet {
+				conn = &pc
+			}
+			st := newStore(5 * time.Second)
+			c := &ackConn{Connection: conn, dest: tc.dest, udp: tc.udp, key: "z9hG4bK-ours__INVITE", keep: st}
+			if err := c.WriteMsg(ack()); err != nil {
+				t.Fatal(err)
+			}
+			var wire string
+			switch {
+			case len(pc.packets) == 1 && len(pc.msgs) == 0:
+				wire = string(pc.packets[0])
+			case len(pc.msgs) == 1 && len(pc.packets) == 0:
+				wire = pc.msgs[0].String()
+			default:
+				t.Fatalf("%d messages and %d packets written, want one", len(pc.msgs), len(pc.packets))
+			}
+			if n := strings.Count(wire, "Via:"); n != 1 || !strings.Contains(wire, "z9hG4bK-ours") {
+				t.Errorf("ACK on the wire has %d Via, want ours alone:\n%s", n, wire)
+			}
+			rec, ok := st.get("z9hG4bK-ours__INVITE")
+			if ok != tc.kept {
+				t.Fatalf("record kept = %v, want %v", ok, tc.kept)
+			}
+			if ok && (string(rec.ack) != wire || rec.to.String() != tc.dest) {
+				t.Errorf("record = %q to %v, want the ACK as sent to %s", rec.ack, rec.to, tc.dest)
+			}
+			// A non-ACK passes through untouched.
+			inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", Host: "127.0.0.1"})
+			if err := c.WriteMsg(inv); err != nil || len(pc.msgs) == 0 || pc.msgs[len(pc.msgs)-1] != inv {
+				t.Errorf("INVITE not passed to the connection as is")
+			}
+		})
+	}
+}
