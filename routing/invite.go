@@ -182,7 +182,7 @@ func (s *Server) execute(req *sip.Request, tx sip.ServerTransaction, fwd *sip.Re
 		return
 	}
 	defer release()
-	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan.String())
+	s.log.Info("call", "call_id", id, "caller", call.Caller, "target", call.Target.Number, "plan", plan) // formatted only when info is logged
 	s.calls.start(id, fromUser(req), req.Recipient.User, s.now())
 	s.notifyLines(s.lines.start(s.lineCallOf(req, call, rec), s.now()))
 	s.scaCallStart(req, call, rec)

@@ -80,6 +80,7 @@ func (t *lineTable) event(ev fork.Event, branchExt string, now time.Time) []stri
 		return nil
 	}
 	other := branchExt != "" && branchExt != c.targetExt && !slices.Contains(c.callerExt, branchExt)
+	state, toTag := c.state, c.toTag
 	switch ev.Kind {
 	case fork.EventRinging:
 		if c.state == events.StateTrying {
@@ -89,6 +90,16 @@ func (t *lineTable) event(ev fork.Event, branchExt string, now time.Time) []stri
 		if other {
 			c.ringing[branchExt]++
 			c.rung[branchExt] = true
+		}
+		// A department rings every operator: only the branch's own
+		// extension changes, unless the call's state or tags did (then
+		// every view does). Returning every extension here made a 25-way
+		// fork schedule 25 × 25 notifications.
+		if c.state == state && c.toTag == toTag {
+			if other {
+				return []string{branchExt}
+			}
+			return nil
 		}
 	case fork.EventAnswered:
 		c.state, c.answered = events.StateConfirmed, now
@@ -100,7 +111,9 @@ func (t *lineTable) event(ev fork.Event, branchExt string, now time.Time) []stri
 	case fork.EventBranchEnded:
 		if other && c.ringing[branchExt] > 0 {
 			c.ringing[branchExt]--
+			return []string{branchExt} // its own view only
 		}
+		return nil
 	case fork.EventEnded:
 		if ev.Outcome.Result == fork.ResultAnswered {
 			return nil // it goes on until the BYE

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,15 +67,41 @@ func TestLineTable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lt := newLineTable()
 			lt.start(call(tt.target), t0)
+			// Every extension whose rendered dialogs change in a step must
+			// be among those the step returns (they get a NOTIFY).
+			exts := []string{"1002", tt.target}
 			for _, st := range tt.steps {
-				if st.kind == 0 {
-					lt.end("c1", "", t0)
-					continue
+				if st.ext != "" {
+					exts = append(exts, st.ext)
 				}
-				ev := fork.Event{Kind: st.kind, CallID: "c1", Status: st.status, ToTag: st.toTag,
-					Branch:  ringplan.Branch{User: "u" + st.ext},
-					Outcome: fork.Outcome{Result: st.result, Status: st.status, Cancelled: st.cancel}}
-				lt.event(ev, st.ext, t0)
+			}
+			views := func() map[string]string {
+				m := map[string]string{}
+				for _, ext := range exts {
+					b, err := json.Marshal(lt.dialogs(ext, "hq", true))
+					if err != nil {
+						t.Fatal(err)
+					}
+					m[ext] = string(b)
+				}
+				return m
+			}
+			for n, st := range tt.steps {
+				before := views()
+				var changed []string
+				if st.kind == 0 {
+					changed = lt.end("c1", "", t0)
+				} else {
+					ev := fork.Event{Kind: st.kind, CallID: "c1", Status: st.status, ToTag: st.toTag,
+						Branch:  ringplan.Branch{User: "u" + st.ext},
+						Outcome: fork.Outcome{Result: st.result, Status: st.status, Cancelled: st.cancel}}
+					changed = lt.event(ev, st.ext, t0)
+				}
+				for ext, v := range views() {
+					if v != before[ext] && !slices.Contains(changed, ext) {
+						t.Errorf("step %d changed extension %s's dialogs but returned only %v", n, ext, changed)
+					}
+				}
 			}
 			for ext, want := range tt.want {
 				var got []string
@@ -131,5 +158,34 @@ func TestLineDialogDetail(t *testing.T) {
 	}
 	if n := len(lt.dialogs("1010", "hq", true)); n != 0 {
 		t.Errorf("%d dialogs after the sweep", n)
+	}
+}
+
+// TestLineEventNotifiesOnlyTheBranch: in a 25-operator department each
+// operator's ringing and end concern that operator's lamp alone; only the
+// call's own changes (first ring, answer, end) concern every extension.
+func TestLineEventNotifiesOnlyTheBranch(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	lt := newLineTable()
+	lt.start(lineCall{callID: "c1", callerExt: []string{"1999"}, targetExt: "2000"}, t0)
+	total := 0
+	for i := range 25 {
+		ext := strconv.Itoa(1001 + i)
+		got := lt.event(fork.Event{Kind: fork.EventRinging, CallID: "c1", ToTag: "t"}, ext, t0)
+		if i > 0 && !slices.Equal(got, []string{ext}) {
+			t.Fatalf("ring of %s returned %v, want only %s", ext, got, ext)
+		}
+		total += len(got)
+	}
+	for i := range 24 {
+		ext := strconv.Itoa(1001 + i)
+		if got := lt.event(fork.Event{Kind: fork.EventBranchEnded, CallID: "c1"}, ext, t0); !slices.Equal(got, []string{ext}) {
+			t.Fatalf("end of %s's branch returned %v, want only %s", ext, got, ext)
+		}
+		total++
+	}
+	// The first ring changes the call for the caller and the department too.
+	if want := 3 + 24 + 24; total != want {
+		t.Errorf("%d notifications for 25 rings and 24 ends, want %d", total, want)
 	}
 }

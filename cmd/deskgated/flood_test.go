@@ -52,10 +52,12 @@ func TestUnauthenticatedFlood(t *testing.T) {
 	probe := listenUDP(t)
 	probeStart := time.Now()
 	probeCallID := "probe-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := probe.WriteToUDP(floodRequest("INVITE", 0, probeCallID, probe.LocalAddr().String()), remote); err != nil {
+	probeFlood := testFlood
+	probeFlood.IDPrefix = probeCallID + "-"
+	if _, err := probe.WriteToUDP(probeFlood.Request(1, probe.LocalAddr().String()), remote); err != nil { // 1: an INVITE
 		t.Fatal(err)
 	}
-	probeAnswers := countResponses(probe, probeCallID)
+	probeAnswers := countResponses(probe, probeCallID+"-1")
 
 	fl := listenUDP(t)
 	answers := countResponses(fl, "")
@@ -78,7 +80,10 @@ func TestUnauthenticatedFlood(t *testing.T) {
 			}
 		}
 	}()
-	sent := sendFlood(ctx, t, fl, remote, floodRate)
+	sent, err := testFlood.Send(ctx, fl, remote, floodRate)
+	if err != nil {
+		t.Fatal(err)
+	}
 	<-sampled
 	peak = max(peak, procRSS(t, pid))
 
@@ -155,60 +160,8 @@ func listenUDP(t *testing.T) *net.UDPConn {
 	return c
 }
 
-// sendFlood sends REGISTER, INVITE and SUBSCRIBE in turn, each a new
-// transaction of a new Call-ID, at up to rate per second until ctx ends.
-func sendFlood(ctx context.Context, t *testing.T, c *net.UDPConn, remote *net.UDPAddr, rate int) int {
-	t.Helper()
-	methods := []string{"REGISTER", "INVITE", "SUBSCRIBE"}
-	const slice = 10 * time.Millisecond
-	perSlice := max(rate/int(time.Second/slice), 1)
-	local := c.LocalAddr().String()
-	sent := 0
-	for next := time.Now(); ctx.Err() == nil; next = next.Add(slice) {
-		for range perSlice {
-			callID := fmt.Sprintf("flood-%d", sent)
-			if _, err := c.WriteToUDP(floodRequest(methods[sent%3], sent, callID, local), remote); err != nil {
-				t.Fatalf("send: %v", err)
-			}
-			sent++
-		}
-		if d := time.Until(next.Add(slice)); d > 0 {
-			time.Sleep(d)
-		}
-	}
-	return sent
-}
-
-// floodRequest is an unauthenticated out-of-dialog request.
-func floodRequest(method string, i int, callID, local string) []byte {
-	ext := "1001"
-	to := "sip:1002@hq.example.test"
-	if method == "REGISTER" {
-		to = "sip:" + ext + "@hq.example.test"
-	}
-	ruri := to
-	if method == "REGISTER" {
-		ruri = "sip:hq.example.test"
-	}
-	lines := []string{
-		method + " " + ruri + " SIP/2.0",
-		"Via: SIP/2.0/UDP " + local + ";rport;branch=z9hG4bK-" + callID,
-		"Max-Forwards: 70",
-		"From: <sip:" + ext + "@hq.example.test>;tag=f" + strconv.Itoa(i),
-		"To: <" + to + ">",
-		"Call-ID: " + callID,
-		"CSeq: 1 " + method,
-		"Contact: <sip:" + ext + "@" + local + ">",
-	}
-	switch method {
-	case "REGISTER":
-		lines = append(lines, "Expires: 600")
-	case "SUBSCRIBE":
-		lines = append(lines, "Event: dialog", "Accept: application/dialog-info+xml", "Expires: 600")
-	}
-	lines = append(lines, "User-Agent: flood", "Content-Length: 0", "", "")
-	return []byte(strings.Join(lines, "\r\n"))
-}
+// testFlood is the flood: unauthenticated requests claiming to be 1001.
+var testFlood = sipptest.Flood{Domain: "hq.example.test", From: "1001", To: "1002", UserAgent: "flood", IDPrefix: "flood-"}
 
 // countResponses reads responses on c until it is closed; the returned
 // func gives the count per status (only for callID, unless it is "").

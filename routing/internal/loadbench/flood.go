@@ -6,9 +6,10 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"deskgate/routing/sipptest"
 )
 
 // floodResult is the flood phase's report: RSS before, during and after a
@@ -62,7 +63,11 @@ func (b *bench) floodPhase(ctx context.Context) (floodResult, error) {
 	if r.Before, err = sampleProc(pid); err != nil {
 		return r, err
 	}
-	if _, err := probe.WriteToUDP(floodRequest("INVITE", -1, probe.LocalAddr().String()), remote); err != nil {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	flood := sipptest.Flood{Domain: domain, From: callerExt, To: forkExt, UserAgent: "loadbench-flood", IDPrefix: "flood-" + run + "-"}
+	probeFlood := flood
+	probeFlood.IDPrefix = "probe-" + run + "-"
+	if _, err := probe.WriteToUDP(probeFlood.Request(1, probe.LocalAddr().String()), remote); err != nil { // 1: an INVITE
 		return r, fmt.Errorf("probe: %w", err)
 	}
 	fctx, cancel := context.WithTimeout(ctx, o.flood)
@@ -84,7 +89,7 @@ func (b *bench) floodPhase(ctx context.Context) (floodResult, error) {
 			}
 		}
 	}()
-	r.Sent, err = sendFlood(fctx, fl, remote, o.floodRate)
+	r.Sent, err = flood.Send(fctx, fl, remote, o.floodRate)
 	r.Peak = <-peak
 	if err != nil {
 		return r, err
@@ -124,56 +129,6 @@ func drain(c *net.UDPConn, n *atomic.Int64) {
 		}
 		n.Add(1)
 	}
-}
-
-// sendFlood sends REGISTER, INVITE and SUBSCRIBE in turn at up to rate per
-// second until ctx ends.
-func sendFlood(ctx context.Context, c *net.UDPConn, remote *net.UDPAddr, rate int) (int, error) {
-	methods := []string{"REGISTER", "INVITE", "SUBSCRIBE"}
-	const slice = 10 * time.Millisecond
-	perSlice := max(rate/int(time.Second/slice), 1)
-	local := c.LocalAddr().String()
-	sent := 0
-	for next := time.Now(); ctx.Err() == nil; next = next.Add(slice) {
-		for range perSlice {
-			if _, err := c.WriteToUDP(floodRequest(methods[sent%3], sent, local), remote); err != nil {
-				return sent, fmt.Errorf("flood: %w", err)
-			}
-			sent++
-		}
-		if d := time.Until(next.Add(slice)); d > 0 {
-			time.Sleep(d)
-		}
-	}
-	return sent, nil
-}
-
-// floodRequest is request i of the flood: out of dialog, no credentials,
-// its own Call-ID and branch.
-func floodRequest(method string, i int, local string) []byte {
-	id := "flood-" + strconv.Itoa(i) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	to, ruri := "sip:"+forkExt+"@"+domain, "sip:"+forkExt+"@"+domain
-	if method == "REGISTER" {
-		to, ruri = "sip:"+callerExt+"@"+domain, "sip:"+domain
-	}
-	lines := []string{
-		method + " " + ruri + " SIP/2.0",
-		"Via: SIP/2.0/UDP " + local + ";rport;branch=z9hG4bK-" + id,
-		"Max-Forwards: 70",
-		"From: <sip:" + callerExt + "@" + domain + ">;tag=f" + strconv.Itoa(i),
-		"To: <" + to + ">",
-		"Call-ID: " + id,
-		"CSeq: 1 " + method,
-		"Contact: <sip:" + callerExt + "@" + local + ">",
-	}
-	switch method {
-	case "REGISTER":
-		lines = append(lines, "Expires: 600")
-	case "SUBSCRIBE":
-		lines = append(lines, "Event: dialog", "Accept: application/dialog-info+xml", "Expires: 600")
-	}
-	lines = append(lines, "User-Agent: loadbench-flood", "Content-Length: 0", "", "")
-	return []byte(strings.Join(lines, "\r\n"))
 }
 
 func printFlood(w io.Writer, r floodResult) {
