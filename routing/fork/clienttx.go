@@ -31,8 +31,22 @@ import (
 // Executor's record stores (retain.go).
 type txTable struct {
 	mu sync.Mutex
-	m  map[string]*sip.ClientTx
+	m  map[string]*branchTx
 }
+
+// branchTx is a branch INVITE transaction: sipgo's, except that a 2xx is
+// handed to the call on a channel of its own instead of through sipgo's
+// state machine, whose Accepted state would keep the transaction, its
+// INVITE and the 2xx behind a 32 s timer (Timer M) that Terminate does not
+// stop.
+type branchTx struct {
+	*sip.ClientTx
+	accepted chan *sip.Response
+}
+
+// Accepted delivers the transaction's 2xx (the watcher reads it beside
+// Responses).
+func (b *branchTx) Accepted() <-chan *sip.Response { return b.accepted }
 
 // inviteTransaction sends req (complete: Via, Record-Route, destination
 // set) in a new INVITE client transaction of ours.
@@ -52,7 +66,7 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 	}
 	ac := &ackConn{Connection: conn, dest: req.Destination(), udp: !sip.IsReliable(req.Transport()),
 		key: key, keep: e.completed}
-	tx := sip.NewClientTx(key, req, ac, e.log)
+	tx := &branchTx{ClientTx: sip.NewClientTx(key, req, ac, e.log), accepted: make(chan *sip.Response)}
 	e.txs.mu.Lock()
 	if _, dup := e.txs.m[key]; dup {
 		e.txs.mu.Unlock()
@@ -60,7 +74,7 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 		return nil, fmt.Errorf("client transaction %q already exists", key)
 	}
 	if e.txs.m == nil {
-		e.txs.m = make(map[string]*sip.ClientTx)
+		e.txs.m = make(map[string]*branchTx)
 	}
 	e.txs.m[key] = tx
 	e.txs.mu.Unlock()
@@ -88,8 +102,9 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 // A final response releases the transaction at once: it is taken out of
 // the table before sipgo sees it (so a retransmission racing it meets the
 // record, never sipgo's Completed state, which would wait T2 before
-// ACKing again), the ACK of a non-2xx is sent inside Receive, and the
-// transaction is terminated when Receive returns.
+// ACKing again), the ACK of a non-2xx is sent inside Receive, a 2xx goes
+// to the call without sipgo (branchTx), and the transaction is terminated
+// once the call has the response.
 func (e *Executor) HandleResponse(res *sip.Response) bool {
 	key, err := sip.ClientTxKeyMake(res)
 	if err != nil {
@@ -103,7 +118,14 @@ func (e *Executor) HandleResponse(res *sip.Response) bool {
 	}
 	e.txs.mu.Unlock()
 	if ok {
-		tx.Receive(res) // a non-2xx is ACKed and its record kept inside (ackConn)
+		if res.IsSuccess() {
+			select { // the watcher is there unless the call ended
+			case tx.accepted <- res:
+			case <-tx.Done():
+			}
+		} else {
+			tx.Receive(res) // a non-2xx is ACKed and its record kept inside (ackConn)
+		}
 		if final {
 			tx.Terminate()
 		}

@@ -111,12 +111,19 @@ func (c *call) branchRequest(t target) *sip.Request {
 // watch reports the leg's responses until its final one, or its end.
 func (c *call) watch(i int, ct sip.ClientTransaction) {
 	defer c.watchers.Done()
+	var accepted <-chan *sip.Response // nil (never ready) for a TxRequester's
+	if a, ok := ct.(interface{ Accepted() <-chan *sip.Response }); ok {
+		accepted = a.Accepted()
+	}
 	for {
 		select {
 		case res := <-ct.Responses():
 			if !c.post(legEvent{i: i, res: res}) || res.StatusCode >= 200 {
 				return
 			}
+		case res := <-accepted:
+			c.post(legEvent{i: i, res: res})
+			return
 		case <-ct.Done():
 			c.post(legEvent{i: i, err: ct.Err()})
 			return
