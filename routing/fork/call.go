@@ -281,6 +281,7 @@ func (c *call) onLegEvent(ev legEvent) {
 		c.log.Debug("branch ended without a final response", "contact", l.branch.Contact.URI, "error", ev.err)
 		c.apply(ev.i, nil, c.agg.response(ev.i, status))
 		c.branchEnded(ev.i)
+		l.release()
 		return
 	}
 	code := ev.res.StatusCode
@@ -298,7 +299,15 @@ func (c *call) onLegEvent(ev legEvent) {
 		l.res = ev.res
 		c.apply(ev.i, ev.res, c.agg.response(ev.i, code))
 		c.branchEnded(ev.i)
+		l.release()
 	}
+}
+
+// release drops what an ended leg no longer needs while the call goes on
+// ringing the others: its INVITE and transaction (the final response stays
+// for §16.7). Nothing is sent on an ended leg.
+func (l *leg) release() {
+	l.req, l.ct = nil, nil
 }
 
 // cleanup stops the watchers and waits for every goroutine of the call.
