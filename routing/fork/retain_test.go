@@ -341,3 +341,64 @@ func TestACKConn(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswerRetransmissionRelayed: the answering branch's transaction ends
+// at its 2xx; the phone's retransmission of that 2xx (its ACK was late)
+// still reaches the caller, from the record, as the first did: our Via
+// popped, the caller's own From. A 1xx after it is dropped.
+func TestAnswerRetransmissionRelayed(t *testing.T) {
+	ph := newScripted(t, func(s *scripted, req *sip.Request, from net.Addr) {
+		if req.Method != sip.INVITE {
+			return
+		}
+		ok := sip.NewResponseFromRequest(tagged(req), 200, "OK", nil)
+		ok.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "raw", Host: "127.0.0.1"}})
+		ok.From().DisplayName = "Rewritten By Phone"
+		s.send(from, ok)
+		time.Sleep(100 * time.Millisecond)
+		s.send(from, ok)
+		s.send(from, sip.NewResponseFromRequest(tagged(req), 180, "Late", nil))
+	})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{ph.branch("raw")}}, "")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if status, err := rawCall(pc, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: px.port}, 1); err != nil || status != 200 {
+		t.Fatalf("caller got %d, %v; want 200", status, err)
+	}
+	px.result(t)
+	if n := px.exec.LiveTransactions(); n != 0 {
+		t.Errorf("%d branch transactions live after the 2xx, want 0", n)
+	}
+	// rawCall consumed the first 200; the retransmission follows.
+	var got []*sip.Response
+	buf := make([]byte, 65535)
+	_ = pc.SetReadDeadline(time.Now().Add(time.Second))
+	for range 10 {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		msg, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
+		if res, ok := msg.(*sip.Response); err == nil && ok {
+			got = append(got, res)
+		}
+	}
+	if len(got) != 1 || got[0].StatusCode != 200 {
+		var codes []int
+		for _, r := range got {
+			codes = append(codes, r.StatusCode)
+		}
+		t.Fatalf("caller got %v after the first 200, want the retransmitted 200 alone", codes)
+	}
+	r := got[0]
+	if vias := r.GetHeaders("Via"); len(vias) != 1 || !strings.Contains(vias[0].Value(), "z9hG4bK-bench-1") {
+		t.Errorf("retransmitted 200 Via = %v, want the caller's alone", vias)
+	}
+	if f := r.From(); f == nil || f.DisplayName != "Caller" {
+		t.Errorf("retransmitted 200 From = %v, want the caller's own", f)
+	}
+}
