@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,3 +146,115 @@ func BenchmarkForkCalls(b *testing.B) {
 func liveBranchTransactions(e *Executor) int { return e.LiveTransactions() }
 
 func retainedRecords(e *Executor) int { return e.Retained() }
+
+// BenchmarkForkLoad offers 500 25-way department calls at 50 calls/s
+// (one phone answers after 200 ms, 24 are CANCELled) to an in-process
+// proxy with raw phones and callers, and reports what the phones saw
+// retransmitted (INVITE, CANCEL: a stall in the proxy shows there first),
+// failed calls, the slowest call and the branch transactions left. Run
+// with -benchtime=1x; wall-clock figures are only meaningful on a quiet
+// machine.
+func BenchmarkForkLoad(b *testing.B) {
+	for b.Loop() {
+		forkLoad(b)
+	}
+}
+
+func forkLoad(t *testing.B) { // t: the benchmark, named like the tests whose harness it shares
+	defer func(d time.Duration) { sip.Timer_D = d }(sip.Timer_D)
+	sip.Timer_D = 5 * time.Second
+	var acks atomic.Int64
+	var seenMu sync.Mutex
+	seen := map[string]int{}
+	var branches []ringplan.Branch
+	for i := range 25 {
+		answer := time.Duration(0)
+		if i == 12 {
+			answer = 200 * time.Millisecond
+		}
+		var mu sync.Mutex
+		ringing := map[string]*sip.Request{}
+		ph := newScriptedQuiet(t, func(s *scripted, req *sip.Request, from net.Addr) {
+			branch, _ := req.Via().Params.Get("branch")
+			seenMu.Lock()
+			seen[string(req.Method)+branch]++
+			seenMu.Unlock()
+			switch req.Method {
+			case sip.INVITE:
+				inv := tagged(req)
+				s.send(from, sip.NewResponseFromRequest(inv, 180, "Ringing", nil))
+				if answer > 0 {
+					time.AfterFunc(answer, func() {
+						ok := sip.NewResponseFromRequest(inv, 200, "OK", nil)
+						ok.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "p", Host: "127.0.0.1"}})
+						s.send(from, ok)
+					})
+					return
+				}
+				mu.Lock()
+				ringing[branch] = inv
+				mu.Unlock()
+			case sip.CANCEL:
+				mu.Lock()
+				inv := ringing[branch]
+				delete(ringing, branch)
+				mu.Unlock()
+				s.send(from, sip.NewResponseFromRequest(req, 200, "OK", nil))
+				if inv != nil {
+					s.send(from, sip.NewResponseFromRequest(inv, 487, "Request Terminated", nil))
+				}
+			case sip.ACK:
+				acks.Add(1)
+			}
+		})
+		branches = append(branches, ph.branch(fmt.Sprint("op", i)))
+	}
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second, Branches: branches}, "")
+	px.exec.events = nil
+	px.results = make(chan execResult, 1000)
+	proxyAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: px.port}
+	const calls = 500
+	var wg sync.WaitGroup
+	var lat [calls]time.Duration
+	var fails atomic.Int64
+	start := time.Now()
+	for n := range calls {
+		time.Sleep(time.Until(start.Add(time.Duration(n) * 20 * time.Millisecond)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				fails.Add(1)
+				return
+			}
+			defer pc.Close()
+			t0 := time.Now()
+			st, err := rawCall(pc, proxyAddr, n)
+			lat[n] = time.Since(t0)
+			if err != nil || st != 200 {
+				fails.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(2 * time.Second)
+	dup := map[string]int{}
+	seenMu.Lock()
+	for k, v := range seen {
+		if v > 1 {
+			dup[k[:3]] += v - 1
+		}
+	}
+	seenMu.Unlock()
+	var slowest time.Duration
+	for _, l := range lat {
+		slowest = max(slowest, l)
+	}
+	t.ReportMetric(float64(dup["INV"]), "invite-retrans")
+	t.ReportMetric(float64(dup["CAN"]), "cancel-retrans")
+	t.ReportMetric(float64(fails.Load()), "failed")
+	t.ReportMetric(float64(12000-acks.Load()), "acks-missing")
+	t.ReportMetric(float64(slowest.Milliseconds()), "max-ms")
+	t.ReportMetric(float64(liveBranchTransactions(px.exec)), "live-tx")
+}
