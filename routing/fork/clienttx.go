@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
@@ -208,17 +209,17 @@ func (c *ackConn) WriteMsg(msg sip.Message) error {
 	if !ok || !req.IsAck() {
 		return c.Connection.WriteMsg(msg)
 	}
-	topViaOnly(req)
 	w, isPacket := c.Connection.(packetWriter)
 	ap, err := netip.ParseAddrPort(c.dest)
 	if !c.udp || !isPacket || err != nil || c.keep == nil {
 		// Reliable transports need no record; a destination that is not
 		// an address (a host name) is left to sipgo to resolve.
+		topViaOnly(req)
 		return c.Connection.WriteMsg(msg)
 	}
 	buf := ackBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	req.StringWrite(buf)
+	writeTopViaOnly(buf, req)
 	ack := bytes.Clone(buf.Bytes()) // exact size: it is kept for the wait timer
 	ackBufs.Put(buf)
 	// The record first: the phone may retransmit its final the moment it
@@ -231,6 +232,25 @@ func (c *ackConn) WriteMsg(msg sip.Message) error {
 }
 
 var ackBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeTopViaOnly serializes r as sipgo does, but with its first Via only.
+func writeTopViaOnly(buf *bytes.Buffer, r *sip.Request) {
+	r.StartLineWrite(buf)
+	buf.WriteString("\r\n")
+	via := false
+	for _, h := range r.Headers() {
+		if strings.EqualFold(h.Name(), "Via") {
+			if via {
+				continue
+			}
+			via = true
+		}
+		h.StringWrite(buf)
+		buf.WriteString("\r\n")
+	}
+	buf.WriteString("\r\n")
+	buf.Write(r.Body())
+}
 
 // topViaOnly removes every Via of r but the first.
 func topViaOnly(r *sip.Request) {
