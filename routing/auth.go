@@ -21,10 +21,11 @@ type ThrottleOptions = digest.ThrottleOptions
 // the answer (403 blocked, 500; zero when it sent a 401/407 challenge).
 func (s *Server) authenticate(req *sip.Request, tx sip.ServerTransaction, now time.Time) (string, Status, bool) {
 	ip, _ := sourceIP(req)
-	if _, blocked := s.throttle.Blocked(ip, s.auth.Username(req), now); blocked {
+	creds := s.auth.Credentials(req) // parsed once for the throttle and the check
+	if _, blocked := s.throttle.Blocked(ip, creds.Username(), now); blocked {
 		return "", refuse(403, "Too Many Failed Attempts"), false
 	}
-	out, err := s.auth.Verify(req, ip, now)
+	out, err := s.auth.Check(req, creds, ip, now)
 	if err != nil {
 		s.log.Error("authenticate", "call_id", callID(req), "error", err)
 		return "", refuse(500, "Server Internal Error"), false

@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -81,7 +83,9 @@ func (s *Server) logRegister(user string, req *sip.Request, p registrar.Request,
 		case !known:
 			s.log.Info("registered", "user", user, "contact", c.Contact, "source", c.Source,
 				"transport", c.Transport, "expires", c.Expires, "user_agent", c.UserAgent)
-		default:
+		case s.log.Enabled(context.Background(), slog.LevelDebug):
+			// Checked first: the arguments of a disabled call still cost
+			// allocations, and refreshes are most of a REGISTER storm.
 			s.log.Debug("registration refreshed", "user", user, "contact", c.Contact, "expires", c.Expires)
 		}
 	}

@@ -23,21 +23,90 @@ import (
 // Tuning of the queue.
 const (
 	defaultFlushEvery = 200 * time.Millisecond
-	flushAt           = 1024    // queued writes that trigger an early flush
-	maxQueued         = 1 << 16 // beyond it (a wedged disk) writes are dropped and counted
+	flushAt           = 1024     // queued writes that trigger an early flush
+	maxQueued         = 1 << 16  // beyond it (a wedged disk) writes are dropped and counted
+	arenaChunk        = 64 << 10 // flush buffer for keys and values, bytes at a time
 )
 
-// behindOp is one queued write, applied inside the flush transaction.
+// behindOp is one queued write, applied inside the flush transaction. It
+// is plain data (no closure, no log text) so queueing one allocates
+// nothing beyond the queue's own growth.
 type behindOp struct {
-	what string // for the log: "binding 1001 sip:…"
-	fn   func(tx *bolt.Tx) error
+	kind    opKind
+	user    string        // every kind
+	contact string        // opDeleteBinding
+	bd      Binding       // opPutBinding
+	hist    *HistoryEntry // opHistory
+}
+
+type opKind uint8
+
+const (
+	opPutBinding opKind = iota
+	opDeleteBinding
+	opDeleteBindings
+	opHistory
+)
+
+// what names the write for the log.
+func (op *behindOp) what() string {
+	switch op.kind {
+	case opPutBinding:
+		return "put binding " + op.bd.User + " " + op.bd.Contact
+	case opDeleteBinding:
+		return "delete binding " + op.user + " " + op.contact
+	case opDeleteBindings:
+		return "delete bindings of " + op.user
+	default:
+		return "history of " + op.user
+	}
+}
+
+// apply does the write in tx. arena holds the keys and values written:
+// bbolt needs them until the transaction ends, and carving them from
+// chunks costs an allocation per arenaChunk bytes instead of two per
+// binding.
+func (op *behindOp) apply(db *DB, tx *bolt.Tx, arena *[]byte) error {
+	if op.kind == opHistory {
+		return db.appendHistoryTx(tx, op.user, *op.hist)
+	}
+	bk, err := bucket(tx, bucketBindings)
+	if err != nil {
+		return err
+	}
+	switch op.kind {
+	case opPutBinding:
+		bd := &op.bd
+		need := 2*(len(bd.User)+len(bd.Contact)) + len(bd.Source) + len(bd.Transport) + len(bd.CallID) +
+			len(bd.InstanceID) + len(bd.RegID) + len(bd.UserAgent) + 256
+		if cap(*arena)-len(*arena) < need {
+			// A new chunk rather than growing: what was put from the old
+			// one stays where bbolt points to, and nothing is copied.
+			*arena = make([]byte, 0, max(arenaChunk, need))
+		}
+		start := len(*arena)
+		*arena = append(append(append(*arena, op.bd.User...), 0), op.bd.Contact...)
+		mid := len(*arena)
+		if *arena, err = appendBindingJSON(*arena, &op.bd); err != nil {
+			*arena = (*arena)[:start]
+			return err
+		}
+		a := *arena
+		return bk.Put(a[start:mid:mid], a[mid:len(a):len(a)])
+	case opDeleteBinding:
+		return bk.Delete(bindingKey(op.user, op.contact))
+	default:
+		return deleteBindingsTx(bk, op.user)
+	}
 }
 
 type behind struct {
 	mu      sync.Mutex
 	ops     []behindOp
+	spare   []behindOp // the last flush's slice, emptied, for the next queue
 	dropped uint64
 	closed  bool
+	arena   []byte // flush's last chunk for keys and values (under flushMu)
 
 	flushMu sync.Mutex // one flush at a time, in queue order
 	kick    chan struct{}
@@ -77,11 +146,14 @@ func (b *behind) queue(op behindOp) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return fmt.Errorf("%s: state database closed", op.what)
+		return fmt.Errorf("%s: state database closed", op.what())
 	}
 	if len(b.ops) >= maxQueued {
 		b.dropped++
-		return fmt.Errorf("%s: write queue full (%d pending): disk too slow or stuck", op.what, maxQueued)
+		return fmt.Errorf("%s: write queue full (%d pending): disk too slow or stuck", op.what(), maxQueued)
+	}
+	if b.ops == nil {
+		b.ops, b.spare = b.spare, nil
 	}
 	b.ops = append(b.ops, op)
 	if len(b.ops) == flushAt {
@@ -111,14 +183,25 @@ func (b *behind) flush(db *DB) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	arena := b.arena[:0]
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, op := range ops {
-			if err := op.fn(tx); err != nil {
-				db.log.Error("queued state write failed", "write", op.what, "error", err)
+		for i := range ops {
+			if err := ops[i].apply(db, tx, &arena); err != nil {
+				db.log.Error("queued state write failed", "write", ops[i].what(), "error", err)
 			}
 		}
 		return nil
 	})
+	// Keep the last chunk and the queue's slice for the next flush (the
+	// transaction is over: bbolt no longer points into them), unless a
+	// burst made the slice big (kept up to 1536 ops, about 330 KB).
+	b.arena = arena[:0]
+	if cap(ops) <= flushAt*3/2 {
+		clear(ops) // let go of the strings
+		b.mu.Lock()
+		b.spare = ops[:0]
+		b.mu.Unlock()
+	}
 	if err != nil {
 		return fmt.Errorf("commit %d queued writes: %w", len(ops), err)
 	}
@@ -162,13 +245,7 @@ func (db *DB) QueueBinding(bd Binding) error {
 	if bd.Contact == "" {
 		return fmt.Errorf("put binding for %s: empty contact", bd.User)
 	}
-	return db.behind.queue(behindOp{what: "put binding " + bd.User + " " + bd.Contact, fn: func(tx *bolt.Tx) error {
-		bk, err := bucket(tx, bucketBindings)
-		if err != nil {
-			return err
-		}
-		return putJSON(bk, bindingKey(bd.User, bd.Contact), bd)
-	}})
+	return db.behind.queue(behindOp{kind: opPutBinding, user: bd.User, bd: bd})
 }
 
 // QueueDeleteBinding removes one binding behind the request.
@@ -176,13 +253,7 @@ func (db *DB) QueueDeleteBinding(user, contact string) error {
 	if err := checkName("user", user); err != nil {
 		return fmt.Errorf("delete binding: %w", err)
 	}
-	return db.behind.queue(behindOp{what: "delete binding " + user + " " + contact, fn: func(tx *bolt.Tx) error {
-		bk, err := bucket(tx, bucketBindings)
-		if err != nil {
-			return err
-		}
-		return bk.Delete(bindingKey(user, contact))
-	}})
+	return db.behind.queue(behindOp{kind: opDeleteBinding, user: user, contact: contact})
 }
 
 // QueueDeleteBindings removes every binding of user behind the request.
@@ -190,13 +261,7 @@ func (db *DB) QueueDeleteBindings(user string) error {
 	if err := checkName("user", user); err != nil {
 		return fmt.Errorf("delete bindings: %w", err)
 	}
-	return db.behind.queue(behindOp{what: "delete bindings of " + user, fn: func(tx *bolt.Tx) error {
-		bk, err := bucket(tx, bucketBindings)
-		if err != nil {
-			return err
-		}
-		return deleteBindingsTx(bk, user)
-	}})
+	return db.behind.queue(behindOp{kind: opDeleteBindings, user: user})
 }
 
 func deleteBindingsTx(bk *bolt.Bucket, user string) error {
@@ -218,7 +283,5 @@ func (db *DB) QueueHistory(user string, e HistoryEntry) error {
 	if err := e.validate(); err != nil {
 		return fmt.Errorf("append history of %s: %w", user, err)
 	}
-	return db.behind.queue(behindOp{what: "history of " + user, fn: func(tx *bolt.Tx) error {
-		return db.appendHistoryTx(tx, user, e)
-	}})
+	return db.behind.queue(behindOp{kind: opHistory, user: user, hist: &e})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -153,11 +154,13 @@ func (db *DB) PurgeExpired(now time.Time) (int, error) {
 		// Collect first: deleting under a cursor can skip keys.
 		var expired [][]byte
 		err = bk.ForEach(func(k, v []byte) error {
-			var b Binding
+			var b struct {
+				Expires time.Time `json:"expires"`
+			}
 			if err := json.Unmarshal(v, &b); err != nil {
 				return fmt.Errorf("decode binding %q: %w", k, err)
 			}
-			if !b.live(now) {
+			if !b.Expires.After(now) {
 				expired = append(expired, bytes.Clone(k))
 			}
 			return nil
@@ -192,4 +195,62 @@ func deleteKeys(b *bolt.Bucket, keys [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// appendBindingJSON appends exactly what json.Marshal writes for b (the
+// stored format stays JSON, readable by every build), without reflection
+// for the usual case: strings of printable ASCII that JSON leaves as they
+// are, and times encoding/json can write. Anything else goes through
+// json.Marshal.
+func appendBindingJSON(dst []byte, b *Binding) ([]byte, error) {
+	if !plainJSON(b.User) || !plainJSON(b.Contact) || !plainJSON(b.Source) || !plainJSON(b.Transport) ||
+		!plainJSON(b.CallID) || !plainJSON(b.InstanceID) || !plainJSON(b.RegID) || !plainJSON(b.UserAgent) ||
+		!plainJSONTime(b.Expires) || !plainJSONTime(b.Updated) {
+		v, err := json.Marshal(b)
+		if err != nil {
+			return dst, fmt.Errorf("encode binding %s %s: %w", b.User, b.Contact, err)
+		}
+		return append(dst, v...), nil
+	}
+	dst = appendField(dst, `{"user":"`, b.User)
+	dst = appendField(dst, `","contact":"`, b.Contact)
+	dst = append(dst, '"')
+	for _, f := range [...]struct{ key, v string }{
+		{`,"source":"`, b.Source}, {`,"transport":"`, b.Transport}, {`,"call_id":"`, b.CallID},
+		{`,"instance_id":"`, b.InstanceID}, {`,"reg_id":"`, b.RegID}, {`,"user_agent":"`, b.UserAgent},
+	} {
+		if f.v != "" { // omitempty
+			dst = append(appendField(dst, f.key, f.v), '"')
+		}
+	}
+	dst = strconv.AppendUint(append(dst, `,"cseq":`...), uint64(b.CSeq), 10)
+	dst = append(b.Expires.AppendFormat(append(dst, `,"expires":"`...), time.RFC3339Nano), '"')
+	dst = append(b.Updated.AppendFormat(append(dst, `,"updated":"`...), time.RFC3339Nano), '"', '}')
+	return dst, nil
+}
+
+func appendField(dst []byte, key, v string) []byte { return append(append(dst, key...), v...) }
+
+// plainJSON reports whether encoding/json writes s between quotes as it
+// is: printable ASCII other than the quote, the backslash and the
+// characters it escapes for HTML (<, >, &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainJSONTime reports whether t is written by time.Time.MarshalJSON as
+// its RFC 3339 form with nanoseconds (a four-digit year, an offset in
+// whole minutes within a day); otherwise MarshalJSON errs or differs.
+func plainJSONTime(t time.Time) bool {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return false
+	}
+	_, off := t.Zone()
+	return off%60 == 0 && off > -24*3600 && off < 24*3600
 }

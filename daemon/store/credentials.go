@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,6 +54,7 @@ func (db *DB) Credential(user, username string) (Credential, error) {
 	if ok && (username == "" || c.Username == username) {
 		return c, nil
 	}
+	defer db.creds.forget(user) // after the commit (or its failure)
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketCredentials)
 		if err != nil {
@@ -85,6 +87,10 @@ func (db *DB) LookupCredential(user string) (Credential, bool, error) {
 	if err := checkName("user", user); err != nil {
 		return Credential{}, false, fmt.Errorf("read credential: %w", err)
 	}
+	if c, found, ok := db.creds.get(user); ok {
+		return c, found, nil
+	}
+	gen := db.creds.generation()
 	var c Credential
 	var found bool
 	err := db.bolt.View(func(tx *bolt.Tx) error {
@@ -98,6 +104,7 @@ func (db *DB) LookupCredential(user string) (Credential, bool, error) {
 	if err != nil {
 		return Credential{}, false, fmt.Errorf("read credential of %s: %w", user, err)
 	}
+	db.creds.put(user, c, found, gen)
 	return c, found, nil
 }
 
@@ -108,6 +115,7 @@ func (db *DB) RotateCredential(user, username string) (Credential, error) {
 		return Credential{}, fmt.Errorf("rotate credential: %w", err)
 	}
 	var c Credential
+	defer db.creds.forget(user) // after the commit (or its failure)
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketCredentials)
 		if err != nil {
@@ -137,4 +145,60 @@ func newCredential(user, username string) (Credential, error) {
 		return Credential{}, err
 	}
 	return Credential{User: user, Username: username, Password: pw, Created: time.Now().UTC()}, nil
+}
+
+// credCache remembers credentials as last read (found or not), so the
+// digest check of every REGISTER and INVITE does not open a read
+// transaction and decode JSON. Only this file writes the credentials bucket
+// (besides the migration at Open, before any read): each write forgets the
+// user's entry once it has committed, and gen, bumped by every forget,
+// keeps a read that overlapped a write from caching what it read before
+// that write.
+type credCache struct {
+	mu  sync.RWMutex
+	gen uint64
+	m   map[string]credEntry
+}
+
+type credEntry struct {
+	c     Credential
+	found bool
+}
+
+// maxCachedCredentials bounds the cache (it holds the directory's users,
+// who are far fewer); past it the cache starts over.
+const maxCachedCredentials = 1 << 16
+
+func (cc *credCache) get(user string) (Credential, bool, bool) {
+	cc.mu.RLock()
+	e, ok := cc.m[user]
+	cc.mu.RUnlock()
+	return e.c, e.found, ok
+}
+
+func (cc *credCache) generation() uint64 {
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	return cc.gen
+}
+
+// put caches what a read that started at generation gen found, unless a
+// write has committed since.
+func (cc *credCache) put(user string, c Credential, found bool, gen uint64) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.gen != gen {
+		return
+	}
+	if cc.m == nil || len(cc.m) >= maxCachedCredentials {
+		cc.m = make(map[string]credEntry)
+	}
+	cc.m[user] = credEntry{c: c, found: found}
+}
+
+func (cc *credCache) forget(user string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.gen++
+	delete(cc.m, user)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -156,5 +157,77 @@ func TestCredentialInvalidUser(t *testing.T) {
 				t.Error("no error")
 			}
 		})
+	}
+}
+
+// TestCredentialCacheFollowsWrites: lookups are served from memory, but
+// never return a credential older than the last write that returned, even
+// with lookups racing the writes; a reopened file agrees.
+func TestCredentialCacheFollowsWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := db.LookupCredential("dave"); err != nil || ok {
+		t.Fatalf("lookup before first sight = %v, %v", ok, err)
+	}
+	c, err := db.Credential("dave", "104") // the cached "not found" must go
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.LookupCredential("dave"); err != nil || !ok || got.Password != c.Password {
+		t.Fatalf("lookup after first sight = %+v, %v, %v; want %q", got, ok, err, c.Password)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := 0; i < 100000; i++ { // bounded; stops with the writer
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, _, err := db.LookupCredential("dave"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 30 {
+		username := "104"
+		if i%2 == 1 {
+			username = "105"
+		}
+		rot, err := db.RotateCredential("dave", username)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := db.LookupCredential("dave")
+		if err != nil || !ok || got.Password != rot.Password || got.Username != username {
+			t.Fatalf("rotation %d: lookup = %+v, %v, %v; want %+v", i, got, ok, err, rot)
+		}
+		if got, err := db.Credential("dave", "106"); err != nil || got.Password != rot.Password || got.Username != "106" {
+			t.Fatalf("rotation %d: extension change = %+v, %v", i, got, err)
+		}
+		if got, _, _ := db.LookupCredential("dave"); got.Username != "106" {
+			t.Fatalf("rotation %d: lookup after the extension change = %+v", i, got)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	want, _, _ := db.LookupCredential("dave")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, ok, err := db.LookupCredential("dave"); err != nil || !ok || got.Password != want.Password || got.Username != want.Username {
+		t.Fatalf("after reopening = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 }

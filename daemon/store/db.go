@@ -77,7 +77,8 @@ type DB struct {
 	path         string
 	historyLimit int
 	log          *slog.Logger
-	behind       *behind // writes queued behind SIP answers (behind.go)
+	behind       *behind   // writes queued behind SIP answers (behind.go)
+	creds        credCache // credentials as last read (credentials.go)
 }
 
 // Open opens or creates the state database at path (mode 0600). The directory

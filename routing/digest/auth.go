@@ -65,7 +65,17 @@ type Authenticator struct {
 	nonces *nonces
 	lookup Lookup
 	dummy  string // compared against for unknown users, so they cost the same
+	// challenges[stale][i] is algs[i]'s challenge split around its nonce:
+	// only the nonce changes from one challenge to the next.
+	challenges [2][]challengeText
 }
+
+// challengeText is a challenge's header value before and after the nonce.
+type challengeText struct{ head, tail string }
+
+// nonceMark stands for the nonce while the challenge templates are built;
+// nonces are unpadded base64url, so strconv quoting leaves them as they are.
+const nonceMark = "NONCE-MARK"
 
 // New returns an Authenticator for realm offering algs (normalised by
 // Algorithms) whose nonces live ttl.
@@ -82,7 +92,19 @@ func New(realm string, algs []string, ttl time.Duration, lookup Lookup) (*Authen
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("dummy password: %w", err)
 	}
-	return &Authenticator{realm: realm, algs: algs, nonces: n, lookup: lookup, dummy: hex.EncodeToString(b)}, nil
+	a := &Authenticator{realm: realm, algs: algs, nonces: n, lookup: lookup, dummy: hex.EncodeToString(b)}
+	for i, stale := range []bool{false, true} {
+		for _, alg := range algs {
+			ch := digest.Challenge{Realm: realm, Nonce: nonceMark, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+			full := ch.String()
+			head, tail, ok := strings.Cut(full, `nonce="`+nonceMark+`"`)
+			if !ok || strings.Contains(tail, nonceMark) {
+				return nil, fmt.Errorf("digest challenge template for realm %q: nonce not found once in %q", realm, full)
+			}
+			a.challenges[i] = append(a.challenges[i], challengeText{head: head + `nonce="`, tail: `"` + tail})
+		}
+	}
+	return a, nil
 }
 
 // Algorithms checks and de-duplicates the configured challenge
@@ -120,29 +142,50 @@ func credentialsHeader(method sip.RequestMethod) string {
 	return "Proxy-Authorization"
 }
 
-// Username is the digest username of the request's credentials for our
-// realm, "" when there are none (what the throttle is asked about before
-// the credentials are checked).
-func (a *Authenticator) Username(req *sip.Request) string {
-	if cred, _ := a.credentials(req); cred != nil {
-		return cred.Username
+// Credentials are a request's Digest credentials for our realm, found and
+// parsed once per request (parsing is most of what checking them costs):
+// the throttle asks for the username before Check verifies them.
+type Credentials struct {
+	c *digest.Credentials // nil: none for our realm, or unparsable
+}
+
+// Username is the digest username, "" when there are no parsable
+// credentials for our realm (what the throttle is asked about before the
+// credentials are checked).
+func (c Credentials) Username() string {
+	if c.c != nil {
+		return c.c.Username
 	}
 	return ""
 }
 
+// Credentials finds and parses the request's credentials for our realm.
+func (a *Authenticator) Credentials(req *sip.Request) Credentials {
+	return Credentials{c: a.credentials(req)}
+}
+
+// Username is the digest username of the request's credentials for our
+// realm, "" when there are none.
+func (a *Authenticator) Username(req *sip.Request) string {
+	return a.Credentials(req).Username()
+}
+
 // Verify checks the request's credentials for our realm; src is the
+// address the request came from (Check, parsing them first).
+func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) (Outcome, error) {
+	return a.Check(req, a.Credentials(req), src, now)
+}
+
+// Check verifies credentials parsed from req by Credentials; src is the
 // address the request came from. Only credentials answering a nonce we
 // issued to src, still valid, can fail: anything else (made up, stale,
 // issued to another address or by a previous process) is Stale, so a
 // forged source address can neither count failures against a phone nor
 // learn anything about a password.
-func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) (Outcome, error) {
-	cred, ok := a.credentials(req)
-	if !ok {
-		return Outcome{Result: Challenge}, nil
-	}
+func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Addr, now time.Time) (Outcome, error) {
+	cred := creds.c
 	if cred == nil {
-		return Outcome{Result: Challenge}, nil // unparsable: no nonce to hold anyone to
+		return Outcome{Result: Challenge}, nil // none, or unparsable: no nonce to hold anyone to
 	}
 	out := Outcome{Username: cred.Username}
 	issued, ours := a.nonces.unexpired(cred.Nonce, src, now)
@@ -179,24 +222,25 @@ func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) 
 	return out, nil
 }
 
-// credentials finds the Digest credentials for our realm. ok is false when
-// there are none; cred is nil when they are there but unparsable.
-func (a *Authenticator) credentials(req *sip.Request) (cred *digest.Credentials, ok bool) {
-	for _, h := range req.GetHeaders(credentialsHeader(req.Method)) {
+// credentials finds and parses the Digest credentials for our realm; nil
+// when there are none or they are unparsable (either way a plain
+// challenge).
+func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
+	name := credentialsHeader(req.Method)
+	for _, h := range req.Headers() { // GetHeaders lowercases every header's name, allocating
+		if !asciiEqualFold(h.Name(), name) {
+			continue
+		}
 		v := strings.TrimSpace(h.Value())
 		if !digest.IsDigest(v) {
 			continue
 		}
 		c, err := digest.ParseCredentials(v)
-		if err != nil {
-			ok = true // ours or not, it is broken: a plain challenge if nothing else matches
-			continue
-		}
-		if c.Realm == a.realm {
-			return c, true
+		if err == nil && c.Realm == a.realm {
+			return c
 		}
 	}
-	return nil, ok
+	return nil
 }
 
 func (a *Authenticator) offers(alg string) bool {
@@ -270,9 +314,33 @@ func (a *Authenticator) Challenge(req *sip.Request, src netip.Addr, stale bool, 
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	nonce := a.nonces.issue(src, now)
-	for _, alg := range a.algs {
-		ch := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
-		res.AppendHeader(sip.NewHeader(header, ch.String()))
+	i := 0
+	if stale {
+		i = 1
+	}
+	for _, t := range a.challenges[i] {
+		res.AppendHeader(sip.NewHeader(header, t.head+nonce+t.tail))
 	}
 	return res
+}
+
+// asciiEqualFold compares header names as sipgo does: ASCII letters
+// without case, nothing else folded.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -278,3 +278,53 @@ func FuzzParseCredentials(f *testing.F) {
 		}
 	})
 }
+
+// TestChallengeTextMatchesLibrary: the precomputed challenge text is what
+// icholy/digest formats for the same challenge, for every algorithm, stale
+// or not, and realms that need quoting or contain the template's mark.
+func TestChallengeTextMatchesLibrary(t *testing.T) {
+	for _, realm := range []string{"test.example", `we"ird\realm`, "NONCE-MARK.example", `nonce="NONCE-MARK"`} {
+		a, err := New(realm, []string{"MD5", "SHA-256", "SHA-512-256"}, 5*time.Minute,
+			func(string) (string, string, bool, error) { return "", "", false, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stale := range []bool{false, true} {
+			res := a.Challenge(parseReq(t, registerText), phoneIP, stale, t0)
+			hs := res.GetHeaders("WWW-Authenticate")
+			if len(hs) != len(a.algs) {
+				t.Fatalf("%d challenges, want %d", len(hs), len(a.algs))
+			}
+			for i, h := range hs {
+				ch, err := digest.ParseChallenge(h.Value())
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := (&digest.Challenge{Realm: realm, Nonce: ch.Nonce, Algorithm: a.algs[i],
+					QOP: []string{"auth"}, Stale: stale}).String()
+				if h.Value() != want {
+					t.Errorf("realm %q stale %v: challenge\n%s\nwant\n%s", realm, stale, h.Value(), want)
+				}
+			}
+		}
+	}
+}
+
+// TestCredentialsHeaderAnyCase: credentials are found under any ASCII case
+// of the header's name, and only under the method's header.
+func TestCredentialsHeaderAnyCase(t *testing.T) {
+	a := testAuth(t)
+	cred := `Digest username="1001", realm="test.example", nonce="n", uri="sip:test.example", response="0"`
+	for _, tc := range []struct {
+		header string
+		want   string
+	}{{"Authorization", "1001"}, {"authorization", "1001"}, {"AUTHORIZATION", "1001"}, {"Proxy-Authorization", ""}, {"Authorizatioň", ""}} {
+		text := strings.Replace(registerText, "Content-Length: 0", tc.header+": "+cred+"\nContent-Length: 0", 1)
+		if got := a.Credentials(parseReq(t, text)).Username(); got != tc.want {
+			t.Errorf("%s: username %q, want %q", tc.header, got, tc.want)
+		}
+	}
+	if !asciiEqualFold("Proxy-Authorization", "proxy-AUTHORIZATION") || asciiEqualFold("ſ", "s") || asciiEqualFold("a", "ab") {
+		t.Error("asciiEqualFold folds the wrong things")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"net/netip"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ const (
 	nonceRandLen = 8
 	nonceMACLen  = 16
 	nonceRawLen  = 8 + nonceRandLen + nonceMACLen
+	nonceEncLen  = (nonceRawLen*8 + 5) / 6 // unpadded base64
 )
 
 // nonceCheck is the verdict on a nonce presented in credentials.
@@ -37,13 +39,14 @@ const (
 // nonces issues and verifies nonces and tracks nonce-count (nc) use per nonce
 // so a captured Authorization cannot be replayed.
 type nonces struct {
-	key []byte
-	ttl time.Duration
-	max int // tracked nonces at most
+	key  []byte
+	ttl  time.Duration
+	max  int       // tracked nonces at most
+	macs sync.Pool // hmac-sha256 under key, reset before each use
 
 	mu        sync.Mutex
-	seen      map[string]*ncWindow
-	order     []string // nonces in seen from index head on, first use first: eviction order
+	seen      map[string]ncWindow // by value: one allocation less per nonce
+	order     []string            // nonces in seen from index head on, first use first: eviction order
 	head      int
 	watermark time.Time // nonces issued at or before this may have been evicted: stale
 }
@@ -62,7 +65,11 @@ func newNonces(ttl time.Duration, max int) (*nonces, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	return &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]*ncWindow)}, nil
+	n := &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]ncWindow)}
+	// Keying an HMAC hashes the key into its pads: a pooled instance keeps
+	// them, and Reset brings it back to that keyed state.
+	n.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
+	return n, nil
 }
 
 // issue returns a new nonce for src stamped with now.
@@ -70,27 +77,47 @@ func (n *nonces) issue(src netip.Addr, now time.Time) string {
 	var raw [nonceRawLen]byte
 	binary.BigEndian.PutUint64(raw[:8], uint64(now.UnixNano()))
 	_, _ = rand.Read(raw[8 : 8+nonceRandLen]) // crypto/rand never fails on Linux (Go ≥1.24 panics instead)
-	copy(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen], src))
+	mac := n.mac(raw[:8+nonceRandLen], src)
+	copy(raw[8+nonceRandLen:], mac[:nonceMACLen])
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-func (n *nonces) mac(b []byte, src netip.Addr) []byte {
-	m := hmac.New(sha256.New, n.key)
-	m.Write(b)
+// mac is the HMAC of b and src; the nonce carries its first nonceMACLen
+// bytes.
+func (n *nonces) mac(b []byte, src netip.Addr) [sha256.Size]byte {
+	m := n.macs.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(b)
 	a := src.Unmap().As16() // the zero Addr hashes as ::, which no request comes from
-	m.Write(a[:])
-	return m.Sum(nil)[:nonceMACLen]
+	m.h.Write(a[:])
+	m.h.Sum(m.sum[:0]) // into the pooled buffer: a local one would escape through the interface
+	sum := m.sum
+	n.macs.Put(m)
+	return sum
+}
+
+// macState is a pooled keyed HMAC and the buffer its sum goes to.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // issuedAt reports when a nonce of ours was issued for src; ok is false for
 // anything that is not (garbage, forged, issued to another address, or
 // signed by a previous process).
 func (n *nonces) issuedAt(nonce string, src netip.Addr) (time.Time, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(raw) != nonceRawLen {
+	// Decoded on the stack: a nonce of ours has exactly this length.
+	var enc [nonceEncLen]byte
+	var raw [nonceRawLen + 2]byte // room for what a malformed tail could decode to
+	if len(nonce) != nonceEncLen {
 		return time.Time{}, false
 	}
-	if !hmac.Equal(raw[8+nonceRandLen:], n.mac(raw[:8+nonceRandLen], src)) {
+	copy(enc[:], nonce)
+	if m, err := base64.RawURLEncoding.Decode(raw[:], enc[:]); err != nil || m != nonceRawLen {
+		return time.Time{}, false
+	}
+	mac := n.mac(raw[:8+nonceRandLen], src)
+	if !hmac.Equal(raw[8+nonceRandLen:nonceRawLen], mac[:nonceMACLen]) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8]))), true
@@ -131,12 +158,12 @@ func (n *nonces) record(nonce string, issued time.Time, nc uint32, now time.Time
 			return nonceStale // its record may have been evicted
 		}
 		n.makeRoomLocked(now)
-		w = &ncWindow{issued: issued}
-		n.seen[nonce] = w
+		w = ncWindow{issued: issued}
 		n.order = append(n.order, nonce)
-		return w.accept(nc)
 	}
-	return w.accept(nc)
+	verdict := w.accept(nc)
+	n.seen[nonce] = w
+	return verdict
 }
 
 // accept marks nc used; a repeat, or nc 0 (no qop) on a nonce already used,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -51,11 +52,16 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 	if h := req.CSeq(); h != nil {
 		cseq = h.SeqNo
 	}
-	if h := req.GetHeader("User-Agent"); h != nil {
-		ua = h.Value()
+	var contacts []sip.Header
+	for _, h := range req.Headers() {
+		switch {
+		case nameIs(h, "contact"):
+			contacts = append(contacts, h)
+		case ua == "" && nameIs(h, "user-agent"):
+			ua = h.Value()
+		}
 	}
 	var out Request
-	contacts := req.GetHeaders("Contact")
 	for _, h := range contacts {
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
@@ -71,6 +77,10 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 		if rerr != nil {
 			return Request{}, rerr
 		}
+		// Copied: as substrings they would keep the whole Contact line
+		// alive for as long as the binding lives.
+		instanceID := strings.Clone(strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`))
+		regID := strings.Clone(c.Params.GetOr("reg-id", ""))
 		b := store.Binding{
 			User:       user,
 			Contact:    c.Address.String(),
@@ -78,8 +88,8 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 			Transport:  strings.ToUpper(req.Transport()),
 			CallID:     callID,
 			CSeq:       cseq,
-			InstanceID: strings.Trim(c.Params.GetOr("+sip.instance", ""), `"`),
-			RegID:      c.Params.GetOr("reg-id", ""),
+			InstanceID: instanceID,
+			RegID:      regID,
 			UserAgent:  ua,
 			Expires:    now.Add(time.Duration(exp) * time.Second),
 			Updated:    now,
@@ -124,7 +134,13 @@ func contactExpires(c *sip.ContactHeader, hdrExp int, hasHdr bool, minExp, maxEx
 // ExpiresHeader reads a request's Expires header (delta-seconds only);
 // SUBSCRIBE reads its expiry the same way.
 func ExpiresHeader(req *sip.Request) (int, bool, error) {
-	h := req.GetHeader("Expires")
+	var h sip.Header
+	for _, x := range req.Headers() {
+		if nameIs(x, "expires") {
+			h = x
+			break
+		}
+	}
 	if h == nil {
 		return 0, false, nil
 	}
@@ -140,24 +156,61 @@ func ExpiresHeader(req *sip.Request) (int, bool, error) {
 func OK(req *sip.Request, cur []store.Binding, now time.Time) *sip.Response {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	for _, b := range cur {
-		u := sip.Uri{}
-		if err := sip.ParseUri(b.Contact, &u); err != nil {
-			continue
+		if v, ok := contactValue(b, now); ok {
+			res.AppendHeader(sip.NewHeader("Contact", v))
 		}
-		c := &sip.ContactHeader{Address: u}
-		secs := int(b.Expires.Sub(now).Round(time.Second) / time.Second)
-		c.Params.Add("expires", strconv.Itoa(max(secs, 0)))
-		// The phone finds its own binding by these (RFC 5626 §5.2, RFC 5627).
-		if b.InstanceID != "" && safeParam(b.InstanceID) {
-			c.Params.Add("+sip.instance", `"`+b.InstanceID+`"`)
-		}
-		if b.RegID != "" && safeParam(b.RegID) {
-			c.Params.Add("reg-id", b.RegID)
-		}
-		res.AppendHeader(c)
 	}
-	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(DateFormat)))
+	res.AppendHeader(sip.NewHeader("Date", date(now)))
 	return res
+}
+
+// contactValue is a binding's Contact header value in the 200. The stored
+// contact is what sipgo wrote for the parsed URI, so it goes out as it is
+// (parsing it again only to write it back cost a fifth of the 200);
+// anything that could break out of the angle brackets is left out.
+func contactValue(b store.Binding, now time.Time) (string, bool) {
+	if b.Contact == "" || strings.ContainsFunc(b.Contact, func(r rune) bool {
+		return r < 0x21 || r == 0x7f || r == '<' || r == '>'
+	}) {
+		return "", false
+	}
+	secs := max(int(b.Expires.Sub(now).Round(time.Second)/time.Second), 0)
+	var sb strings.Builder
+	sb.Grow(len(b.Contact) + len(b.InstanceID) + len(b.RegID) + 48)
+	sb.WriteByte('<')
+	sb.WriteString(b.Contact)
+	sb.WriteString(">;expires=")
+	sb.WriteString(strconv.Itoa(secs))
+	// The phone finds its own binding by these (RFC 5626 §5.2, RFC 5627).
+	if b.InstanceID != "" && safeParam(b.InstanceID) {
+		sb.WriteString(`;+sip.instance="`)
+		sb.WriteString(b.InstanceID)
+		sb.WriteByte('"')
+	}
+	if b.RegID != "" && safeParam(b.RegID) {
+		sb.WriteString(";reg-id=")
+		sb.WriteString(b.RegID)
+	}
+	return sb.String(), true
+}
+
+// dateText is the Date of one second.
+type dateText struct {
+	sec  int64
+	text string
+}
+
+var lastDate atomic.Pointer[dateText]
+
+// date is now in DateFormat, formatted once per second.
+func date(now time.Time) string {
+	sec := now.Unix()
+	if d := lastDate.Load(); d != nil && d.sec == sec {
+		return d.text
+	}
+	d := &dateText{sec: sec, text: now.UTC().Format(DateFormat)}
+	lastDate.Store(d)
+	return d.text
 }
 
 // safeParam reports whether v can be written back as a Contact parameter
@@ -166,4 +219,24 @@ func safeParam(v string) bool {
 	return !strings.ContainsFunc(v, func(r rune) bool {
 		return r < 0x21 || r == 0x7f || strings.ContainsRune(`";,\`, r)
 	})
+}
+
+// nameIs reports whether h is named lower (given in lower case), ignoring
+// ASCII case as sipgo's GetHeader does; GetHeader lowercases every header
+// name of the message, allocating, on each call.
+func nameIs(h sip.Header, lower string) bool {
+	n := h.Name()
+	if len(n) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
