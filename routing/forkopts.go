@@ -16,12 +16,14 @@ func (s *Server) forkOptions() fork.Options {
 		Laddr:  s.laddr,
 		Trunk:  s.trunkTarget,
 		Events: s.callEvent,
+		Wait:   waitTimer,
 	}
 }
 
 // unmatchedResponse gets every response sipgo's transaction layer matches
 // to none of its transactions: first the fork's branch INVITE
-// transactions (kept by the executor), then the stray 2xx forwarding.
+// transactions and the records they leave (kept by the executor); what
+// is left is stray and dropped.
 func (s *Server) unmatchedResponse(r *sip.Response) {
 	if s.fork != nil && s.fork.HandleResponse(r) {
 		return

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -120,26 +121,24 @@ func (s *Server) cancelBranch(inv *sip.Request) {
 	}
 }
 
-// strayResponse forwards, statelessly, responses that match no client
-// transaction but carry our Via: in practice 2xx retransmissions of an
-// INVITE whose transaction is gone (RFC 3261 §16.7 step 10). Anything else
-// is dropped.
+// strayResponse drops a response that matches no client transaction and
+// no record a released branch transaction left (fork.Executor.HandleResponse):
+// RFC 6026 forbids a proxy to forward stray responses to INVITE (RFC 3261
+// §16.7 step 10 forwarded stray 2xx). A 2xx retransmission of an answered
+// branch is relayed from the fork's record during the Accepted state (64·T1)
+// and a relayed request's from its sipgo transaction; anything after that,
+// a 200 to a CANCEL whose transaction ended at its first 200, or a response
+// with a forged Via of ours is noise: one debug line, nothing sent.
 func (s *Server) strayResponse(r *sip.Response) {
-	if s.me == nil || !r.IsSuccess() || r.CSeq() == nil || r.CSeq().MethodName != sip.INVITE {
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	vias := r.GetHeaders("Via")
-	if len(vias) < 2 {
-		return
+	s.log.Debug("stray response dropped", "status", r.StatusCode, "call_id", callIDOf(r), "cseq", cseqOf(r))
+}
+
+func cseqOf(r *sip.Response) string {
+	if h := r.CSeq(); h != nil {
+		return h.Value()
 	}
-	if v, ok := vias[0].(*sip.ViaHeader); !ok || !s.me.isMeHostPort(v.Host, v.Port) {
-		return
-	}
-	o := upstream(r)
-	if next, ok := vias[1].(*sip.ViaHeader); ok {
-		o.SetTransport(next.Transport)
-	}
-	if err := s.srv.WriteResponse(o); err != nil {
-		s.log.Debug("forward stray 2xx", "call_id", callIDOf(r), "error", err)
-	}
+	return ""
 }

@@ -36,10 +36,6 @@ type leg struct {
 	ct   sip.ClientTransaction
 	res  *sip.Response // final response ≥300, kept for §16.7
 	rang bool          // EventRinging emitted
-
-	mu      sync.Mutex   // guards what the retransmission hook reads
-	relayed bool         // our 2xx went upstream: relay its retransmissions
-	ack     *sip.Request // its 2xx lost: ACK its retransmissions again
 }
 
 // legEvent is what a leg's watcher reports: a response, or res == nil
@@ -70,9 +66,7 @@ type call struct {
 
 	events    chan legEvent
 	quit      chan struct{} // closed when the loop ends: watchers stop posting
-	cancelled chan struct{} // the caller's CANCEL (buffered, 1)
-	reasonMu  sync.Mutex
-	reason    string          // Reason header of the caller's CANCEL
+	cancelled *callerCancel
 	hctx      context.Context // CANCEL and BYE: detached from ctx so they still go out
 	hstop     context.CancelFunc
 	watchers  sync.WaitGroup
@@ -87,7 +81,7 @@ func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerT
 		timeout:   plan.Timeout,
 		events:    make(chan legEvent, eventBuffer(len(plan.Branches))),
 		quit:      make(chan struct{}),
-		cancelled: make(chan struct{}, 1),
+		cancelled: &callerCancel{ch: make(chan struct{}, 1)},
 	}
 	c.log = e.log.With("call_id", c.id)
 	switch plan.Action {
@@ -185,8 +179,8 @@ func transport(tp string) string {
 
 // run starts the legs and drives the aggregator until the call is settled.
 func (c *call) run(ctx context.Context) (Outcome, error) {
-	if !c.tx.OnCancel(c.onCallerCancel) {
-		c.onCallerCancel(nil) // cancelled or gone before we looked
+	if !c.tx.OnCancel(c.cancelled.on) {
+		c.cancelled.on(nil) // cancelled or gone before we looked
 	}
 	c.timer = time.NewTimer(c.timeout)
 	defer c.timer.Stop()
@@ -202,19 +196,34 @@ func (c *call) run(ctx context.Context) (Outcome, error) {
 	return c.out, err
 }
 
-// onCallerCancel runs inside sipgo's transaction lock: record and signal only.
-func (c *call) onCallerCancel(r *sip.Request) {
+// callerCancel is what the server transaction's CANCEL hook reaches: not
+// the call, which the server transaction (kept by sipgo after the final
+// response) would otherwise keep alive with every leg's messages.
+type callerCancel struct {
+	ch     chan struct{} // the caller's CANCEL (buffered, 1)
+	mu     sync.Mutex
+	reason string // Reason header of the caller's CANCEL
+}
+
+// on runs inside sipgo's transaction lock: record and signal only.
+func (cc *callerCancel) on(r *sip.Request) {
 	if r != nil {
 		if h := r.GetHeader("Reason"); h != nil {
-			c.reasonMu.Lock()
-			c.reason = h.Value()
-			c.reasonMu.Unlock()
+			cc.mu.Lock()
+			cc.reason = h.Value()
+			cc.mu.Unlock()
 		}
 	}
 	select {
-	case c.cancelled <- struct{}{}:
+	case cc.ch <- struct{}{}:
 	default:
 	}
+}
+
+func (cc *callerCancel) why() string {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.reason
 }
 
 // loop feeds the aggregator until every leg has ended after the final
@@ -229,7 +238,7 @@ func (c *call) loop(ctx context.Context) error {
 			linger = t.C
 		}
 		select { // the caller's CANCEL first: it decides a race with a 2xx
-		case <-c.cancelled:
+		case <-c.cancelled.ch:
 			c.apply(-1, nil, c.agg.callerCancel())
 			continue
 		default:
@@ -237,7 +246,7 @@ func (c *call) loop(ctx context.Context) error {
 		select {
 		case ev := <-c.events:
 			c.onLegEvent(ev)
-		case <-c.cancelled:
+		case <-c.cancelled.ch:
 			c.apply(-1, nil, c.agg.callerCancel())
 		case <-c.timer.C:
 			c.apply(-1, nil, c.agg.timeout())
@@ -272,6 +281,7 @@ func (c *call) onLegEvent(ev legEvent) {
 		c.log.Debug("branch ended without a final response", "contact", l.branch.Contact.URI, "error", ev.err)
 		c.apply(ev.i, nil, c.agg.response(ev.i, status))
 		c.branchEnded(ev.i)
+		l.release()
 		return
 	}
 	code := ev.res.StatusCode
@@ -289,7 +299,15 @@ func (c *call) onLegEvent(ev legEvent) {
 		l.res = ev.res
 		c.apply(ev.i, ev.res, c.agg.response(ev.i, code))
 		c.branchEnded(ev.i)
+		l.release()
 	}
+}
+
+// release drops what an ended leg no longer needs while the call goes on
+// ringing the others: its INVITE and transaction (the final response stays
+// for §16.7). Nothing is sent on an ended leg.
+func (l *leg) release() {
+	l.req, l.ct = nil, nil
 }
 
 // cleanup stops the watchers and waits for every goroutine of the call.

@@ -382,6 +382,11 @@ func TestExecuteTwoAnswer(t *testing.T) {
 	waitFor(t, func() bool { return p1.count("ACK") == 2 && p2.count("ACK") == 2 }, func() string {
 		return fmt.Sprintf("ACKs: p1 %d, p2 %d, want 2 each", p1.count("ACK"), p2.count("ACK"))
 	})
+	// Both 2xx transactions ended at their 2xx: the retransmissions were
+	// answered from the records they left.
+	if n := px.exec.LiveTransactions(); n != 0 {
+		t.Errorf("%d branch transactions live after the call, want 0", n)
+	}
 }
 
 func waitFor(t *testing.T, ok func() bool, msg func() string) {

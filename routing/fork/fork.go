@@ -55,6 +55,10 @@ type Options struct {
 	// upstream, for CANCELled or silent branches to end (a late 2xx is
 	// ACKed and BYEd meanwhile). 0 = DefaultLinger.
 	Linger time.Duration
+	// Wait is how long the ACK of a branch's non-2xx final response is kept
+	// (UDP) to answer retransmissions of that response: the client
+	// transaction's Timer D. 0 = sip.Timer_D when New runs.
+	Wait time.Duration
 }
 
 // Executor runs plans. It holds no per-call state: one Executor serves every
@@ -68,6 +72,9 @@ type Executor struct {
 	maxRing time.Duration
 	linger  time.Duration
 	txs     txTable // branch INVITE transactions (clienttx.go)
+	// What released branch transactions left (retain.go): the ACKs of
+	// non-2xx finals for Wait, and the 2xx records for Timer M (64·T1).
+	completed, accepted *store
 }
 
 // New returns an Executor.
@@ -97,6 +104,12 @@ func New(opts Options) *Executor {
 	if e.linger <= 0 {
 		e.linger = DefaultLinger
 	}
+	wait := opts.Wait
+	if wait <= 0 {
+		wait = sip.Timer_D
+	}
+	e.completed = newStore(wait)
+	e.accepted = newStore(sip.Timer_M)
 	return e
 }
 

@@ -32,7 +32,7 @@ type node struct {
 	port int
 }
 
-func newNode(t *testing.T, name string, opts ...sipgo.UserAgentOption) *node {
+func newNode(t testing.TB, name string, opts ...sipgo.UserAgentOption) *node {
 	t.Helper()
 	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{sipgo.WithUserAgent(name)}, opts...)...)
 	if err != nil {
@@ -56,7 +56,7 @@ func newNode(t *testing.T, name string, opts ...sipgo.UserAgentOption) *node {
 
 // serve starts the listener. Call it after every handler and field the
 // handlers read is set: UDP does not order memory for the race detector.
-func (n *node) serve(t *testing.T) {
+func (n *node) serve(t testing.TB) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = n.srv.ServeUDP(n.pc) }()
 	t.Cleanup(func() {
@@ -78,6 +78,7 @@ type proxy struct {
 
 	mu     sync.Mutex
 	events []Event
+	strays []*sip.Response // responses the executor did not take
 }
 
 type execResult struct {
@@ -85,13 +86,17 @@ type execResult struct {
 	err error
 }
 
-func newProxy(t *testing.T, plan ringplan.Plan, trunk string, rr ...RecordRoute) *proxy {
+func newProxy(t testing.TB, plan ringplan.Plan, trunk string, rr ...RecordRoute) *proxy {
 	t.Helper()
 	p := &proxy{plan: plan, results: make(chan execResult, 1)}
 	// Branch INVITE responses reach the executor through the transaction
 	// layer's unhandled-response handler, as in routing.
 	p.node = newNode(t, "proxy", sipgo.WithUserAgentTransactionLayerOptions(
-		sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) { p.exec.HandleResponse(r) })))
+		sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+			if !p.exec.HandleResponse(r) {
+				p.stray(r)
+			}
+		})))
 	cli, err := sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(p.port),
 		sipgo.WithClientLogger(quietLog()))
 	if err != nil {
@@ -117,6 +122,24 @@ func newProxy(t *testing.T, plan ringplan.Plan, trunk string, rr ...RecordRoute)
 	p.srv.OnAck(p.forwardAck)
 	p.serve(t)
 	return p
+}
+
+func (p *proxy) stray(r *sip.Response) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.strays = append(p.strays, r)
+}
+
+// strayResponses lists the responses the executor did not take, as
+// "status method".
+func (p *proxy) strayResponses() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, r := range p.strays {
+		out = append(out, strconv.Itoa(r.StatusCode)+" "+string(r.CSeq().MethodName))
+	}
+	return out
 }
 
 func (p *proxy) record(ev Event) {
@@ -151,7 +174,7 @@ func (p *proxy) forwardAck(req *sip.Request, _ sip.ServerTransaction) {
 }
 
 // result waits for Execute to return and checks it left no goroutine.
-func (p *proxy) result(t *testing.T) Outcome {
+func (p *proxy) result(t testing.TB) Outcome {
 	t.Helper()
 	select {
 	case r := <-p.results:
@@ -167,7 +190,7 @@ func (p *proxy) result(t *testing.T) Outcome {
 }
 
 // noCallGoroutines fails if a goroutine of a call is still running.
-func noCallGoroutines(t *testing.T) {
+func noCallGoroutines(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
@@ -203,7 +226,7 @@ type phone struct {
 	seen chan string // method of every request, buffered
 }
 
-func newPhone(t *testing.T, name string, b behaviour) *phone {
+func newPhone(t testing.TB, name string, b behaviour) *phone {
 	t.Helper()
 	p := &phone{node: newNode(t, name), name: name, b: b, seen: make(chan string, 64)}
 	p.srv.OnInvite(p.onInvite)
@@ -272,7 +295,7 @@ func (p *phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // await waits until the phone got a request with that method.
-func (p *phone) await(t *testing.T, method string) *sip.Request {
+func (p *phone) await(t testing.TB, method string) *sip.Request {
 	t.Helper()
 	deadline := time.After(testTimeout)
 	for {
@@ -331,7 +354,7 @@ type caller struct {
 	froms []string // From of every response, as received
 }
 
-func newCaller(t *testing.T) *caller {
+func newCaller(t testing.TB) *caller {
 	t.Helper()
 	n := newNode(t, "caller")
 	cli, err := sipgo.NewClient(n.ua, sipgo.WithClientLogger(quietLog()))
@@ -347,7 +370,7 @@ func newCaller(t *testing.T) *caller {
 
 // call INVITEs the proxy and waits for the final response; ctx ending
 // first CANCELs. It returns the final status (0 if none) and the session.
-func (c *caller) call(ctx context.Context, t *testing.T, proxyPort int) (int, *sipgo.DialogClientSession) {
+func (c *caller) call(ctx context.Context, t testing.TB, proxyPort int) (int, *sipgo.DialogClientSession) {
 	t.Helper()
 	from := &sip.FromHeader{DisplayName: "Alice Caller", Address: sip.Uri{Scheme: "sip", User: "alice", Host: "127.0.0.1"},
 		Params: sip.NewParams()}

@@ -2,6 +2,7 @@ package fork
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -48,39 +49,61 @@ func (c *call) startLeg(t target) {
 		c.branchEnded(i)
 		return
 	}
-	l.ct.OnRetransmission(func(r *sip.Response) { c.retransmission(l, r) })
 	c.watchers.Add(1)
 	go c.watch(i, l.ct)
 }
 
 // branchRequest builds the leg's INVITE from the caller's (docs/libraries.md §1.6):
-// a clone per leg, new Request-URI and destination, Max-Forwards
+// a copy per leg with a new Request-URI and destination, Max-Forwards
 // decremented without touching the shared header (P2), sent from our
 // listener (P3) on the leg's transport (P6), with the branch's rewrites.
+// Every header is cloned (sipgo's transport rewrites our Via and a branch
+// may rewrite From), but unlike Request.Clone the copy skips what it
+// replaces at once (Request-URI, Max-Forwards, a History-Info) and shares
+// the body, which nothing writes to: 25 branches cost 25 headers sets, not
+// 25 bodies.
 func (c *call) branchRequest(t target) *sip.Request {
-	fwd := c.req.Clone()
-	fwd.Recipient = *t.uri.Clone()
-	fwd.SetDestination(t.dest)
-	fwd.SetTransport(t.tp)
+	fwd := sip.NewRequest(c.req.Method, *t.uri.Clone())
+	fwd.SipVersion = c.req.SipVersion
+	hi := t.branch.HistoryInfo
+	if hi != "" && !safeHeader(hi) {
+		hi = ""
+	}
 	mf := sip.MaxForwardsHeader(70)
 	if h := c.req.MaxForwards(); h != nil {
 		mf = sip.MaxForwardsHeader(h.Val() - 1)
-		fwd.ReplaceHeader(&mf)
-	} else {
+	}
+	hasMF := false
+	for _, h := range c.req.Headers() {
+		switch {
+		case strings.EqualFold(h.Name(), "Max-Forwards"):
+			if !hasMF { // in its place
+				fwd.AppendHeader(&mf)
+			}
+			hasMF = true
+		case hi != "" && strings.EqualFold(h.Name(), "History-Info"):
+			// ours restarts the indexes at 1
+		default:
+			fwd.AppendHeader(sip.HeaderClone(h))
+		}
+	}
+	if !hasMF {
 		fwd.AppendHeader(&mf)
 	}
-	fwd.Laddr = sip.Addr{}
+	if hi != "" {
+		fwd.AppendHeader(sip.NewHeader("History-Info", hi))
+	}
+	fwd.SetBody(c.req.Body())
+	fwd.SetTransport(t.tp)
+	fwd.SetSource(c.req.Source())
+	fwd.SetDestination(t.dest)
 	if a, ok := c.e.laddr(t.tp); ok {
 		fwd.Laddr = a
 	}
 	if name := safeDisplay(t.branch.DisplayName); name != "" {
 		if from := fwd.From(); from != nil {
-			from.DisplayName = name // Clone deep-copied From
+			from.DisplayName = name // a clone of the caller's
 		}
-	}
-	if hi := t.branch.HistoryInfo; hi != "" && safeHeader(hi) {
-		removeAll(fwd, "History-Info") // ours restarts the indexes at 1
-		fwd.AppendHeader(sip.NewHeader("History-Info", hi))
 	}
 	return fwd
 }
@@ -88,12 +111,19 @@ func (c *call) branchRequest(t target) *sip.Request {
 // watch reports the leg's responses until its final one, or its end.
 func (c *call) watch(i int, ct sip.ClientTransaction) {
 	defer c.watchers.Done()
+	var accepted <-chan *sip.Response // nil (never ready) for a TxRequester's
+	if a, ok := ct.(interface{ Accepted() <-chan *sip.Response }); ok {
+		accepted = a.Accepted()
+	}
 	for {
 		select {
 		case res := <-ct.Responses():
 			if !c.post(legEvent{i: i, res: res}) || res.StatusCode >= 200 {
 				return
 			}
+		case res := <-accepted:
+			c.post(legEvent{i: i, res: res})
+			return
 		case <-ct.Done():
 			c.post(legEvent{i: i, err: ct.Err()})
 			return
@@ -141,19 +171,14 @@ func (c *call) apply(i int, res *sip.Response, v verdict) {
 // won the race inside sipgo) the 2xx cannot go up: ACK and BYE it.
 func (c *call) answer(i int, res *sip.Response) {
 	l := c.legs[i]
-	l.mu.Lock()
-	l.relayed = true
-	l.mu.Unlock()
 	if err := c.tx.Respond(c.upstream(res)); err != nil {
 		c.log.Info("answer not relayed, caller gone", "user", l.branch.User, "error", err)
-		l.mu.Lock()
-		l.relayed = false
-		l.mu.Unlock()
 		c.agg.answerLost()
 		c.ackBye(i, res)
 		c.decided()
 		return
 	}
+	c.retain(res, record{up: &upstreamTo{from: c.callerFrom(), dest: c.req.Source(), transport: c.req.Transport()}})
 	c.out.Answered = l.branch
 	c.e.emit(Event{Kind: EventAnswered, CallID: c.id, Branch: l.branch, Status: res.StatusCode, ToTag: toTag(res)})
 	c.decided()
@@ -163,34 +188,49 @@ func (c *call) answer(i int, res *sip.Response) {
 // the caller's own From back in place of a branch's rewrite (the
 // assistant's "caller for executive" display name belongs to that branch
 // only; RFC 3261 §8.2.6.2, §16.7) and sent where sipgo sends its own
-// responses (the request's source, P1).
+// responses (the request's source, P1). Like branchRequest it copies only
+// the headers it keeps and shares the body.
 func (c *call) upstream(res *sip.Response) *sip.Response {
-	o := res.Clone()
-	o.RemoveHeader("Via")
-	if f := c.req.From(); f != nil {
-		o.ReplaceHeader(sip.HeaderClone(f))
+	o := sip.NewResponse(res.StatusCode, res.Reason)
+	o.SipVersion = res.SipVersion
+	from := c.req.From()
+	popped := false
+	for _, h := range res.Headers() {
+		switch {
+		case !popped && strings.EqualFold(h.Name(), "Via"):
+			popped = true // ours
+		case from != nil && strings.EqualFold(h.Name(), "From"):
+			o.AppendHeader(sip.HeaderClone(from))
+		default:
+			o.AppendHeader(sip.HeaderClone(h))
+		}
 	}
+	o.SetBody(res.Body())
 	o.SetTransport(c.req.Transport())
 	o.SetDestination(c.req.Source())
 	return o
 }
 
-// retransmission runs on sipgo's goroutine for each 2xx retransmission of
-// a leg (RFC 6026): relay the winner's, re-ACK a lost one's.
-func (c *call) retransmission(l *leg, r *sip.Response) {
-	l.mu.Lock()
-	relayed, ack := l.relayed, l.ack
-	l.mu.Unlock()
-	switch {
-	case relayed:
-		if err := c.tx.Respond(c.upstream(r)); err != nil {
-			c.log.Debug("2xx retransmission not relayed", "error", err)
-		}
-	case ack != nil:
-		if err := c.e.cli.WriteRequest(ack.Clone(), keep); err != nil {
-			c.log.Debug("ACK not resent", "error", err)
-		}
+// retain keeps rec for the Accepted state of the branch transaction res
+// answers (RFC 6026: 64·T1), which was released at its 2xx (clienttx.go).
+func (c *call) retain(res *sip.Response, rec record) {
+	key, err := sip.ClientTxKeyMake(res)
+	if err != nil {
+		return
 	}
+	if !c.e.accepted.put(key, rec) {
+		c.log.Debug("2xx record not kept: table full")
+	}
+}
+
+// callerFrom is a copy of the caller's From, for upstream responses.
+func (c *call) callerFrom() *sip.FromHeader {
+	f := c.req.From()
+	if f == nil {
+		return nil
+	}
+	h, _ := sip.HeaderClone(f).(*sip.FromHeader)
+	return h
 }
 
 // keep is a client request option that changes nothing: the request is

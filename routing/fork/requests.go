@@ -26,9 +26,7 @@ func (c *call) sendCancel(i int) {
 	case whyAnswered:
 		reason = reasonElsewhere // the phone must not log a missed call
 	case whyCaller:
-		c.reasonMu.Lock()
-		reason = c.reason // pass on an upstream fork's Reason
-		c.reasonMu.Unlock()
+		reason = c.cancelled.why() // pass on an upstream fork's Reason
 		if !safeHeader(reason) || reason == "" {
 			reason = reasonCaller
 		}
@@ -71,7 +69,7 @@ func CancelFor(inv *sip.Request, reason string) *sip.Request {
 // ackBye completes and ends a dialog the caller will never see: a 2xx
 // that lost the race (a second answer, or an answer after the caller
 // cancelled or the call was decided). Retransmissions of that 2xx are
-// ACKed again by the leg's hook.
+// ACKed again from the record kept for it (retain.go).
 func (c *call) ackBye(i int, res *sip.Response) {
 	l := c.legs[i]
 	c.log.Info("late answer: ACK and BYE", "user", l.branch.User, "contact", l.branch.Contact.URI)
@@ -82,9 +80,7 @@ func (c *call) ackBye(i int, res *sip.Response) {
 		c.log.Warn("ACK not built", "error", err)
 		return
 	}
-	l.mu.Lock()
-	l.ack = ack
-	l.mu.Unlock()
+	c.retain(res, record{ack2xx: ack})
 	if err := c.e.cli.WriteRequest(ack.Clone(), keep); err != nil {
 		c.log.Info("ACK not sent", "error", err)
 	}
