@@ -118,7 +118,9 @@ func (p *rawPhone) reply(req *sip.Request, code int, reason, toTag string) {
 	p.send([]byte(res.String()))
 }
 
-func (p *rawPhone) request0(method, ruri, to, callID string, cseq int, extra string) []byte {
+// compose writes a request from this phone with a fresh branch; extra is
+// more header lines, each ending in CRLF.
+func (p *rawPhone) compose(method, ruri, to, callID string, cseq int, extra string) []byte {
 	p.seq++
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, ruri)
@@ -154,12 +156,12 @@ func (p *rawPhone) register() (req, ok []byte) {
 	p.t.Helper()
 	callID := "reg-" + p.ext + "@127.0.0.1"
 	to := fmt.Sprintf("<sip:%s@test.example>", p.ext)
-	p.send(p.request0("REGISTER", "sip:test.example", to, callID, 1, "Expires: 300\r\n"))
+	p.send(p.compose("REGISTER", "sip:test.example", to, callID, 1, "Expires: 300\r\n"))
 	_, ch := p.final(sip.REGISTER)
 	if ch.StatusCode != 401 {
 		p.t.Fatalf("REGISTER answered %d, want 401", ch.StatusCode)
 	}
-	req = p.request0("REGISTER", "sip:test.example", to, callID, 2,
+	req = p.compose("REGISTER", "sip:test.example", to, callID, 2,
 		"Expires: 300\r\n"+p.credentials(ch, "REGISTER", "sip:test.example"))
 	p.send(req)
 	ok, res := p.final(sip.REGISTER)
@@ -219,12 +221,12 @@ func TestRetransmissionsAfterEarlyEnd(t *testing.T) {
 	// INVITE: challenge, authenticated INVITE, bob answers.
 	callID := "call-retrans@127.0.0.1"
 	to := "<sip:1002@test.example>"
-	alice.send(alice.request0("INVITE", "sip:1002@test.example", to, callID, 1, ""))
+	alice.send(alice.compose("INVITE", "sip:1002@test.example", to, callID, 1, ""))
 	_, ch := alice.final(sip.INVITE)
 	if ch.StatusCode != 407 {
 		t.Fatalf("INVITE answered %d, want 407", ch.StatusCode)
 	}
-	invite := alice.request0("INVITE", "sip:1002@test.example", to, callID, 2,
+	invite := alice.compose("INVITE", "sip:1002@test.example", to, callID, 2,
 		alice.credentials(ch, "INVITE", "sip:1002@test.example"))
 	alice.send(invite)
 	in := bob.request(sip.INVITE, 5*time.Second)
@@ -267,12 +269,12 @@ func TestRetransmissionsAfterEarlyEnd(t *testing.T) {
 	}
 	contact := ok.Contact().Address.String()
 	toTagged := ok.To().Value()
-	ack := alice.request0("ACK", contact, toTagged, callID, 2, route)
+	ack := alice.compose("ACK", contact, toTagged, callID, 2, route)
 	alice.send(ack)
 	if bob.request(sip.ACK, 5*time.Second) == nil {
 		t.Fatal("bob's phone got no ACK")
 	}
-	bye := alice.request0("BYE", contact, toTagged, callID, 3, route)
+	bye := alice.compose("BYE", contact, toTagged, callID, 3, route)
 	alice.send(bye)
 	byeIn := bob.request(sip.BYE, 5*time.Second)
 	if byeIn == nil {
@@ -296,11 +298,11 @@ func TestRetransmissionsAfterEarlyEnd(t *testing.T) {
 	// A call refused: the transaction retransmits the 486 until the ACK,
 	// then ends; a retransmitted ACK is absorbed.
 	callID = "call-refused@127.0.0.1"
-	alice.send(alice.request0("INVITE", "sip:1002@test.example", to, callID, 1, ""))
+	alice.send(alice.compose("INVITE", "sip:1002@test.example", to, callID, 1, ""))
 	if _, ch = alice.final(sip.INVITE); ch.StatusCode != 407 {
 		t.Fatalf("second INVITE answered\n%v", ch)
 	}
-	invite = alice.request0("INVITE", "sip:1002@test.example", to, callID, 2,
+	invite = alice.compose("INVITE", "sip:1002@test.example", to, callID, 2,
 		alice.credentials(ch, "INVITE", "sip:1002@test.example"))
 	alice.send(invite)
 	if in = bob.request(sip.INVITE, 5*time.Second); in == nil {
