@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"deskgate/daemon"
@@ -35,6 +36,7 @@ func main() {
 			os.Exit(1)
 		}
 	default:
+		tuneGC()
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		err := daemon.Run(ctx, daemon.Options{ConfigPath: *cfgPath, DirectoryFile: *dirFile, Version: version})
@@ -42,5 +44,20 @@ func main() {
 			fmt.Fprintln(os.Stderr, "deskgated:", err)
 			os.Exit(1)
 		}
+	}
+}
+
+// gcPercent is the collector's target heap growth when GOGC is not set.
+// Go's 100 lets the heap reach twice what is live; at 75 the box holds
+// about a tenth less (25-way forks at 50 calls/s: PSS 43–46 → 38–40 MB;
+// REGISTER at 2000/s: 46 → 42 MB) for a few percent more collector CPU
+// (docs/performance.md).
+const gcPercent = 75
+
+// tuneGC applies gcPercent unless the operator set GOGC (which wins, as
+// GOMEMLIMIT from the unit does).
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
 }
