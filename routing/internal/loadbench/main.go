@@ -25,6 +25,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,6 +57,7 @@ type options struct {
 	floodRate  int
 	floodWatch time.Duration
 	floodOnly  bool
+	only       string // comma-separated phase names; "" = all
 }
 
 func parseFlags() options {
@@ -81,6 +84,7 @@ func parseFlags() options {
 	flag.IntVar(&o.floodRate, "flood-rate", 6000, "requests per second offered during the flood")
 	flag.DurationVar(&o.floodWatch, "flood-watch", 30*time.Second, "how long RSS is watched after the flood")
 	flag.BoolVar(&o.floodOnly, "flood-only", false, "run only the flood phase")
+	flag.StringVar(&o.only, "only", "", "run only these phases, comma-separated: register, fork5, dept25, dept50, overload (with its recovery), soak, flood")
 	flag.Parse()
 	return o
 }
@@ -168,18 +172,23 @@ func run(ctx context.Context, o options) error {
 		if o.floodOnly {
 			break
 		}
-		if round == 0 {
+		if round == 0 && o.wants("register") {
 			phases = append(phases, b.registerPhase)
 		}
-		phases = append(phases, call(forkPhase(o, round)), call(deptPhase(o, round)))
-		if o.dept50 {
+		if o.wants("fork5") {
+			phases = append(phases, call(forkPhase(o, round)))
+		}
+		if o.wants("dept25") {
+			phases = append(phases, call(deptPhase(o, round)))
+		}
+		if o.dept50 && o.wants("dept50") {
 			phases = append(phases, call(dept50Phase(o, round)))
 		}
 	}
-	if o.overRate > 0 && !o.floodOnly {
+	if o.overRate > 0 && !o.floodOnly && o.wants("overload") {
 		phases = append(phases, call(overloadPhase(o)), call(recoveryPhase(o)))
 	}
-	if o.soak > 0 && !o.floodOnly {
+	if o.soak > 0 && !o.floodOnly && o.wants("soak") {
 		phases = append(phases, call(soakPhase(o)))
 	}
 	var results []result
@@ -199,7 +208,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	var fr *floodResult
-	if o.flood > 0 {
+	if o.flood > 0 && o.wants("flood") {
 		r, err := b.floodPhase(ctx)
 		if err != nil {
 			printResults(os.Stdout, b, results)
@@ -290,3 +299,8 @@ func (b *bench) fetchPasswords(ctx context.Context) error {
 }
 
 func (b *bench) scenario(name string) string { return filepath.Join(b.scen, name) }
+
+// wants reports whether phase name is to run (-only).
+func (o options) wants(name string) bool {
+	return o.only == "" || slices.Contains(strings.Split(o.only, ","), name)
+}
