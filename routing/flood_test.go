@@ -9,7 +9,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/emiago/sipgo/siptest"
-	"github.com/icholy/digest"
 )
 
 func TestBudgets(t *testing.T) {
@@ -160,23 +159,7 @@ func TestStatelessUntilAdmitted(t *testing.T) {
 		})
 	}
 	t.Run("authenticated REGISTER", func(t *testing.T) {
-		text := reqText("REGISTER", "sip:test.example", "<sip:1001@test.example>", "Expires: 300\n")
-		rs, _ := recorded(t, s, parseReq(t, text))
-		ch, err := digest.ParseChallenge(finalOf(rs).GetHeader("WWW-Authenticate").Value())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := s.opts.Store.Credential("alice", "1001")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cred, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:test.example",
-			Username: "1001", Password: c.Password, Count: 1, Cnonce: "0a4f113b"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		authz := "Authorization: " + cred.String() + "\n"
-		rs, kept := recorded(t, s, parseReq(t, reqText("REGISTER", "sip:test.example", "<sip:1001@test.example>", "Expires: 300\n"+authz)))
+		rs, kept := recorded(t, s, parseReq(t, authRegister(t, s)))
 		if res := finalOf(rs); res == nil || res.StatusCode != 200 {
 			t.Fatalf("answered %v, want 200", rs)
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 
 	"deskgate/daemon/store"
 )
@@ -94,17 +93,9 @@ func BenchmarkRegisterDigest(b *testing.B) {
 		if tx.res == nil || tx.res.StatusCode != 401 {
 			b.Fatalf("want 401, got %v", tx.res)
 		}
-		ch, err := digest.ParseChallenge(tx.res.GetHeader("WWW-Authenticate").Value())
-		if err != nil {
-			b.Fatal(err)
-		}
-		cred, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:test.example",
-			Username: "1001", Password: pw.Password, Cnonce: "0a4f113b", Count: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
+		cred := registerCredentials(b, tx.res, pw.Password)
 		tx = newCaptureTx()
-		req = parseRaw(b, benchRegister("1001", 2*cseq+1, cred.String()))
+		req = parseRaw(b, benchRegister("1001", 2*cseq+1, cred))
 		t0 = time.Now()
 		s.handle(req, tx)
 		inHandler += time.Since(t0)

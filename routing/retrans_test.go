@@ -260,20 +260,12 @@ func authRegister(t *testing.T, s *Server) string {
 	t.Helper()
 	text := reqText("REGISTER", "sip:test.example", "<sip:1001@test.example>", "Expires: 300\n")
 	rs, _ := recorded(t, s, parseReq(t, text))
-	ch, err := digest.ParseChallenge(finalOf(rs).GetHeader("WWW-Authenticate").Value())
-	if err != nil {
-		t.Fatal(err)
-	}
 	c, err := s.opts.Store.Credential("alice", "1001")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:test.example",
-		Username: "1001", Password: c.Password, Count: 1, Cnonce: "0a4f113b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reqText("REGISTER", "sip:test.example", "<sip:1001@test.example>", "Expires: 300\nAuthorization: "+cred.String()+"\n")
+	cred := registerCredentials(t, finalOf(rs), c.Password)
+	return reqText("REGISTER", "sip:test.example", "<sip:1001@test.example>", "Expires: 300\nAuthorization: "+cred+"\n")
 }
 
 // TestRetransmittedRegister: an authenticated REGISTER's transaction ends
@@ -427,4 +419,20 @@ func TestInviteFinals(t *testing.T) {
 			t.Error("a stray ACK retransmission was not absorbed")
 		}
 	})
+}
+
+// registerCredentials answers the challenge in res (a 401 to a REGISTER of
+// user 1001 to sip:test.example) with password: the Authorization value.
+func registerCredentials(tb testing.TB, res *sip.Response, password string) string {
+	tb.Helper()
+	ch, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cred, err := digest.Digest(ch, digest.Options{Method: "REGISTER", URI: "sip:test.example",
+		Username: "1001", Password: password, Count: 1, Cnonce: "0a4f113b"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cred.String()
 }

@@ -76,10 +76,7 @@ func FuzzBindingJSON(f *testing.F) {
 // written, after a reopen too; deletes queued in between apply in order.
 func TestWriteBehindBindingsRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := Open(path, Options{FlushEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{FlushEvery: time.Hour})
 	want := map[string]Binding{}
 	for round := range 3 {
 		for i := range 300 {
@@ -116,13 +113,6 @@ func TestWriteBehindBindingsRoundTrip(t *testing.T) {
 		}
 	}
 	check(db)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = reopen(t, db, Options{})
 	check(db)
 }

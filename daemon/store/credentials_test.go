@@ -165,10 +165,7 @@ func TestCredentialInvalidUser(t *testing.T) {
 // with lookups racing the writes; a reopened file agrees.
 func TestCredentialCacheFollowsWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{})
 	if _, ok, err := db.LookupCredential("dave"); err != nil || ok {
 		t.Fatalf("lookup before first sight = %v, %v", ok, err)
 	}
@@ -219,14 +216,7 @@ func TestCredentialCacheFollowsWrites(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	want, _, _ := db.LookupCredential("dave")
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = reopen(t, db, Options{})
 	if got, ok, err := db.LookupCredential("dave"); err != nil || !ok || got.Password != want.Password || got.Username != want.Username {
 		t.Fatalf("after reopening = %+v, %v, %v; want %+v", got, ok, err, want)
 	}

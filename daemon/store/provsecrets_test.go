@@ -9,10 +9,7 @@ import (
 
 func TestSecretBinding(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path, Options{})
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	bind := func(addr string) func(SecretBinding, bool) (SecretBinding, bool) {
 		return func(cur SecretBinding, found bool) (SecretBinding, bool) {
@@ -46,14 +43,7 @@ func TestSecretBinding(t *testing.T) {
 		t.Error("invalid MAC accepted")
 	}
 	// Survives a restart.
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = reopen(t, db, Options{})
 	all, err := db.SecretBindings()
 	if err != nil {
 		t.Fatal(err)

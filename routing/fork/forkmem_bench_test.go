@@ -19,10 +19,13 @@ import (
 // answers after answer (0 = never: it waits for our CANCEL and then sends
 // 200 and 487). It keeps no state past the INVITE it is ringing for, so a
 // heap measurement sees the proxy's memory, not the phones'.
-func departmentPhone(t testing.TB, answer time.Duration) *scripted {
+func departmentPhone(t testing.TB, answer time.Duration, observe func(*sip.Request)) *scripted {
 	var mu sync.Mutex
 	ringing := map[string]*sip.Request{} // by top Via branch
 	s := newScriptedQuiet(t, func(s *scripted, req *sip.Request, from net.Addr) {
+		if observe != nil {
+			observe(req) // every request the phone gets, before it answers
+		}
 		branch, _ := req.Via().Params.Get("branch")
 		switch req.Method {
 		case sip.INVITE:
@@ -103,7 +106,7 @@ func BenchmarkForkCalls(b *testing.B) {
 		if i == 12 {
 			answer = 10 * time.Millisecond
 		}
-		branches = append(branches, departmentPhone(b, answer).branch(fmt.Sprint("op", i)))
+		branches = append(branches, departmentPhone(b, answer, nil).branch(fmt.Sprint("op", i)))
 	}
 	px := newProxy(b, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second, Branches: branches}, "")
 	px.exec.events = nil // the harness's event log would be most of the heap
@@ -172,38 +175,12 @@ func forkLoad(t *testing.B) { // t: the benchmark, named like the tests whose ha
 		if i == 12 {
 			answer = 200 * time.Millisecond
 		}
-		var mu sync.Mutex
-		ringing := map[string]*sip.Request{}
-		ph := newScriptedQuiet(t, func(s *scripted, req *sip.Request, from net.Addr) {
+		ph := departmentPhone(t, answer, func(req *sip.Request) {
 			branch, _ := req.Via().Params.Get("branch")
 			seenMu.Lock()
 			seen[string(req.Method)+branch]++
 			seenMu.Unlock()
-			switch req.Method {
-			case sip.INVITE:
-				inv := tagged(req)
-				s.send(from, sip.NewResponseFromRequest(inv, 180, "Ringing", nil))
-				if answer > 0 {
-					time.AfterFunc(answer, func() {
-						ok := sip.NewResponseFromRequest(inv, 200, "OK", nil)
-						ok.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "p", Host: "127.0.0.1"}})
-						s.send(from, ok)
-					})
-					return
-				}
-				mu.Lock()
-				ringing[branch] = inv
-				mu.Unlock()
-			case sip.CANCEL:
-				mu.Lock()
-				inv := ringing[branch]
-				delete(ringing, branch)
-				mu.Unlock()
-				s.send(from, sip.NewResponseFromRequest(req, 200, "OK", nil))
-				if inv != nil {
-					s.send(from, sip.NewResponseFromRequest(inv, 487, "Request Terminated", nil))
-				}
-			case sip.ACK:
+			if req.Method == sip.ACK {
 				acks.Add(1)
 			}
 		})
