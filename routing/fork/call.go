@@ -36,6 +36,11 @@ type leg struct {
 	ct   sip.ClientTransaction
 	res  *sip.Response // final response ≥300, kept for §16.7
 	rang bool          // EventRinging emitted
+	// stopCancel ends the leg's CANCEL transaction: once the INVITE has its
+	// final response the CANCEL has done its job, and a retransmission of
+	// it (its 200 late behind the 487) would reach a phone that already
+	// finished the transaction.
+	stopCancel context.CancelFunc
 }
 
 // legEvent is what a leg's watcher reports: a response, or res == nil
@@ -308,6 +313,9 @@ func (c *call) onLegEvent(ev legEvent) {
 // for §16.7). Nothing is sent on an ended leg.
 func (l *leg) release() {
 	l.req, l.ct = nil, nil
+	if l.stopCancel != nil {
+		l.stopCancel()
+	}
 }
 
 // cleanup stops the watchers and waits for every goroutine of the call.

@@ -2,6 +2,7 @@ package fork
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/emiago/sipgo"
@@ -32,12 +33,13 @@ func (c *call) sendCancel(i int) {
 		}
 	}
 	cancel := CancelFor(l.req, reason)
+	ctx, stop := context.WithTimeout(c.hctx, c.e.linger)
+	l.stopCancel = stop // the leg's final response ends the CANCEL too (release)
 	c.helpers.Add(1)
 	go func() {
 		defer c.helpers.Done()
-		ctx, stop := context.WithTimeout(c.hctx, c.e.linger)
 		defer stop()
-		if _, err := c.e.cli.Do(ctx, cancel, sipgo.ClientRequestBuild); err != nil {
+		if _, err := c.e.cli.Do(ctx, cancel, sipgo.ClientRequestBuild); err != nil && !errors.Is(err, context.Canceled) {
 			c.log.Debug("CANCEL unanswered", "contact", l.branch.Contact.URI, "error", err)
 		}
 	}()

@@ -402,3 +402,37 @@ func TestAnswerRetransmissionRelayed(t *testing.T) {
 		t.Errorf("retransmitted 200 From = %v, want the caller's own", f)
 	}
 }
+
+// TestCancelEndsWithTheFinal: a CANCEL's transaction ends once the
+// INVITE it cancels has its final response. The phone here answers the
+// CANCEL only with the INVITE's 487 (its 200 to the CANCEL is lost): the
+// CANCEL must not be sent again (T1 = 500 ms later) to a phone that has
+// finished the transaction — sipp aborts the call on such a CANCEL.
+func TestCancelEndsWithTheFinal(t *testing.T) {
+	ph := newScripted(t, func(s *scripted, req *sip.Request, from net.Addr) {
+		switch req.Method {
+		case sip.INVITE:
+			s.send(from, sip.NewResponseFromRequest(tagged(req), 180, "Ringing", nil))
+		case sip.CANCEL:
+			inv, _, _ := s.got(sip.INVITE)
+			s.send(from, sip.NewResponseFromRequest(tagged(inv[0]), 487, "Request Terminated", nil))
+		}
+	})
+	p1 := newPhone(t, "p1", behaviour{final: 200, after: 200 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{ph.branch("raw"), branchTo(p1)}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := c.call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d (%v), want 200", status, c.responses())
+	}
+	_ = sess.Ack(ctx)
+	ph.await(t, sip.ACK, 1) // the 487 was ACKed: the INVITE transaction is over
+	time.Sleep(3 * sip.T1)  // past the first two retransmissions of a CANCEL (T1, 3·T1)
+	if cancels, _, _ := ph.got(sip.CANCEL); len(cancels) != 1 {
+		t.Errorf("phone got %d CANCELs, want 1 (no retransmission once the 487 is in)", len(cancels))
+	}
+	px.result(t)
+}
