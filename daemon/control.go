@@ -133,6 +133,7 @@ func (d *Daemon) statusValue() controlapi.Status {
 		ProvisioningAlerts: d.provisioningAlerts(),
 
 		Transactions: int(st.Transactions), OverBudget: st.OverBudget, OverCap: st.OverCap,
+		BranchTransactions: st.BranchTransactions, Records: st.Records,
 	}
 }
 

@@ -203,6 +203,9 @@ func TestRetransmissionsAfterEarlyEnd(t *testing.T) {
 	regReq, regOK := bob.register()
 	// sipgo would keep the transaction for Timer J (5 s).
 	waitFor(t, time.Second, "no live transaction after the 200", func() bool { return h.liveTransactions() == 0 })
+	if st := h.srv.Stats(); st.Records == 0 {
+		t.Errorf("status counts %d retransmission records after an answered REGISTER, want its record", st.Records)
+	}
 	bob.send(regReq)
 	again, res := bob.final(sip.REGISTER)
 	if !bytes.Equal(again, regOK) {

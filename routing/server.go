@@ -333,6 +333,11 @@ type Stats struct {
 	Transactions int64  `json:"transactions"`
 	OverBudget   uint64 `json:"over_budget"`
 	OverCap      uint64 `json:"over_transaction_cap"`
+	// What answered transactions left behind: fork branch INVITE
+	// transactions alive, and the compact records that answer
+	// retransmissions once a transaction has ended (retrans.go, fork).
+	BranchTransactions int `json:"branch_transactions"`
+	Records            int `json:"retransmission_records"`
 }
 
 // Stats returns current counters.
@@ -351,6 +356,13 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	trunkUp := s.trunkReg.ok
 	s.mu.Unlock()
+	var branchTx, records int
+	if s.fork != nil {
+		branchTx, records = s.fork.LiveTransactions(), s.fork.Retained()
+	}
+	if s.retrans != nil {
+		records += s.retrans.records(now)
+	}
 	return Stats{
 		Registrations:    len(all),
 		Appearances:      appearances,
@@ -362,6 +374,9 @@ func (s *Server) Stats() Stats {
 		Transactions:     s.liveTx.Load(),
 		OverBudget:       s.overBudget.Load(),
 		OverCap:          s.overCap.Load(),
+
+		BranchTransactions: branchTx,
+		Records:            records,
 	}
 }
 

@@ -47,6 +47,10 @@ type Status struct {
 	Transactions int    `json:"sip_transactions"`
 	OverBudget   uint64 `json:"refused_over_budget"`
 	OverCap      uint64 `json:"refused_at_transaction_cap"`
+	// Fork branch INVITE transactions alive, and the compact records that
+	// answer retransmissions after a transaction has ended.
+	BranchTransactions int `json:"sip_branch_transactions"`
+	Records            int `json:"sip_retransmission_records"`
 }
 
 // DirectoryStatus describes the running office directory.
