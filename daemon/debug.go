@@ -15,8 +15,10 @@ import (
 // a test binary cannot reproduce.
 const debugPprofPath = "/debug/pprof/"
 
-// registerDebug adds Go's pprof handlers and a switch for the block and mutex
-// profiles (off by default: sampling them costs CPU on every contended lock).
+// registerDebug adds Go's pprof handlers and a switch for the heap, block and
+// mutex profiles (off by default in deskgated: block and mutex sampling cost
+// CPU on every contended lock, heap sampling keeps about a megabyte of
+// sampled stacks for good).
 func registerDebug(m *http.ServeMux) {
 	m.HandleFunc("GET "+debugPprofPath, pprof.Index)
 	m.HandleFunc("GET "+debugPprofPath+"cmdline", pprof.Cmdline)
@@ -30,13 +32,15 @@ func registerDebug(m *http.ServeMux) {
 // blockRate remembers the block profile rate: the runtime has no getter.
 var blockRate atomic.Int64
 
-// setSampling sets the block profile rate (ns; 0 = off) and the mutex profile
-// fraction (1/n of contention events; 0 = off) from the query, e.g.
-// POST /debug/pprof/sampling?block=10000&mutex=10.
+// setSampling sets the heap profile rate (bytes allocated per sample; 0 =
+// off, 524288 = Go's default), the block profile rate (ns; 0 = off) and the
+// mutex profile fraction (1/n of contention events; 0 = off) from the query,
+// e.g. POST /debug/pprof/sampling?heap=524288&block=10000&mutex=10. A heap
+// profile shows what was allocated since sampling was switched on.
 func setSampling(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	block, mutex := -1, -1
-	for name, dst := range map[string]*int{"block": &block, "mutex": &mutex} {
+	heap, block, mutex := -1, -1, -1
+	for name, dst := range map[string]*int{"heap": &heap, "block": &block, "mutex": &mutex} {
 		s := q.Get(name)
 		if s == "" {
 			continue
@@ -48,6 +52,11 @@ func setSampling(w http.ResponseWriter, r *http.Request) {
 		}
 		*dst = v
 	}
+	if heap >= 0 {
+		// The runtime reads the rate on each allocation without a lock;
+		// a sample more or less around the switch does not matter.
+		runtime.MemProfileRate = heap
+	}
 	if block >= 0 {
 		runtime.SetBlockProfileRate(block)
 		blockRate.Store(int64(block))
@@ -57,5 +66,5 @@ func setSampling(w http.ResponseWriter, r *http.Request) {
 		runtime.SetMutexProfileFraction(mutex)
 		prevMutex = mutex
 	}
-	fmt.Fprintf(w, "block=%d mutex=%d\n", blockRate.Load(), prevMutex)
+	fmt.Fprintf(w, "heap=%d block=%d mutex=%d\n", runtime.MemProfileRate, blockRate.Load(), prevMutex)
 }

@@ -30,7 +30,13 @@ func TestControlServesPprof(t *testing.T) {
 		t.Fatalf("goroutine: %d %.200s", code, body)
 	}
 
-	t.Cleanup(func() { runtime.SetBlockProfileRate(0); runtime.SetMutexProfileFraction(0); blockRate.Store(0) })
+	defaultHeap := runtime.MemProfileRate
+	t.Cleanup(func() {
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+		blockRate.Store(0)
+		runtime.MemProfileRate = defaultHeap
+	})
 	for _, tc := range []struct {
 		query string
 		code  int
@@ -39,13 +45,19 @@ func TestControlServesPprof(t *testing.T) {
 		{"block=10000&mutex=5", 200, "block=10000 mutex=5"},
 		{"mutex=0", 200, "block=10000 mutex=0"},
 		{"block=0", 200, "block=0 mutex=0"},
+		{"heap=0", 200, "heap=0 block=0"},
+		{"heap=524288", 200, "heap=524288 block=0"},
 		{"block=-1", 400, "non-negative"},
 		{"mutex=x", 400, "non-negative"},
+		{"heap=-2", 400, "non-negative"},
 	} {
 		code, body := get(http.MethodPost, "/debug/pprof/sampling?"+tc.query)
 		if code != tc.code || !strings.Contains(string(body), tc.want) {
 			t.Errorf("sampling?%s: %d %q, want %d %q", tc.query, code, body, tc.code, tc.want)
 		}
+	}
+	if runtime.MemProfileRate != 524288 {
+		t.Errorf("heap sampling after heap=524288: %d", runtime.MemProfileRate)
 	}
 	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
 		t.Errorf("mutex fraction after reset = %d", got)
