@@ -35,7 +35,7 @@ func (b *bench) startDaemon(ctx context.Context, cfg string) (*daemonProc, error
 	defer logf.Close()
 	d := &daemonProc{ctl: filepath.Join(b.bin, "deskgatectl"), socket: filepath.Join(b.work, "control.sock"),
 		log: logPath, done: make(chan struct{})}
-	d.cmd = exec.Command(filepath.Join(b.bin, "deskgated"), "-config", cfg)
+	d.cmd = command(b.daemonCPUs, filepath.Join(b.bin, "deskgated"), "-config", cfg)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	d.cmd.SysProcAttr = childAttr()
 	if err := d.cmd.Start(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -146,5 +147,32 @@ func TestRSSTrend(t *testing.T) {
 	want := "RSS first 10s 10.0 MiB, last 10s 12.0 MiB, max 12.0 MiB (30 samples)"
 	if got := rssTrend(kb); got != want {
 		t.Errorf("rssTrend = %q, want %q", got, want)
+	}
+}
+
+func TestCommandPins(t *testing.T) {
+	for _, tc := range []struct {
+		cpus string
+		want []string
+	}{
+		{"", []string{"sipp", "-m", "1"}},
+		{"1-3", []string{"taskset", "-c", "1-3", "sipp", "-m", "1"}},
+	} {
+		got := command(tc.cpus, "sipp", "-m", "1").Args
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("cpus %q: %q, want %q", tc.cpus, got, tc.want)
+		}
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("no taskset")
+	}
+	// The pinned process is the command itself (taskset execs it) and
+	// runs only on the CPUs given.
+	out, err := command("0", "grep", "Cpus_allowed_list", "/proc/self/status").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(out)); len(f) != 2 || f[1] != "0" {
+		t.Errorf("pinned to %q, want CPU 0", out)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +59,7 @@ type options struct {
 	floodWatch time.Duration
 	floodOnly  bool
 	only       string // comma-separated phase names; "" = all
+	pin        bool   // daemon on CPU 0, sipp on the others
 }
 
 func parseFlags() options {
@@ -85,6 +87,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.floodWatch, "flood-watch", 30*time.Second, "how long RSS is watched after the flood")
 	flag.BoolVar(&o.floodOnly, "flood-only", false, "run only the flood phase")
 	flag.StringVar(&o.only, "only", "", "run only these phases, comma-separated: register, fork5, dept25, dept50, overload (with its recovery), soak, flood")
+	flag.BoolVar(&o.pin, "pin", true, "with 2 CPUs or more, run deskgated on CPU 0 and sipp on the others (as a box whose phones are elsewhere sees it; needs taskset)")
 	flag.Parse()
 	return o
 }
@@ -112,6 +115,8 @@ type bench struct {
 	d      *daemonProc
 	remote string
 	pw     map[string]string // extension -> SIP password
+	// CPU lists for taskset ("" = not pinned): the daemon's and sipp's.
+	daemonCPUs, loadCPUs string
 
 	mu    sync.Mutex
 	stops []func()
@@ -257,8 +262,26 @@ func newBench(o options) (*bench, error) {
 	if err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
-	return &bench{opts: o, bin: bin, sipp: sippBin, scen: scen, work: work,
-		ports: portAllocator{used: map[int]bool{}}, pw: map[string]string{}}, nil
+	b := &bench{opts: o, bin: bin, sipp: sippBin, scen: scen, work: work,
+		ports: portAllocator{used: map[int]bool{}}, pw: map[string]string{}}
+	if n := runtime.NumCPU(); o.pin && n >= 2 {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench: taskset not on PATH (util-linux): not pinning")
+		} else {
+			b.daemonCPUs, b.loadCPUs = "0", fmt.Sprintf("1-%d", n-1)
+		}
+	}
+	return b, nil
+}
+
+// command is name with args, run on cpus (a taskset CPU list) when set.
+// taskset sets the affinity and execs name, so the PID is name's and every
+// thread it starts inherits the affinity.
+func command(cpus, name string, args ...string) *exec.Cmd {
+	if cpus == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cpus, name}, args...)...)
 }
 
 // fetchPasswords asks deskgatectl for every generated user's password.

@@ -16,8 +16,12 @@ func printResults(w io.Writer, b *bench, results []result) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\ndeskgated SIP load (sipp over UDP on 127.0.0.1, %d CPUs, answered calls held %v)\n\n",
-		runtime.NumCPU(), b.opts.hold)
+	pinned := "not pinned"
+	if b.daemonCPUs != "" {
+		pinned = fmt.Sprintf("deskgated on CPU %s, sipp on CPU %s", b.daemonCPUs, b.loadCPUs)
+	}
+	fmt.Fprintf(w, "\ndeskgated SIP load (sipp over UDP on 127.0.0.1, %d CPUs, %s, answered calls held %v)\n\n",
+		runtime.NumCPU(), pinned, b.opts.hold)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\toffered/s\tdone\tok\trefused\tfailed\tphone fails\tachieved/s\tmean setup\tretrans\tpeak RSS\tRSS after (anon)\tCPU\tCPU per op\t")
 	for _, r := range results {

@@ -93,7 +93,7 @@ func (b *bench) startSipp(r sippRun) (*sippProc, error) {
 	}
 	defer out.Close()
 	p := &sippProc{name: r.Name, dir: dir, done: make(chan struct{})}
-	p.cmd = exec.Command(b.sipp, r.args(dir)...)
+	p.cmd = command(b.loadCPUs, b.sipp, r.args(dir)...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	p.cmd.SysProcAttr = childAttr()
