@@ -213,9 +213,10 @@ func (t *retransTable) storeLocked(b []byte) (chunk, off uint32) {
 	return t.chunk0 + uint32(len(t.chunks)) - 1, off
 }
 
-// grow doubles the ring (up to maxCount), keeping the order.
+// grow makes the ring half as large again (up to maxCount; doubling
+// would leave more unused after a burst), keeping the order.
 func (t *retransTable) grow() {
-	size := min(max(2*len(t.ring), 64), t.maxCount)
+	size := min(max(len(t.ring)+len(t.ring)/2, 64), t.maxCount)
 	ring := make([]rtSlot, size)
 	for i := range t.n {
 		ring[i] = t.ring[(t.head+i)%len(t.ring)]
