@@ -324,12 +324,14 @@ func (g *guardTx) respondFinal(res *sip.Response) error {
 	if err != nil {
 		return g.ServerTransaction.Respond(res)
 	}
-	b := serializeResponse(res)
+	buf := serializeResponse(res)
+	defer releaseSerialized(buf)
+	b := buf.Bytes()
 	if len(b) > sip.UDPMTUSize-200 {
 		return g.ServerTransaction.Respond(res) // sipgo refuses it the same way
 	}
 	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
-	if !g.cache.finals.put(k, rtRecord{res: b, to: to, conn: g.conn}, g.now()) {
+	if !g.cache.finals.put(k, rtRecord{res: b, to: to, conn: g.conn}, g.now()) { // copies b
 		return g.ServerTransaction.Respond(res)
 	}
 	g.ended.Store(true)

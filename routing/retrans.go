@@ -2,6 +2,9 @@ package routing
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -30,39 +33,76 @@ import (
 // came from, so no other host can fetch an answer; only admitted requests
 // leave one (flood.go), and the tables are bounded in count and bytes.
 
-// rtKey identifies a server transaction of a UDP request.
-type rtKey struct {
-	id  string         // top Via branch and sent-by, and the method (ACK: INVITE)
-	src netip.AddrPort // where the request came from
+// rtKey identifies a server transaction of a UDP request together with
+// the address it came from: a 128-bit hash, under two per-process random
+// seeds, of the transaction's id (top Via branch and sent-by, and the
+// method, ACK counting as INVITE) and the source. A fixed-size key keeps
+// the table free of pointers (the collector never scans it) and needs no
+// string per request; without the seeds no one can aim at a collision.
+type rtKey [2]uint64
+
+var rtSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// rtKeyOf is the key of b: a transaction id followed by its source
+// (rtAppendSource).
+func rtKeyOf(b []byte) rtKey {
+	return rtKey{maphash.Bytes(rtSeeds[0], b), maphash.Bytes(rtSeeds[1], b)}
 }
 
-// rtRecord is what a record keeps.
+// rtAppendSource appends src (IPv4-mapped addresses as IPv4, zone left
+// out: the socket's address has none) to a transaction id.
+func rtAppendSource(b []byte, src netip.AddrPort) []byte {
+	a := src.Addr().Unmap().As16()
+	b = append(b, 0)
+	b = append(b, a[:]...)
+	return binary.BigEndian.AppendUint16(b, src.Port())
+}
+
+// rtRecord is what a record keeps, as put takes it and get gives it.
 type rtRecord struct {
 	res  []byte         // the final response as sent; nil: absorb silently
 	to   netip.AddrPort // where it was sent
 	conn sip.Connection // the socket it went through
-	exp  time.Duration  // expiry, since the table's epoch
 }
 
-// rtSlot is a record's place in the expiry queue.
+// rtSlot is a record in the table's ring, pointer-free: its response's
+// bytes are in a chunk, its socket in the table's short list.
 type rtSlot struct {
-	key rtKey
-	exp time.Duration
+	key   rtKey
+	exp   time.Duration // expiry, since the table's epoch
+	addr  [16]byte      // to, IPv4 as IPv4-mapped
+	chunk uint32        // sequence number of the chunk holding the response
+	off   uint32        // the response's offset in its chunk
+	size  uint16        // the response's length; 0: none
+	port  uint16        // to's port
+	conn  uint8         // conns index + 1; 0: none
+	to    uint8         // 0: no address, 4 or 6
 }
 
-// rtOverhead is what a record costs besides its key's and response's bytes:
-// its map entry (key and record, 128 B, with the map's spare room) and its
-// expiry slot (56 B, with the ring's); TestRetransRecordMemory measured
-// ~320 B.
-const rtOverhead = 320
+// rtOverhead is what a record costs besides its response's bytes: its ring
+// slot (56 B) and map entry (24 B), both with their spare room, and its
+// share of the chunks' slack; TestRetransRecordMemory measured ~145 B.
+const rtOverhead = 160
 
-// retransTable holds records that all live ttl, oldest first: one map and
-// a ring of expiry slots in insertion order, so expiry needs no timer or
-// goroutine per record, only a look at the ring's head when the table is
-// used. It holds at most maxCount records and maxBytes bytes (rtOverhead
-// included); when full it refuses new ones (the caller keeps sipgo's
-// transaction instead, the behaviour without the cache) or, with evict,
-// drops the oldest, those least likely to see a retransmission.
+// rtChunkSize is the size of the chunks responses are copied into: a few
+// dozen responses each, so a chunk's share of the collector's work is
+// nothing, and one is given back once its last record has expired.
+const rtChunkSize = 32 << 10
+
+// rtMaxConns bounds the sockets a table refers to (a server has one a UDP
+// listener).
+const rtMaxConns = 255
+
+// retransTable holds records that all live ttl, oldest first: a ring of
+// slots in insertion order and a map from key to slot, so expiry needs no
+// timer or goroutine per record, only a look at the ring's head when the
+// table is used. Responses are copied into chunks filled in the same
+// order, so they expire a chunk at a time. It holds at most maxCount
+// records and maxBytes bytes (rtOverhead included; a replaced or removed
+// record's slot counts until it expires); when full it refuses new ones
+// (the caller keeps sipgo's transaction instead, the behaviour without the
+// cache) or, with evict, drops the oldest, those least likely to see a
+// retransmission.
 type retransTable struct {
 	ttl      time.Duration
 	maxCount int
@@ -70,35 +110,38 @@ type retransTable struct {
 	evict    bool
 	epoch    time.Time
 
-	mu    sync.Mutex
-	m     map[rtKey]rtRecord
-	ring  []rtSlot
-	head  int // oldest slot
-	n     int // slots in use (a replaced record leaves a stale one)
-	bytes int
-	hits  uint64
-	full  uint64
+	mu     sync.Mutex
+	m      map[rtKey]uint64 // a record's slot, as a sequence number
+	ring   []rtSlot
+	head   int    // oldest slot
+	seq    uint64 // the oldest slot's sequence number
+	n      int    // slots in use (a replaced or removed record leaves a stale one)
+	chunks [][]byte
+	chunk0 uint32 // chunks[0]'s sequence number
+	fill   int    // bytes used in the last chunk
+	conns  []sip.Connection
+	bytes  int
+	hits   uint64
+	full   uint64
 }
 
 func newRetransTable(ttl time.Duration, maxCount, maxBytes int, epoch time.Time) *retransTable {
 	return &retransTable{ttl: ttl, maxCount: maxCount, maxBytes: maxBytes, epoch: epoch,
-		m: map[rtKey]rtRecord{}}
+		m: map[rtKey]uint64{}}
 }
 
-func recordSize(k rtKey, r rtRecord) int { return rtOverhead + len(k.id) + cap(r.res) }
-
-// put adds rec under k for the table's ttl. It returns false, and keeps
-// nothing, when the table is full.
+// put adds rec under k for the table's ttl, replacing any record there. It
+// returns false, and keeps nothing, when the table is full, or rec cannot
+// be kept (a response over 64 KB, an address with a zone).
 func (t *retransTable) put(k rtKey, rec rtRecord, now time.Time) bool {
 	at := now.Sub(t.epoch)
+	if len(rec.res) > math.MaxUint16 || (rec.res != nil && rec.to.Addr().Zone() != "") {
+		return false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expireLocked(at)
-	size := recordSize(k, rec)
-	old, replaced := t.m[k]
-	if replaced {
-		size -= recordSize(k, old)
-	}
+	size := rtOverhead + len(rec.res)
 	for t.evict && t.n > 0 && (t.n >= t.maxCount || t.bytes+size > t.maxBytes) {
 		t.full++
 		t.dropOldestLocked()
@@ -107,20 +150,73 @@ func (t *retransTable) put(k rtKey, rec rtRecord, now time.Time) bool {
 		t.full++
 		return false
 	}
-	rec.exp = at + t.ttl
+	s := rtSlot{key: k, exp: at + t.ttl}
+	if rec.res != nil {
+		conn, ok := t.connLocked(rec.conn)
+		if !ok {
+			t.full++
+			return false
+		}
+		s.conn = conn
+		if a := rec.to.Addr(); a.IsValid() {
+			s.addr, s.port, s.to = a.As16(), rec.to.Port(), 6
+			if a.Is4() {
+				s.to = 4
+			}
+		}
+	}
+	s.chunk, s.off = t.storeLocked(rec.res)
+	s.size = uint16(len(rec.res))
 	if t.n == len(t.ring) {
 		t.grow()
 	}
-	t.ring[(t.head+t.n)%len(t.ring)] = rtSlot{key: k, exp: rec.exp}
+	t.ring[(t.head+t.n)%len(t.ring)] = s
+	t.m[k] = t.seq + uint64(t.n)
 	t.n++
-	t.m[k] = rec
 	t.bytes += size
 	return true
 }
 
-// grow doubles the ring (up to maxCount), keeping the order.
+// connLocked is c's index + 1 in the table's list of sockets (0 for nil).
+func (t *retransTable) connLocked(c sip.Connection) (uint8, bool) {
+	if c == nil {
+		return 0, true
+	}
+	for i, have := range t.conns {
+		if have == c {
+			return uint8(i + 1), true
+		}
+	}
+	if len(t.conns) == rtMaxConns {
+		return 0, false
+	}
+	t.conns = append(t.conns, c)
+	return uint8(len(t.conns)), true
+}
+
+// storeLocked copies b into the last chunk, or a new one when it does not
+// fit, and says where it went. Chunks are never written twice, so what get
+// hands out stays as it was after the lock is released.
+func (t *retransTable) storeLocked(b []byte) (chunk, off uint32) {
+	if len(b) == 0 {
+		// No bytes, but a place in the order: the last chunk (or the next).
+		return t.chunk0 + uint32(max(len(t.chunks), 1)) - 1, 0
+	}
+	if len(t.chunks) == 0 || t.fill+len(b) > len(t.chunks[len(t.chunks)-1]) {
+		t.chunks = append(t.chunks, make([]byte, max(rtChunkSize, len(b))))
+		t.fill = 0
+	}
+	last := t.chunks[len(t.chunks)-1]
+	copy(last[t.fill:], b)
+	off = uint32(t.fill)
+	t.fill += len(b)
+	return t.chunk0 + uint32(len(t.chunks)) - 1, off
+}
+
+// grow makes the ring half as large again (up to maxCount; doubling
+// would leave more unused after a burst), keeping the order.
 func (t *retransTable) grow() {
-	size := min(max(2*len(t.ring), 64), t.maxCount)
+	size := min(max(len(t.ring)+len(t.ring)/2, 64), t.maxCount)
 	ring := make([]rtSlot, size)
 	for i := range t.n {
 		ring[i] = t.ring[(t.head+i)%len(t.ring)]
@@ -134,11 +230,29 @@ func (t *retransTable) get(k rtKey, now time.Time) (rtRecord, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expireLocked(at)
-	rec, ok := t.m[k]
-	if !ok || rec.exp <= at {
+	seq, ok := t.m[k]
+	if !ok {
+		return rtRecord{}, false
+	}
+	s := &t.ring[(t.head+int(seq-t.seq))%len(t.ring)]
+	if s.exp <= at {
 		return rtRecord{}, false
 	}
 	t.hits++
+	var rec rtRecord
+	if s.size > 0 {
+		c := t.chunks[s.chunk-t.chunk0]
+		rec.res = c[s.off : s.off+uint32(s.size) : s.off+uint32(s.size)]
+	}
+	if s.conn > 0 {
+		rec.conn = t.conns[s.conn-1]
+	}
+	switch s.to {
+	case 4:
+		rec.to = netip.AddrPortFrom(netip.AddrFrom16(s.addr).Unmap(), s.port)
+	case 6:
+		rec.to = netip.AddrPortFrom(netip.AddrFrom16(s.addr), s.port)
+	}
 	return rec, true
 }
 
@@ -153,31 +267,42 @@ func (t *retransTable) expireLocked(at time.Duration) {
 		t.dropOldestLocked()
 	}
 	if len(t.ring) > 1024 {
-		t.ring, t.head, t.m = nil, 0, map[rtKey]rtRecord{}
+		t.ring, t.head, t.m = nil, 0, map[rtKey]uint64{}
 	}
 }
 
 // dropOldestLocked removes the ring's head and its record, unless a later
-// put replaced that record.
+// put replaced that record or it was removed, and the chunks no slot uses
+// any more. An empty table keeps no chunk and no socket.
 func (t *retransTable) dropOldestLocked() {
 	s := &t.ring[t.head]
-	if rec, ok := t.m[s.key]; ok && rec.exp == s.exp {
+	if seq, ok := t.m[s.key]; ok && seq == t.seq {
 		delete(t.m, s.key)
-		t.bytes -= recordSize(s.key, rec)
 	}
+	t.bytes -= rtOverhead + int(s.size)
 	*s = rtSlot{}
 	t.head = (t.head + 1) % len(t.ring)
+	t.seq++
 	t.n--
+	if t.n == 0 {
+		t.chunk0 += uint32(len(t.chunks))
+		clear(t.chunks)
+		t.chunks, t.fill = t.chunks[:0], 0
+		clear(t.conns)
+		t.conns = t.conns[:0]
+		return
+	}
+	for oldest := t.ring[t.head].chunk; t.chunk0 < oldest; t.chunk0++ {
+		t.chunks[0] = nil
+		t.chunks = t.chunks[1:]
+	}
 }
 
 // remove forgets k's record (its slot expires unused).
 func (t *retransTable) remove(k rtKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if rec, ok := t.m[k]; ok {
-		delete(t.m, k)
-		t.bytes -= recordSize(k, rec)
-	}
+	delete(t.m, k)
 }
 
 // retransStats is a table's figures.
@@ -232,8 +357,8 @@ func (c *retransCache) records(now time.Time) int {
 // the request's own) with the address the request came from. ok is false
 // for what gets no record: a request over a reliable transport (the client
 // does not retransmit), without an RFC 3261 branch (RFC 2543 matching is
-// left to sipgo), or from an unparsable source. The id is a fresh string:
-// it must not keep the request's buffer alive.
+// left to sipgo), or from an unparsable source. The id is hashed from a
+// buffer on the stack: nothing of the request is kept or allocated.
 func txKey(req *sip.Request, method sip.RequestMethod) (rtKey, bool) {
 	if sip.IsReliable(req.Transport()) {
 		return rtKey{}, false
@@ -260,15 +385,15 @@ func txKey(req *sip.Request, method sip.RequestMethod) (rtKey, bool) {
 	if method == sip.ACK {
 		method = sip.INVITE
 	}
-	b := make([]byte, 0, len(branch)+len(via.Host)+len(method)+10)
-	b = append(b, branch...)
+	var buf [256]byte // a longer id (a hostile branch) goes to the heap
+	b := append(buf[:0], branch...)
 	b = append(b, 0)
 	b = append(b, via.Host...)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(via.Port), 10)
 	b = append(b, 0)
 	b = append(b, method...)
-	return rtKey{id: string(b), src: netip.AddrPortFrom(src.Addr().Unmap(), src.Port())}, true
+	return rtKeyOf(rtAppendSource(b, src)), true
 }
 
 // rawWriter is a datagram socket (sipgo's UDP connection): a recorded
@@ -279,14 +404,19 @@ type rawWriter interface {
 
 var serializeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// serializeResponse is res as it goes on the wire, in a slice of its own.
-func serializeResponse(res *sip.Response) []byte {
+// serializeResponse is res as it goes on the wire, in a pooled buffer to
+// give back with releaseSerialized once sent (a record keeps a copy).
+func serializeResponse(res *sip.Response) *bytes.Buffer {
 	buf := serializeBufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	res.StringWrite(buf)
-	b := bytes.Clone(buf.Bytes())
-	serializeBufs.Put(buf)
-	return b
+	return buf
+}
+
+func releaseSerialized(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		serializeBufs.Put(buf)
+	}
 }
 
 // sendRecorded writes a recorded response: its bytes to its address through
@@ -328,7 +458,7 @@ func (s *Server) retransmission(req *sip.Request, stx sip.ServerTransaction) boo
 			return false
 		}
 	case sip.CANCEL:
-		k.id = k.id[:len(k.id)-len(sip.CANCEL)] + string(sip.INVITE)
+		k, _ = txKey(req, sip.INVITE)
 		_, hit := s.retrans.accepted.get(k, now)
 		if !hit {
 			_, hit = s.retrans.finals.get(k, now)

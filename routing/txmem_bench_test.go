@@ -42,14 +42,14 @@ func (*lastConn) Ref(int) int            { return 1 }
 func (*lastConn) TryClose() (int, error) { return 1, nil }
 func (*lastConn) Close() error           { return nil }
 
-// sipgoHandle runs req through a real sipgo server transaction over UDP,
-// as sipgo's server does: the handler, then TerminateGracefully.
-func sipgoHandle(tb testing.TB, s *Server, req *sip.Request, log *slog.Logger) *lastConn {
+// sipgoHandle runs req through a real sipgo server transaction over UDP
+// on conn (a server's listener: the same for every request), as sipgo's
+// server does: the handler, then TerminateGracefully.
+func sipgoHandle(tb testing.TB, s *Server, req *sip.Request, log *slog.Logger, conn *lastConn) *lastConn {
 	key, err := sip.ServerTxKeyMake(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	conn := &lastConn{}
 	tx := sip.NewServerTx(key, req, conn, log)
 	if err := tx.Init(); err != nil {
 		tb.Fatal(err)
@@ -77,14 +77,15 @@ func BenchmarkRegisterStormTx(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cseq := 0
+	conn := &lastConn{}
 	b.ReportAllocs()
 	for b.Loop() {
 		cseq++
-		c := sipgoHandle(b, s, parseRaw(b, benchRegister("1001", 2*cseq, "")), log)
+		c := sipgoHandle(b, s, parseRaw(b, benchRegister("1001", 2*cseq, "")), log, conn)
 		if c.status != 401 {
 			b.Fatalf("want 401, got %d", c.status)
 		}
-		c = sipgoHandle(b, s, parseRaw(b, benchRegister("1001", 2*cseq+1, registerCredentials(b, c.res, pw.Password))), log)
+		c = sipgoHandle(b, s, parseRaw(b, benchRegister("1001", 2*cseq+1, registerCredentials(b, c.res, pw.Password))), log, conn)
 		if c.status != 200 {
 			b.Fatalf("want 200, got %d", c.status)
 		}

@@ -44,20 +44,30 @@ type nonces struct {
 	max  int       // tracked nonces at most
 	macs sync.Pool // hmac-sha256 under key, reset before each use
 
+	// The records are pointer-free, so the collector never scans them, and
+	// compact (~90 B a nonce with the map's spare room and the ring, against
+	// ~145 B keyed by the nonce's string): a storm of registrations leaves
+	// up to max of them.
 	mu        sync.Mutex
-	seen      map[string]ncWindow // by value: one allocation less per nonce
-	order     []string            // nonces in seen from index head on, first use first: eviction order
+	seen      map[nonceID]ncWindow
+	order     []nonceID // ring of the nonces in seen from head on, first use first: eviction order
 	head      int
-	watermark time.Time // nonces issued at or before this may have been evicted: stale
+	watermark int64 // unix ns: nonces issued at or before this may have been evicted: stale
 }
+
+// nonceID identifies a nonce of ours: its issue time (big-endian unix ns,
+// so the record needs no other copy of it) and random bytes. The MAC adds
+// nothing to tell two of ours apart.
+type nonceID [8 + nonceRandLen]byte
+
+func (id *nonceID) issued() int64 { return int64(binary.BigEndian.Uint64(id[:8])) }
 
 // ncWindow remembers the highest nc used with one nonce plus a 64-bit bitmap
 // of the ones below it (IPsec anti-replay style), so requests that overtake
 // each other are still accepted once.
 type ncWindow struct {
-	issued time.Time
-	max    uint32
-	bits   uint64 // bit i set: nc max-i was used
+	max  uint32
+	bits uint64 // bit i set: nc max-i was used
 }
 
 func newNonces(ttl time.Duration, max int) (*nonces, error) {
@@ -65,7 +75,7 @@ func newNonces(ttl time.Duration, max int) (*nonces, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	n := &nonces{key: key, ttl: ttl, max: max, seen: make(map[string]ncWindow)}
+	n := &nonces{key: key, ttl: ttl, max: max, seen: make(map[nonceID]ncWindow)}
 	// Keying an HMAC hashes the key into its pads: a pooled instance keeps
 	// them, and Reset brings it back to that keyed state.
 	n.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
@@ -106,14 +116,8 @@ type macState struct {
 // anything that is not (garbage, forged, issued to another address, or
 // signed by a previous process).
 func (n *nonces) issuedAt(nonce string, src netip.Addr) (time.Time, bool) {
-	// Decoded on the stack: a nonce of ours has exactly this length.
-	var enc [nonceEncLen]byte
-	var raw [nonceRawLen + 2]byte // room for what a malformed tail could decode to
-	if len(nonce) != nonceEncLen {
-		return time.Time{}, false
-	}
-	copy(enc[:], nonce)
-	if m, err := base64.RawURLEncoding.Decode(raw[:], enc[:]); err != nil || m != nonceRawLen {
+	raw, ok := decodeNonce(nonce)
+	if !ok {
 		return time.Time{}, false
 	}
 	mac := n.mac(raw[:8+nonceRandLen], src)
@@ -121,6 +125,22 @@ func (n *nonces) issuedAt(nonce string, src netip.Addr) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8]))), true
+}
+
+// decodeNonce is nonce's bytes, decoded on the stack: a nonce of ours has
+// exactly this length.
+func decodeNonce(nonce string) (raw [nonceRawLen]byte, ok bool) {
+	var enc [nonceEncLen]byte
+	var buf [nonceRawLen + 2]byte // room for what a malformed tail could decode to
+	if len(nonce) != nonceEncLen {
+		return raw, false
+	}
+	copy(enc[:], nonce)
+	if m, err := base64.RawURLEncoding.Decode(buf[:], enc[:]); err != nil || m != nonceRawLen {
+		return raw, false
+	}
+	copy(raw[:], buf[:nonceRawLen])
+	return raw, true
 }
 
 // valid reports whether nonce is one we issued to src that has not expired
@@ -150,19 +170,23 @@ func (n *nonces) use(nonce string, src netip.Addr, nc uint32, now time.Time) non
 
 // record notes the use of nc with a nonce already checked by unexpired.
 func (n *nonces) record(nonce string, issued time.Time, nc uint32, now time.Time) nonceCheck {
+	raw, ok := decodeNonce(nonce)
+	if !ok {
+		return nonceStale // unexpired let it through: cannot happen
+	}
+	id := nonceID(raw[:len(nonceID{})])
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	w, ok := n.seen[nonce]
+	w, ok := n.seen[id]
 	if !ok {
-		if !issued.After(n.watermark) {
+		if issued.UnixNano() <= n.watermark {
 			return nonceStale // its record may have been evicted
 		}
 		n.makeRoomLocked(now)
-		w = ncWindow{issued: issued}
-		n.order = append(n.order, nonce)
+		n.pushLocked(id)
 	}
 	verdict := w.accept(nc)
-	n.seen[nonce] = w
+	n.seen[id] = w
 	return verdict
 }
 
@@ -198,24 +222,35 @@ func (w *ncWindow) accept(nc uint32) nonceCheck {
 
 // makeRoomLocked forgets records from the oldest first use on, while they
 // have expired or the table is full, raising the watermark so a forgotten
-// nonce cannot be replayed afterwards. Amortised O(1).
+// nonce cannot be replayed afterwards. Amortised O(1). Once the table is
+// empty a large ring and the map (Go maps never shrink) are given back.
 func (n *nonces) makeRoomLocked(now time.Time) {
-	for n.head < len(n.order) {
-		w := n.seen[n.order[n.head]]
-		if len(n.seen) < n.max && now.Sub(w.issued) <= n.ttl {
-			break
+	at := now.UnixNano()
+	for len(n.seen) > 0 {
+		id := &n.order[n.head]
+		issued := id.issued()
+		if len(n.seen) < n.max && at-issued <= int64(n.ttl) {
+			return
 		}
-		delete(n.seen, n.order[n.head])
-		n.order[n.head] = ""
-		n.head++
-		if w.issued.After(n.watermark) {
-			n.watermark = w.issued
+		delete(n.seen, *id)
+		n.head = (n.head + 1) % len(n.order)
+		n.watermark = max(n.watermark, issued)
+	}
+	if len(n.order) > 1024 {
+		n.order, n.head, n.seen = nil, 0, make(map[nonceID]ncWindow)
+	}
+}
+
+// pushLocked appends id to the eviction ring, which doubles when full.
+func (n *nonces) pushLocked(id nonceID) {
+	if len(n.seen) == len(n.order) {
+		ring := make([]nonceID, min(max(2*len(n.order), 64), max(n.max, 1)))
+		for i := range len(n.seen) {
+			ring[i] = n.order[(n.head+i)%len(n.order)]
 		}
+		n.order, n.head = ring, 0
 	}
-	if n.head > 1024 && n.head > len(n.order)/2 {
-		n.order = append(n.order[:0], n.order[n.head:]...)
-		n.head = 0
-	}
+	n.order[(n.head+len(n.seen))%len(n.order)] = id
 }
 
 // tracked is the number of nonce records held (for tests and stats).

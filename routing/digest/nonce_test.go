@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -147,5 +148,85 @@ func BenchmarkNonceIssueCheck(b *testing.B) {
 		if _, ok := n.issuedAt(n.issue(phoneIP, t0), phoneIP); !ok {
 			b.Fatal("own nonce refused")
 		}
+	}
+}
+
+// TestNonceRecordMemory: a registration storm leaves a record per nonce
+// (up to the table's bound), so a record must stay small: 144 B each when
+// they were keyed by the nonce's string, 92 B as fixed-size, pointer-free
+// keys.
+func TestNonceRecordMemory(t *testing.T) {
+	const count = 16384
+	n, err := newNonces(5*time.Minute, count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := make([]string, count)
+	for i := range ns {
+		ns[i] = n.issue(phoneIP, t0)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, nonce := range ns {
+		if n.use(nonce, phoneIP, 1, t0) != nonceFresh {
+			t.Fatal("fresh nonce refused")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(ns)
+	perRecord := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / count
+	t.Logf("%d records: %.0f B each", n.tracked(), perRecord)
+	if n.tracked() != count {
+		t.Fatalf("%d records", n.tracked())
+	}
+	if perRecord > 110 {
+		t.Errorf("%.0f B per record, want ≤ 110", perRecord)
+	}
+	runtime.KeepAlive(n)
+}
+
+// TestNonceRing: eviction keeps first-use order across the ring's growth
+// and wrap-around, expiry and the bound both evict, and an emptied table
+// gives its memory back.
+func TestNonceRing(t *testing.T) {
+	const bound = 3000
+	n, _ := newNonces(10*time.Second, bound)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var live []string // used, oldest first
+	for s := range 40 {
+		for range 300 {
+			nonce := n.issue(phoneIP, at(s))
+			if got := n.use(nonce, phoneIP, 1, at(s)); got != nonceFresh {
+				t.Fatalf("second %d: fresh nonce %v", s, got)
+			}
+			live = append(live, nonce)
+		}
+		// Nonces issued 10 s ago or less are kept (10 × 300 = the bound);
+		// the bound evicts the ones of 11 s ago (expiry would keep them
+		// for 10 s) in first-use order.
+		if got := n.tracked(); got != min(len(live), bound) {
+			t.Fatalf("second %d: %d records", s, got)
+		}
+		if len(live) > bound {
+			old := live[len(live)-bound-1]
+			if got := n.use(old, phoneIP, 100, at(s)); got != nonceStale {
+				t.Fatalf("second %d: evicted nonce %v", s, got)
+			}
+		}
+		kept := live[max(0, len(live)-bound/2)]
+		if got := n.use(kept, phoneIP, uint32(s+2), at(s)); got != nonceFresh {
+			t.Fatalf("second %d: kept nonce's next nc %v", s, got)
+		}
+	}
+	last := n.issue(phoneIP, at(100))
+	if got := n.use(last, phoneIP, 1, at(100)); got != nonceFresh {
+		t.Fatalf("after expiry: %v", got)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.seen) != 1 || len(n.order) != 64 {
+		t.Errorf("after expiry: %d records, ring of %d", len(n.seen), len(n.order))
 	}
 }
