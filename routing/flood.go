@@ -316,6 +316,22 @@ func (g *guardTx) Respond(res *sip.Response) error {
 // is a name, the response needs more than a datagram) the transaction
 // keeps it as before.
 func (g *guardTx) respondFinal(res *sip.Response) error {
+	return g.respondRecorded(res, nil)
+}
+
+// respondRebuilt is respondFinal for a REGISTER's 200 that can be built
+// again from the bindings under key: the record keeps the key, not the
+// response (retransmission, reanswerRegister).
+func (g *guardTx) respondRebuilt(res *sip.Response, key string) error {
+	if g.conn == nil || g.ended.Load() || !g.admitted.Load() || g.req == nil || key == "" {
+		return g.Respond(res)
+	}
+	return g.respondRecorded(res, []byte(key))
+}
+
+// respondRecorded sends res and records it: its bytes, or key to rebuild
+// it from when key is set.
+func (g *guardTx) respondRecorded(res *sip.Response, key []byte) error {
 	k, ok := txKey(g.req, "")
 	if !ok {
 		return g.ServerTransaction.Respond(res)
@@ -331,7 +347,11 @@ func (g *guardTx) respondFinal(res *sip.Response) error {
 		return g.ServerTransaction.Respond(res) // sipgo refuses it the same way
 	}
 	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
-	if !g.cache.finals.put(k, rtRecord{res: b, to: to, conn: g.conn}, g.now()) { // copies b
+	rec := rtRecord{res: b, to: to, conn: g.conn}
+	if key != nil {
+		rec.res, rec.rebuild = key, true
+	}
+	if !g.cache.finals.put(k, rec, g.now()) { // copies rec.res
 		return g.ServerTransaction.Respond(res)
 	}
 	g.ended.Store(true)

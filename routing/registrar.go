@@ -65,7 +65,18 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) Stat
 		return refuse(500, "Storage Error")
 	}
 	s.logRegister(user, req, parsed, before, now)
-	s.send(tx, registrar.OK(req, cur, now))
+	res := registrar.OK(req, cur, now)
+	if g, ok := tx.(interface {
+		respondRebuilt(*sip.Response, string) error
+	}); ok {
+		// A retransmission is answered from the bindings, not from a
+		// copy of this 200 kept for Timer J.
+		if err := g.respondRebuilt(res, user); err != nil {
+			s.log.Debug("send response", "status", 200, "call_id", callID(req), "error", err)
+		}
+	} else {
+		s.send(tx, res)
+	}
 	return Status{}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"deskgate/routing/registrar"
 )
 
 // The retransmission cache lets an answered server transaction end at once
@@ -63,6 +65,10 @@ type rtRecord struct {
 	res  []byte         // the final response as sent; nil: absorb silently
 	to   netip.AddrPort // where it was sent
 	conn sip.Connection // the socket it went through
+	// rebuild: res is not the response but a REGISTER's binding key; the
+	// 200 is built again from the bindings as they are (a tenth of the
+	// bytes of a storm's records).
+	rebuild bool
 }
 
 // rtSlot is a record in the table's ring, pointer-free: its response's
@@ -77,6 +83,7 @@ type rtSlot struct {
 	port  uint16        // to's port
 	conn  uint8         // conns index + 1; 0: none
 	to    uint8         // 0: no address, 4 or 6
+	redo  bool          // rtRecord.rebuild
 }
 
 // rtOverhead is what a record costs besides its response's bytes: its ring
@@ -167,6 +174,7 @@ func (t *retransTable) put(k rtKey, rec rtRecord, now time.Time) bool {
 	}
 	s.chunk, s.off = t.storeLocked(rec.res)
 	s.size = uint16(len(rec.res))
+	s.redo = rec.rebuild
 	if t.n == len(t.ring) {
 		t.grow()
 	}
@@ -239,7 +247,7 @@ func (t *retransTable) get(k rtKey, now time.Time) (rtRecord, bool) {
 		return rtRecord{}, false
 	}
 	t.hits++
-	var rec rtRecord
+	rec := rtRecord{rebuild: s.redo}
 	if s.size > 0 {
 		c := t.chunks[s.chunk-t.chunk0]
 		rec.res = c[s.off : s.off+uint32(s.size) : s.off+uint32(s.size)]
@@ -483,10 +491,27 @@ func (s *Server) retransmission(req *sip.Request, stx sip.ServerTransaction) boo
 		if rec.res == nil {
 			break
 		}
+		if rec.rebuild {
+			s.reanswerRegister(req, rec)
+			break
+		}
 		if err := sendRecorded(rec.conn, rec.res, rec.to); err != nil {
 			s.log.Debug("resend response", "method", string(req.Method), "call_id", callID(req), "error", err)
 		}
 	}
 	stx.Terminate()
 	return true
+}
+
+// reanswerRegister answers a retransmitted REGISTER whose 200 was recorded
+// by its binding key (guardTx.respondRebuilt): the 200 is built again, with
+// the same To tag, from the bindings as they are now, and goes where the
+// first went.
+func (s *Server) reanswerRegister(req *sip.Request, rec rtRecord) {
+	res := registrar.OK(req, s.bindings.Get(string(rec.res), s.now()), s.now())
+	buf := serializeResponse(res)
+	defer releaseSerialized(buf)
+	if err := sendRecorded(rec.conn, buf.Bytes(), rec.to); err != nil {
+		s.log.Debug("resend response", "method", string(req.Method), "call_id", callID(req), "error", err)
+	}
 }

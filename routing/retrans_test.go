@@ -299,8 +299,9 @@ func authRegister(t *testing.T, s *Server) string {
 
 // TestRetransmittedRegister: an authenticated REGISTER's transaction ends
 // with its 200; its retransmission gets the same 200 (same bytes: same To
-// tag and Date) without the registrar running again, and the record serves
-// only the source that sent the request.
+// tag, Date and bindings), built again from the bindings without the
+// registrar running again, and the record serves only the source that
+// sent the request.
 func TestRetransmittedRegister(t *testing.T) {
 	s := testServer(t)
 	text := authRegister(t, s)
@@ -335,8 +336,26 @@ func TestRetransmittedRegister(t *testing.T) {
 	if len(rs) != 2 || rs[1].String() != rs[0].String() {
 		t.Fatalf("resent %d responses; want the same 200 twice:\n%v", len(rs), rs)
 	}
-	if st := s.retrans.finals.stats(s.now()); st.Records != 1 || st.Hits != 1 {
-		t.Errorf("finals %+v", st)
+	// The record is the binding key, not the 200's bytes.
+	if st := s.retrans.finals.stats(s.now()); st.Records != 1 || st.Hits != 1 || st.Bytes > rtOverhead+64 {
+		t.Errorf("finals %+v, want one record of at most %d B", st, rtOverhead+64)
+	}
+	// A retransmission after the bindings changed lists them as they are
+	// now, with the first 200's tag.
+	if err := s.bindings.RemoveAll("alice"); err != nil {
+		t.Fatal(err)
+	}
+	third := siptest.NewServerTxRecorder(parseReq(t, text))
+	t.Cleanup(third.Terminate)
+	s.handle(parseReq(t, text), third)
+	rs = first.Result()
+	if len(rs) != 3 || len(rs[2].GetHeaders("Contact")) != 0 || len(rs[0].GetHeaders("Contact")) == 0 {
+		t.Fatalf("after the bindings went: %d responses, last:\n%v", len(rs), rs[len(rs)-1])
+	}
+	tag0, _ := rs[0].To().Params.Get("tag")
+	tag2, _ := rs[2].To().Params.Get("tag")
+	if tag0 == "" || tag0 != tag2 {
+		t.Errorf("To tags %q then %q", tag0, tag2)
 	}
 	// Another source with the same transaction key gets no cached answer:
 	// its request goes to the registrar (which refuses the replayed nonce

@@ -229,6 +229,34 @@ func TestOKContactAsParsed(t *testing.T) {
 
 // TestOKDate: the Date is the response's second, in RFC 1123 GMT form,
 // however the cached text was left by the previous call.
+// TestOKToTag: the 200's To tag is the same for the same request (so a
+// 200 built again for a retransmission matches the first) and differs when
+// anything identifying the transaction does; a tag the request has stays.
+func TestOKToTag(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	tagOf := func(text string) string {
+		tag, _ := OK(parseReq(t, text), nil, now).To().Params.Get("tag")
+		return tag
+	}
+	first := tagOf(registerText)
+	if len(first) != 16 || first != tagOf(registerText) {
+		t.Fatalf("tags %q, %q: want the same 16 hex digits", first, tagOf(registerText))
+	}
+	for _, tc := range []struct{ name, from, to string }{
+		{"Call-ID", "Call-ID: reg-1@", "Call-ID: reg-2@"},
+		{"CSeq", "CSeq: 1 ", "CSeq: 2 "},
+		{"branch", "branch=z9hG4bK-reg1", "branch=z9hG4bK-reg2"},
+		{"From tag", "tag=a1", "tag=a2"},
+	} {
+		if got := tagOf(strings.Replace(registerText, tc.from, tc.to, 1)); got == first || got == "" {
+			t.Errorf("another %s: tag %q, first %q", tc.name, got, first)
+		}
+	}
+	if got := tagOf(strings.Replace(registerText, "To: <sip:1001@test.example>", "To: <sip:1001@test.example>;tag=kept", 1)); got != "kept" {
+		t.Errorf("request's To tag: %q", got)
+	}
+}
+
 func TestOKDate(t *testing.T) {
 	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("X", 3600))
 	for _, at := range []time.Duration{0, 999 * time.Millisecond, time.Second, -time.Hour, 0, 36 * time.Hour} {
