@@ -146,14 +146,15 @@ func credentialsHeader(method sip.RequestMethod) string {
 // parsed once per request (parsing is most of what checking them costs):
 // the throttle asks for the username before Check verifies them.
 type Credentials struct {
-	c *digest.Credentials // nil: none for our realm, or unparsable
+	c  digest.Credentials
+	ok bool // false: none for our realm, or unparsable
 }
 
 // Username is the digest username, "" when there are no parsable
 // credentials for our realm (what the throttle is asked about before the
 // credentials are checked).
 func (c Credentials) Username() string {
-	if c.c != nil {
+	if c.ok {
 		return c.c.Username
 	}
 	return ""
@@ -161,7 +162,8 @@ func (c Credentials) Username() string {
 
 // Credentials finds and parses the request's credentials for our realm.
 func (a *Authenticator) Credentials(req *sip.Request) Credentials {
-	return Credentials{c: a.credentials(req)}
+	c, ok := a.credentials(req)
+	return Credentials{c: c, ok: ok}
 }
 
 // Username is the digest username of the request's credentials for our
@@ -183,10 +185,10 @@ func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) 
 // forged source address can neither count failures against a phone nor
 // learn anything about a password.
 func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Addr, now time.Time) (Outcome, error) {
-	cred := creds.c
-	if cred == nil {
+	if !creds.ok {
 		return Outcome{Result: Challenge}, nil // none, or unparsable: no nonce to hold anyone to
 	}
+	cred := &creds.c
 	out := Outcome{Username: cred.Username}
 	issued, ours := a.nonces.unexpired(cred.Nonce, src, now)
 	if !ours {
@@ -222,10 +224,10 @@ func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Add
 	return out, nil
 }
 
-// credentials finds and parses the Digest credentials for our realm; nil
+// credentials finds and parses the Digest credentials for our realm; false
 // when there are none or they are unparsable (either way a plain
 // challenge).
-func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
+func (a *Authenticator) credentials(req *sip.Request) (digest.Credentials, bool) {
 	name := credentialsHeader(req.Method)
 	for _, h := range req.Headers() { // GetHeaders lowercases every header's name, allocating
 		if !asciiEqualFold(h.Name(), name) {
@@ -235,12 +237,11 @@ func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
 		if !digest.IsDigest(v) {
 			continue
 		}
-		c, err := digest.ParseCredentials(v)
-		if err == nil && c.Realm == a.realm {
-			return c
+		if c, err := readCredentials(v); err == nil && c.Realm == a.realm {
+			return c, true
 		}
 	}
-	return nil
+	return digest.Credentials{}, false
 }
 
 func (a *Authenticator) offers(alg string) bool {
@@ -282,7 +283,7 @@ func (a *Authenticator) Strip(fwd *sip.Request) {
 		drop := false
 		all := fwd.GetHeaders(name)
 		for _, h := range all {
-			c, err := digest.ParseCredentials(strings.TrimSpace(h.Value()))
+			c, err := readCredentials(strings.TrimSpace(h.Value()))
 			if err != nil || c.Realm == a.realm {
 				drop = true
 			} else {

@@ -1,0 +1,101 @@
+package digest
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/icholy/digest"
+)
+
+// TestParseCredentialsMatchesLibrary: the quick reading takes what phones
+// send and reads it as icholy/digest does; what it declines, readCredentials
+// hands to the library, so the answer is the library's either way.
+func TestParseCredentialsMatchesLibrary(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		h     string
+		quick bool // parseCredentials takes it
+	}{
+		{"sipp", `Digest username="1001",realm="test.example",cnonce="6b8b4567",nc=00000001,qop=auth,uri="sip:127.0.0.1:5080",nonce="AAAB-x_y",response="0123456789abcdef0123456789abcdef",algorithm=MD5`, true},
+		{"library format", `Digest username="1001", realm="test.example", nonce="abc", uri="sip:test.example", algorithm=MD5, cnonce="0a4f113b", opaque="op", qop=auth, nc=00000001, response="0123"`, true},
+		{"upper-case scheme, spaces around =", `DIGEST  username = "1001" ,realm= "r" , nc = 0000000a`, true},
+		{"no qop", `Digest username="1001", realm="test.example", nonce="n", uri="sip:test.example", response="0"`, true},
+		{"userhash", `Digest username="ab12", userhash=TRUE, realm="r"`, true},
+		{"userhash quoted false", `Digest username="ab12", userhash="false"`, true},
+		{"unknown, empty and repeated keys", `Digest foo=bar, =x, username="a", username="b", x-y="", empty=`, true},
+		{"trailing spaces", `Digest username="1001"   `, true},
+		{"nothing after the scheme", `Digest `, true},
+		{"negative nc", `Digest nc=-1`, true},
+		{"escaped quote", `Digest username="10\"01", realm="r"`, false},
+		{"escaped backslash", `Digest username="a\\b"`, false},
+		{"non-ASCII", `Digest username="Jürgen", realm="r"`, false},
+		{"invalid UTF-8", "Digest username=\"a\xffb\"", false},
+		{"unterminated", `Digest username="1001`, false},
+		{"tab", "Digest username=\"1001\",\trealm=\"r\"", false},
+		{"no comma", `Digest username="1001" realm="r"`, false},
+		{"no equals", `Digest username`, false},
+		{"bad nc", `Digest nc=zz`, false},
+		{"nc too big", `Digest nc=fffffffff`, false},
+		{"basic", `Basic YWxhZGRpbjpvcGVuc2VzYW1l`, false},
+		{"short", `Dig`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, werr := digest.ParseCredentials(tc.h)
+			got, ok := parseCredentials(tc.h)
+			if ok != tc.quick {
+				t.Fatalf("quick reading took it: %v, want %v", ok, tc.quick)
+			}
+			if ok && (werr != nil || got != *want) {
+				t.Fatalf("quick reading %+v, library %+v (%v)", got, want, werr)
+			}
+			rc, err := readCredentials(tc.h)
+			if (err != nil) != (werr != nil) {
+				t.Fatalf("readCredentials error %v, library's %v", err, werr)
+			}
+			if err == nil && rc != *want {
+				t.Fatalf("readCredentials %+v, library %+v", rc, want)
+			}
+		})
+	}
+}
+
+// TestParseCredentialsCopiesKeptValues: the nonce and the username are kept
+// by the nonce table and the throttle after the request is gone; they must
+// not be slices of the header (which would keep all of it alive).
+func TestParseCredentialsCopiesKeptValues(t *testing.T) {
+	h := `Digest username="1001", realm="test.example", nonce="nonce-value", uri="sip:test.example", response="0"`
+	c, ok := parseCredentials(h)
+	if !ok {
+		t.Fatal("not taken")
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(h)))
+	hi := lo + uintptr(len(h))
+	for name, v := range map[string]string{"username": c.Username, "nonce": c.Nonce} {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(v))); p >= lo && p < hi {
+			t.Errorf("%s %q points into the header", name, v)
+		}
+	}
+}
+
+// FuzzCredentialsMatchLibrary: whenever the quick reading takes a header,
+// the library reads the same credentials from it; readCredentials agrees
+// with the library on every input.
+func FuzzCredentialsMatchLibrary(f *testing.F) {
+	for _, s := range []string{
+		`Digest username="1001",realm="test.example",cnonce="6b8b4567",nc=00000001,qop=auth,uri="sip:127.0.0.1:5080",nonce="AAAB",response="01",algorithm=MD5`,
+		`Digest username="a\"b"`, `Digest userhash=true`, `Digest ,,,=`, `Digest nc=ffffffff`, `digest  a = b ,c="d"`,
+		"Digest username=\"\xc3\xbc\"", `Basic x`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		want, werr := digest.ParseCredentials(h)
+		if got, ok := parseCredentials(h); ok && (werr != nil || got != *want) {
+			t.Fatalf("%q: quick reading %+v, library %+v (%v)", h, got, want, werr)
+		}
+		rc, err := readCredentials(h)
+		if (err != nil) != (werr != nil) || (err == nil && rc != *want) {
+			t.Fatalf("%q: readCredentials %+v (%v), library %+v (%v)", h, rc, err, want, werr)
+		}
+	})
+}
