@@ -9,6 +9,7 @@ package digest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -253,26 +254,24 @@ func (a *Authenticator) offers(alg string) bool {
 	return false
 }
 
-// matches recomputes the response (passing the client's cnonce and nc
-// through: icholy/digest would otherwise make up its own) and compares in
-// constant time.
+// matches recomputes the response (RFC 7616 §3.4.1, as icholy/digest
+// computes it: see expectedResponse) and compares it in constant time,
+// without case: hex digits.
 func (a *Authenticator) matches(req *sip.Request, cred *digest.Credentials, alg, password string) bool {
-	ch := &digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: alg, Opaque: cred.Opaque}
-	if cred.QOP != "" {
-		ch.QOP = []string{cred.QOP}
-	}
-	exp, err := digest.Digest(ch, digest.Options{
-		Method:   string(req.Method),
-		URI:      cred.URI,
-		Username: cred.Username,
-		Password: password,
-		Cnonce:   cred.Cnonce,
-		Count:    cred.Nc,
-	})
-	if err != nil {
+	var buf [2 * sha256.Size]byte
+	exp, ok := expectedResponse(buf[:0], alg, string(req.Method), a.realm, password, cred)
+	if !ok || len(cred.Response) != len(exp) {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(exp.Response), []byte(strings.ToLower(cred.Response))) == 1
+	var diff byte
+	for i := range exp {
+		c := cred.Response[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		diff |= c ^ exp[i]
+	}
+	return subtle.ConstantTimeByteEq(diff, 0) == 1
 }
 
 // Strip removes the credentials for our realm (and unparsable ones) from a

@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -96,6 +97,82 @@ func FuzzCredentialsMatchLibrary(f *testing.F) {
 		rc, err := readCredentials(h)
 		if (err != nil) != (werr != nil) || (err == nil && rc != *want) {
 			t.Fatalf("%q: readCredentials %+v (%v), library %+v (%v)", h, rc, err, want, werr)
+		}
+	})
+}
+
+// libraryResponse is the response icholy/digest computes for cred, the
+// way matches asked for it before expectedResponse.
+func libraryResponse(alg, method, realm, password string, cred *digest.Credentials) (string, bool) {
+	ch := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: alg, Opaque: cred.Opaque}
+	if cred.QOP != "" {
+		ch.QOP = []string{cred.QOP}
+	}
+	exp, err := digest.Digest(ch, digest.Options{Method: method, URI: cred.URI, Username: cred.Username,
+		Password: password, Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil {
+		return "", false
+	}
+	return exp.Response, true
+}
+
+// TestExpectedResponseMatchesLibrary: the response computed without
+// icholy/digest is the library's, for every algorithm offered, with and
+// without qop, and for the cases the library cannot match (no cnonce: it
+// makes one up) it declines.
+func TestExpectedResponseMatchesLibrary(t *testing.T) {
+	long := strings.Repeat("x", 300) // past the scratch buffer
+	for _, alg := range []string{"MD5", "SHA-256", "SHA-512-256"} {
+		for _, c := range []digest.Credentials{
+			{Username: "1001", Nonce: "AAAB-x_y", URI: "sip:test.example", QOP: "auth", Nc: 1, Cnonce: "6b8b4567"},
+			{Username: "1001", Nonce: "n", URI: "sip:127.0.0.1:5080", QOP: "auth", Nc: 0x7fffffff, Cnonce: "c"},
+			{Username: "1001", Nonce: "n", URI: "sip:test.example", QOP: "auth", Nc: 0xabc, Cnonce: "c", Opaque: "op"},
+			{Username: "1001", Nonce: "n", URI: "sip:test.example"},
+			{Username: long, Nonce: long, URI: long, QOP: "auth", Nc: 2, Cnonce: long},
+			{Username: "Jürgen", Nonce: "n", URI: "sip:j@test.example"},
+		} {
+			want, _ := libraryResponse(alg, "REGISTER", "test.example", "pw:with:colons", &c)
+			got, ok := expectedResponse(nil, alg, "REGISTER", "test.example", "pw:with:colons", &c)
+			if !ok || string(got) != want {
+				t.Errorf("%s %+v: %q (%v), library %q", alg, c, got, ok, want)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		alg  string
+		c    digest.Credentials
+	}{
+		{"no cnonce", "MD5", digest.Credentials{Nonce: "n", QOP: "auth", Nc: 1}},
+		{"auth-int", "MD5", digest.Credentials{Nonce: "n", QOP: "auth-int", Nc: 1, Cnonce: "c"}},
+		{"nc zero", "MD5", digest.Credentials{Nonce: "n", QOP: "auth", Cnonce: "c"}},
+		{"unknown algorithm", "SHA-1", digest.Credentials{Nonce: "n"}},
+		{"session algorithm", "MD5-sess", digest.Credentials{Nonce: "n"}},
+	} {
+		if got, ok := expectedResponse(nil, tc.alg, "REGISTER", "r", "pw", &tc.c); ok {
+			t.Errorf("%s: computed %q, want declined", tc.name, got)
+		}
+	}
+}
+
+// FuzzExpectedResponse: any credentials Check lets through to the
+// comparison give the library's response.
+func FuzzExpectedResponse(f *testing.F) {
+	f.Add("1001", "sip:test.example", "nonce", "cnonce", "pw", 1, true, uint8(0))
+	f.Add("", "", "", "", "", 0, false, uint8(2))
+	f.Fuzz(func(t *testing.T, user, uri, nonce, cnonce, password string, nc int, qop bool, algi uint8) {
+		alg := []string{"MD5", "SHA-256", "SHA-512-256"}[int(algi)%3]
+		c := digest.Credentials{Username: user, URI: uri, Nonce: nonce}
+		if qop {
+			if nc <= 0 || nc >= 1<<31 || cnonce == "" {
+				t.Skip("refused by Check")
+			}
+			c.QOP, c.Nc, c.Cnonce = "auth", nc, cnonce
+		}
+		want, _ := libraryResponse(alg, "INVITE", "test.example", password, &c)
+		got, ok := expectedResponse(nil, alg, "INVITE", "test.example", password, &c)
+		if !ok || string(got) != want {
+			t.Fatalf("%s %+v: %q (%v), library %q", alg, c, got, ok, want)
 		}
 	})
 }
