@@ -176,3 +176,39 @@ func FuzzExpectedResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestMatchesResponse: the response compares without case (hex digits, as
+// strings.ToLower compared it) and nothing else passes.
+func TestMatchesResponse(t *testing.T) {
+	a := testAuth(t, "MD5", "SHA-256")
+	req := parseReq(t, registerText)
+	for _, alg := range []string{"MD5", "SHA-256"} {
+		c := digest.Credentials{Username: "1001", Realm: "test.example", Nonce: "n", URI: "sip:test.example",
+			QOP: "auth", Nc: 1, Cnonce: "c"}
+		resp, _ := libraryResponse(alg, "REGISTER", "test.example", testPassword, &c)
+		off := resp[:len(resp)-1] + "0"
+		if resp[len(resp)-1] == '0' {
+			off = resp[:len(resp)-1] + "1"
+		}
+		for _, tc := range []struct {
+			name, response string
+			want           bool
+		}{
+			{"as computed", resp, true},
+			{"upper case", strings.ToUpper(resp), true},
+			{"one digit off", off, false},
+			{"short", resp[:len(resp)-1], false},
+			{"long", resp + "0", false},
+			{"empty", "", false},
+		} {
+			c.Response = tc.response
+			if got := a.matches(req, &c, alg, testPassword); got != tc.want {
+				t.Errorf("%s %s: matches %v, want %v", alg, tc.name, got, tc.want)
+			}
+		}
+		c.Response = resp
+		if a.matches(req, &c, alg, "wrong") {
+			t.Errorf("%s: wrong password matches", alg)
+		}
+	}
+}
