@@ -173,8 +173,26 @@ func validate(req *sip.Request, me *self) Status {
 	if len(req.Recipient.Headers) > 0 {
 		return refuse(400, "Headers In Request-URI") // RFC 3261 §19.1.5, RFC 4475 escruri
 	}
-	if d := req.GetHeader("Date"); d != nil {
-		if _, err := time.Parse(registrar.DateFormat, strings.TrimSpace(d.Value())); err != nil {
+	// One pass over the headers: sipgo's GetHeader and GetHeaders lower-case
+	// the name of every header they pass (an allocation for most names),
+	// and each look-up walked them all. Names compare as sipgo compares
+	// them: ASCII letters without case.
+	var date sip.Header
+	var loop, proxyRequire bool
+	for _, h := range req.Headers() {
+		switch name := h.Name(); {
+		case date == nil && sameHeaderName(name, "Date"):
+			date = h
+		case sameHeaderName(name, "Via"):
+			if v, ok := h.(*sip.ViaHeader); ok && me != nil && me.viaIsMe(v) {
+				loop = true
+			}
+		case sameHeaderName(name, "Proxy-Require"):
+			proxyRequire = true
+		}
+	}
+	if date != nil {
+		if _, err := time.Parse(registrar.DateFormat, strings.TrimSpace(date.Value())); err != nil {
 			return refuse(400, "Bad Date") // RFC 3261 §20.17: GMT only
 		}
 	}
@@ -184,20 +202,39 @@ func validate(req *sip.Request, me *self) Status {
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sip.OPTIONS {
 		return refuse(483, "Too Many Hops")
 	}
-	if me != nil {
-		for _, h := range req.GetHeaders("Via") {
-			if v, ok := h.(*sip.ViaHeader); ok && me.viaIsMe(v) {
-				return refuse(482, "Loop Detected")
-			}
-		}
+	if loop {
+		return refuse(482, "Loop Detected")
 	}
-	if ext := headerList(req, "Proxy-Require"); len(ext) > 0 {
-		return refuse(420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(ext, ", ")))
+	if proxyRequire {
+		if ext := headerList(req, "Proxy-Require"); len(ext) > 0 {
+			return refuse(420, "Bad Extension", sip.NewHeader("Unsupported", strings.Join(ext, ", ")))
+		}
 	}
 	if sc := strings.ToLower(req.Recipient.Scheme); sc != "sip" && sc != "sips" {
 		return refuse(416, "Unsupported URI Scheme")
 	}
 	return Status{}
+}
+
+// sameHeaderName compares header names as sipgo does (HeaderToLower): ASCII
+// letters without case, nothing else folded; without its allocation.
+func sameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // headerList splits every value of a comma-list header.

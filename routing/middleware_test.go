@@ -28,6 +28,11 @@ func TestValidate(t *testing.T) {
 		{"loop through us", inv("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\n"), "482 Loop Detected"},
 		{"another proxy on our IP", inv("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-x\n"), ""},
 		{"proxy-require", inv("Proxy-Require: foo, bar\n"), "420 Bad Extension"},
+		{"proxy-require in lower case", inv("proxy-require: foo, bar\n"), "420 Bad Extension"},
+		{"empty proxy-require", inv("Proxy-Require: ,\n"), ""},
+		{"loop through us, lower-case name", inv("via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\n"), "482 Loop Detected"},
+		{"date in upper case not GMT", opt("DATE: Fri, 01 Jan 2010 16:00:00 EST\n"), "400 Bad Date"},
+		{"first date counts", opt("Date: Sat, 13 Nov 2010 23:29:00 GMT\nDate: Fri, 01 Jan 2010 16:00:00 EST\n"), ""},
 		{"date in GMT", opt("Date: Sat, 13 Nov 2010 23:29:00 GMT\n"), ""},
 		{"date not GMT", opt("Date: Fri, 01 Jan 2010 16:00:00 EST\n"), "400 Bad Date"},
 		{"cseq mismatch", strings.Replace(opt(""), "CSeq: 1 OPTIONS", "CSeq: 1 INVITE", 1), "400 CSeq Method Mismatch"},
@@ -48,6 +53,20 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Unsupported header %v", v.Headers)
 			}
 		})
+	}
+}
+
+// TestValidateAllocatesNothing: validating a phone's REGISTER costs no
+// allocation (sipgo's header look-ups lower-cased every name they passed).
+func TestValidateAllocatesNothing(t *testing.T) {
+	s := testServer(t)
+	req := parseRaw(t, benchRegister("1001", 2, `Digest username="1001", realm="test.example", nonce="n", uri="sip:test.example", response="0"`))
+	if n := testing.AllocsPerRun(100, func() {
+		if st := validate(req, s.me); st.Code != 0 {
+			t.Fatalf("validate = %d %s", st.Code, st.Reason)
+		}
+	}); n != 0 {
+		t.Errorf("validate allocates %v times a REGISTER", n)
 	}
 }
 

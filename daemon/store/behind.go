@@ -15,18 +15,27 @@ import (
 // serialised every request behind the disk. The registrar's table in memory
 // is the truth while the daemon runs; the store is what a restart starts
 // from. A crash (kill -9, power cut) loses at most the writes of the last
-// flush interval (200 ms by default): phones re-register and the last
-// moment's history entries are missing. Writes that must survive once
+// flush interval (1 s by default, plus the milliseconds a commit takes):
+// phones re-register and the last moment's history entries are missing.
+// Each flush rewrites most of the bindings' pages whatever it carries, so
+// fewer, larger flushes cost less CPU per registration in a storm. Writes that must survive once
 // acknowledged (DND, away, credentials, subscriptions, the directory) stay
 // synchronous and never go through this queue.
 
 // Tuning of the queue.
 const (
-	defaultFlushEvery = 200 * time.Millisecond
+	defaultFlushEvery = time.Second
 	flushAt           = 1024     // queued writes that trigger an early flush
 	maxQueued         = 1 << 16  // beyond it (a wedged disk) writes are dropped and counted
 	arenaChunk        = 64 << 10 // flush buffer for keys and values, bytes at a time
 )
+
+// bindingsFill is how full the flush packs the bindings' pages when it
+// splits them (bbolt's default is half). A flush of a storm's refreshes
+// rewrites nearly every page of the bucket, so half-full pages doubled the
+// pages written, each a write(2) and a copy; refreshes replace values of
+// the same length in place, so little room is needed for growth.
+const bindingsFill = 0.9
 
 // behindOp is one queued write, applied inside the flush transaction. It
 // is plain data (no closure, no log text) so queueing one allocates
@@ -66,14 +75,11 @@ func (op *behindOp) what() string {
 // bbolt needs them until the transaction ends, and carving them from
 // chunks costs an allocation per arenaChunk bytes instead of two per
 // binding.
-func (op *behindOp) apply(db *DB, tx *bolt.Tx, arena *[]byte) error {
+func (op *behindOp) apply(db *DB, tx *bolt.Tx, bk *bolt.Bucket, arena *[]byte) error {
 	if op.kind == opHistory {
 		return db.appendHistoryTx(tx, op.user, *op.hist)
 	}
-	bk, err := bucket(tx, bucketBindings)
-	if err != nil {
-		return err
-	}
+	var err error
 	switch op.kind {
 	case opPutBinding:
 		bd := &op.bd
@@ -185,8 +191,13 @@ func (b *behind) flush(db *DB) error {
 	}
 	arena := b.arena[:0]
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		bk, err := bucket(tx, bucketBindings)
+		if err != nil {
+			return err
+		}
+		bk.FillPercent = bindingsFill
 		for i := range ops {
-			if err := ops[i].apply(db, tx, &arena); err != nil {
+			if err := ops[i].apply(db, tx, bk, &arena); err != nil {
 				db.log.Error("queued state write failed", "write", ops[i].what(), "error", err)
 			}
 		}

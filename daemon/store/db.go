@@ -67,7 +67,7 @@ type Options struct {
 	HistoryLimit int           // call history entries kept per user; default 500
 	Log          *slog.Logger  // migrations are logged here; default discards
 	// FlushEvery bounds how long a queued write (bindings, history) waits
-	// before it is committed; default 200ms. See Queue*.
+	// before it is committed; default 1s. See Queue*.
 	FlushEvery time.Duration
 }
 

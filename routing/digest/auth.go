@@ -9,6 +9,7 @@ package digest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -146,14 +147,15 @@ func credentialsHeader(method sip.RequestMethod) string {
 // parsed once per request (parsing is most of what checking them costs):
 // the throttle asks for the username before Check verifies them.
 type Credentials struct {
-	c *digest.Credentials // nil: none for our realm, or unparsable
+	c  digest.Credentials
+	ok bool // false: none for our realm, or unparsable
 }
 
 // Username is the digest username, "" when there are no parsable
 // credentials for our realm (what the throttle is asked about before the
 // credentials are checked).
 func (c Credentials) Username() string {
-	if c.c != nil {
+	if c.ok {
 		return c.c.Username
 	}
 	return ""
@@ -161,7 +163,8 @@ func (c Credentials) Username() string {
 
 // Credentials finds and parses the request's credentials for our realm.
 func (a *Authenticator) Credentials(req *sip.Request) Credentials {
-	return Credentials{c: a.credentials(req)}
+	c, ok := a.credentials(req)
+	return Credentials{c: c, ok: ok}
 }
 
 // Username is the digest username of the request's credentials for our
@@ -183,10 +186,10 @@ func (a *Authenticator) Verify(req *sip.Request, src netip.Addr, now time.Time) 
 // forged source address can neither count failures against a phone nor
 // learn anything about a password.
 func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Addr, now time.Time) (Outcome, error) {
-	cred := creds.c
-	if cred == nil {
+	if !creds.ok {
 		return Outcome{Result: Challenge}, nil // none, or unparsable: no nonce to hold anyone to
 	}
+	cred := &creds.c
 	out := Outcome{Username: cred.Username}
 	issued, ours := a.nonces.unexpired(cred.Nonce, src, now)
 	if !ours {
@@ -222,10 +225,10 @@ func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Add
 	return out, nil
 }
 
-// credentials finds and parses the Digest credentials for our realm; nil
+// credentials finds and parses the Digest credentials for our realm; false
 // when there are none or they are unparsable (either way a plain
 // challenge).
-func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
+func (a *Authenticator) credentials(req *sip.Request) (digest.Credentials, bool) {
 	name := credentialsHeader(req.Method)
 	for _, h := range req.Headers() { // GetHeaders lowercases every header's name, allocating
 		if !asciiEqualFold(h.Name(), name) {
@@ -235,12 +238,11 @@ func (a *Authenticator) credentials(req *sip.Request) *digest.Credentials {
 		if !digest.IsDigest(v) {
 			continue
 		}
-		c, err := digest.ParseCredentials(v)
-		if err == nil && c.Realm == a.realm {
-			return c
+		if c, err := readCredentials(v); err == nil && c.Realm == a.realm {
+			return c, true
 		}
 	}
-	return nil
+	return digest.Credentials{}, false
 }
 
 func (a *Authenticator) offers(alg string) bool {
@@ -252,26 +254,24 @@ func (a *Authenticator) offers(alg string) bool {
 	return false
 }
 
-// matches recomputes the response (passing the client's cnonce and nc
-// through: icholy/digest would otherwise make up its own) and compares in
-// constant time.
+// matches recomputes the response (RFC 7616 §3.4.1, as icholy/digest
+// computes it: see expectedResponse) and compares it in constant time,
+// without case: hex digits.
 func (a *Authenticator) matches(req *sip.Request, cred *digest.Credentials, alg, password string) bool {
-	ch := &digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: alg, Opaque: cred.Opaque}
-	if cred.QOP != "" {
-		ch.QOP = []string{cred.QOP}
-	}
-	exp, err := digest.Digest(ch, digest.Options{
-		Method:   string(req.Method),
-		URI:      cred.URI,
-		Username: cred.Username,
-		Password: password,
-		Cnonce:   cred.Cnonce,
-		Count:    cred.Nc,
-	})
-	if err != nil {
+	var buf [2 * sha256.Size]byte
+	exp, ok := expectedResponse(buf[:0], alg, string(req.Method), a.realm, password, cred)
+	if !ok || len(cred.Response) != len(exp) {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(exp.Response), []byte(strings.ToLower(cred.Response))) == 1
+	var diff byte
+	for i := range exp {
+		c := cred.Response[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		diff |= c ^ exp[i]
+	}
+	return subtle.ConstantTimeByteEq(diff, 0) == 1
 }
 
 // Strip removes the credentials for our realm (and unparsable ones) from a
@@ -282,7 +282,7 @@ func (a *Authenticator) Strip(fwd *sip.Request) {
 		drop := false
 		all := fwd.GetHeaders(name)
 		for _, h := range all {
-			c, err := digest.ParseCredentials(strings.TrimSpace(h.Value()))
+			c, err := readCredentials(strings.TrimSpace(h.Value()))
 			if err != nil || c.Realm == a.realm {
 				drop = true
 			} else {
