@@ -319,8 +319,9 @@ func (l *leg) release() {
 }
 
 // cleanup stops the watchers and waits for every goroutine of the call.
-// Unfinished client transactions are terminated; helpers (CANCEL, BYE)
-// finish on their own bound unless ctx ended.
+// Unfinished client transactions are terminated; helpers (BYE) and CANCEL
+// transactions (cancel.go, no goroutine to wait for) finish on their own
+// bound unless ctx ended.
 func (c *call) cleanup(aborted bool) {
 	close(c.quit)
 	for i, l := range c.legs {
@@ -330,6 +331,11 @@ func (c *call) cleanup(aborted bool) {
 	}
 	if aborted {
 		c.hstop()
+		for _, l := range c.legs { // their CANCELs too: nothing more goes out
+			if l.stopCancel != nil {
+				l.stopCancel()
+			}
+		}
 	}
 	c.watchers.Wait()
 	c.helpers.Wait()

@@ -132,6 +132,10 @@ func (e *Executor) HandleResponse(res *sip.Response) bool {
 		}
 		return true
 	}
+	if ct, ok := e.cancels.get(key); ok {
+		ct.receive(res)
+		return true
+	}
 	if !final {
 		return false
 	}
@@ -182,6 +186,10 @@ func (e *Executor) LiveTransactions() int {
 	defer e.txs.mu.Unlock()
 	return len(e.txs.m)
 }
+
+// LiveCancels counts the branch CANCEL transactions waiting for a final
+// response (for tests and metrics).
+func (e *Executor) LiveCancels() int { return e.cancels.len() }
 
 // Retained counts the records kept for retransmitted final responses
 // (for tests and metrics).

@@ -1,0 +1,89 @@
+package fork
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"deskgate/routing/ringplan"
+)
+
+// TestCancelTransaction: a branch CANCEL runs in the Executor's own
+// transaction: over UDP it is sent again, byte for byte, until its final
+// response (Timer E), the INVITE's final ends it as well, and once it has
+// ended nothing is left in the CANCEL table and nothing more is sent.
+func TestCancelTransaction(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  int  // the CANCEL the phone answers (1 = the first)
+		with200 bool // it answers with a 200 before the 487 (else the 487 alone)
+		want    int  // CANCELs the phone gets
+	}{
+		{"answered at once", 1, true, 1},
+		{"first CANCEL lost", 2, true, 2},
+		{"first two CANCELs lost", 3, true, 3},
+		{"only the 487 ends it", 2, false, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			cancels := 0
+			ph := newScripted(t, func(s *scripted, req *sip.Request, from net.Addr) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch req.Method {
+				case sip.INVITE:
+					s.send(from, sip.NewResponseFromRequest(tagged(req), 180, "Ringing", nil))
+				case sip.CANCEL:
+					cancels++
+					if cancels != tc.answer {
+						return // lost
+					}
+					if tc.with200 {
+						s.send(from, sip.NewResponseFromRequest(req, 200, "OK", nil))
+					}
+					inv, _, _ := s.got(sip.INVITE)
+					s.send(from, sip.NewResponseFromRequest(tagged(inv[0]), 487, "Request Terminated", nil))
+				}
+			})
+			p1 := newPhone(t, "p1", behaviour{final: 200, after: 200 * time.Millisecond})
+			px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+				Branches: []ringplan.Branch{ph.branch("raw"), branchTo(p1)}}, "")
+			c := newCaller(t)
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			status, sess := c.call(ctx, t, px.port)
+			if status != 200 {
+				t.Fatalf("caller got %d (%v), want 200", status, c.responses())
+			}
+			_ = sess.Ack(ctx)
+			ph.await(t, sip.ACK, 1) // the 487 was ACKed
+			px.result(t)
+			if n := px.exec.LiveCancels(); n != 0 {
+				t.Errorf("%d CANCEL transactions live after the call, want 0", n)
+			}
+			time.Sleep(3 * sip.T1) // past the next two retransmissions (T1, 2·T1 later)
+			got, raws, _ := ph.got(sip.CANCEL)
+			if len(got) != tc.want {
+				t.Errorf("phone got %d CANCELs, want %d", len(got), tc.want)
+			}
+			for k := 1; k < len(raws); k++ {
+				if !bytes.Equal(raws[0], raws[k]) {
+					t.Errorf("CANCEL %d differs from the first:\n%s\n---\n%s", k+1, raws[0], raws[k])
+				}
+			}
+			invs, _, _ := ph.got(sip.INVITE)
+			wantBranch, _ := invs[0].Via().Params.Get("branch")
+			for _, r := range got {
+				if b, _ := r.Via().Params.Get("branch"); b != wantBranch || len(r.GetHeaders("Via")) != 1 {
+					t.Errorf("CANCEL Via %v, want the INVITE's top Via alone (branch %q)", r.GetHeaders("Via"), wantBranch)
+				}
+			}
+		})
+	}
+}
