@@ -51,10 +51,8 @@ func (c *call) sendCancel(i int) {
 // transaction of a TxRequester, one sipgo finds for the CANCEL.
 func (c *call) cancelConn(l *leg, cancel *sip.Request) (sip.Connection, error) {
 	if tx, ok := l.ct.(*branchTx); ok {
-		if ac, ok := tx.Connection().(*ackConn); ok {
-			ac.Connection.Ref(1)
-			return ac.Connection, nil
-		}
+		tx.conn.Connection.Ref(1)
+		return tx.conn.Connection, nil
 	}
 	ctx, stop := context.WithTimeout(c.hctx, legSetup)
 	defer stop()
