@@ -88,7 +88,7 @@ func TestCancelTransaction(t *testing.T) {
 	}
 }
 
-// TestInviteTransaction: a branch INVITE's client transaction over UDP
+// TestInviteTransaction: a branch INVITE's client transaction (ours) over UDP
 // sends it again, byte for byte, until a response comes (Timer A), a
 // provisional one stops that, without any response the branch times out
 // at Timer B and counts as 408, and nothing is sent once it has ended.
