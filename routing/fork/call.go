@@ -32,8 +32,8 @@ type target struct {
 // leg is one client transaction of the call.
 type leg struct {
 	target
-	req  *sip.Request // the INVITE as sent; read only once sent
-	ct   sip.ClientTransaction
+	req  *sip.Request  // the INVITE as sent; read only once sent
+	ct   legTx         // its client transaction, nil once ended
 	res  *sip.Response // final response ≥300, kept for §16.7
 	rang bool          // EventRinging emitted
 	// stopCancel ends the leg's CANCEL transaction: once the INVITE has its
@@ -43,7 +43,11 @@ type leg struct {
 	stopCancel context.CancelFunc
 }
 
-// legEvent is what a leg's watcher reports: a response, or res == nil
+// legTx is a leg's client transaction: ours (*branchTx) or a requester
+// hook's (sip.ClientTransaction).
+type legTx interface{ Terminate() }
+
+// legEvent is what a leg's transaction reports: a response, or res == nil
 // when the transaction ended without a final response.
 type legEvent struct {
 	i   int
@@ -70,7 +74,7 @@ type call struct {
 	ended   bool // EventEnded emitted
 
 	events    chan legEvent
-	quit      chan struct{} // closed when the loop ends: watchers stop posting
+	quit      chan struct{} // closed when the loop ends: transactions stop posting
 	cancelled *callerCancel
 	hctx      context.Context // CANCEL and BYE: detached from ctx so they still go out
 	hstop     context.CancelFunc
@@ -119,11 +123,11 @@ func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerT
 	return c, nil
 }
 
-// eventBuffer sizes a call's event queue so that no watcher waits for the
-// call's loop in the common case: each leg posts a 100, a 180 and its final.
-// A watcher that waits holds sipgo's transaction lock meanwhile, so the
-// leg's further responses and retransmission timer queue up behind it (with
-// 25 legs answering at once, a fixed 16-slot queue was where the mutex
+// eventBuffer sizes a call's event queue so that no transaction waits for
+// the call's loop in the common case: each leg posts a 100, a 180 and its
+// final. A transaction that waits holds its lock meanwhile, so the leg's
+// further responses and retransmission timer queue up behind it (with 25
+// legs answering at once, a fixed 16-slot queue was where the mutex
 // profile spent 90 % of its wait).
 func eventBuffer(branches int) int { return 16 + 3*branches }
 
@@ -319,8 +323,9 @@ func (l *leg) release() {
 }
 
 // cleanup stops the watchers and waits for every goroutine of the call.
-// Unfinished client transactions are terminated; helpers (CANCEL, BYE)
-// finish on their own bound unless ctx ended.
+// Unfinished client transactions are terminated; helpers (BYE) and CANCEL
+// transactions (cancel.go, no goroutine to wait for) finish on their own
+// bound unless ctx ended.
 func (c *call) cleanup(aborted bool) {
 	close(c.quit)
 	for i, l := range c.legs {
@@ -330,6 +335,11 @@ func (c *call) cleanup(aborted bool) {
 	}
 	if aborted {
 		c.hstop()
+		for _, l := range c.legs { // their CANCELs too: nothing more goes out
+			if l.stopCancel != nil {
+				l.stopCancel()
+			}
+		}
 	}
 	c.watchers.Wait()
 	c.helpers.Wait()

@@ -3,24 +3,28 @@ package fork
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
 
-// Branch INVITEs run in client transactions the Executor keeps itself
-// rather than in sipgo's transaction layer, for one reason: the ACK that
-// sipgo's INVITE client transaction sends for a non-2xx final response
-// copies every Via of the INVITE, where RFC 3261 §17.1.1.3 wants exactly
-// one, the INVITE's top Via (ours). A proxy's INVITE carries the caller's
-// Via below ours, so the phone got an ACK with two. The transaction is
-// still sipgo's (sip.NewClientTx: same state machine) until its final
-// response; only its connection is wrapped so that such an ACK leaves with
-// its top Via alone. At the final response it is released (HandleResponse)
+// Branch INVITEs run in client transactions of the Executor's own rather
+// than in sipgo's transaction layer. First because the ACK that sipgo's
+// INVITE client transaction sends for a non-2xx final response copies
+// every Via of the INVITE, where RFC 3261 §17.1.1.3 wants exactly one,
+// the INVITE's top Via (ours); a proxy's INVITE carries the caller's Via
+// below ours. Then for cost: a 25-way fork ran 25 sipgo state machines
+// per call, each with two timers and a watcher goroutine that the
+// transaction handed every response to over an unbuffered channel; ours
+// is one timer (Timer A, then Timer B, both only while Calling) and hands
+// responses to the call's loop directly, in order, from the goroutine
+// sipgo reads them on. At the final response the transaction is released
 // and a compact record answers retransmissions (retain.go).
 //
 // sipgo's transaction layer does not know these transactions, so the
@@ -35,28 +39,35 @@ type txTable struct {
 	m  map[string]*branchTx
 }
 
-// branchTx is a branch INVITE transaction: sipgo's, except that a 2xx is
-// handed to the call on a channel of its own instead of through sipgo's
-// state machine, whose Accepted state would keep the transaction, its
-// INVITE and the 2xx behind a 32 s timer (Timer M) that Terminate does not
-// stop.
+// Transaction states of a branchTx.
+const (
+	txCalling = iota
+	txProceeding
+	txEnded
+)
+
+// branchTx is a branch INVITE client transaction (RFC 3261 §17.1.1).
 type branchTx struct {
-	*sip.ClientTx
-	accepted chan *sip.Response
+	tab  *txTable
+	key  string
+	req  *sip.Request // the INVITE as sent; read only
+	conn *ackConn     // holds our reference on the connection until the end
+	// deliver hands a response, or the error that ended the transaction
+	// without one, to the call; it is called under mu, in order, and not
+	// after the transaction ended.
+	deliver func(res *sip.Response, err error)
+
+	mu       sync.Mutex
+	state    int
+	timer    *time.Timer   // Timer A (UDP) and Timer B, Calling only
+	interval time.Duration // Timer A's next value; 0 = none (reliable)
+	timeout  time.Time     // Timer B
 }
 
-// Accepted delivers the transaction's 2xx (the watcher reads it beside
-// Responses).
-func (b *branchTx) Accepted() <-chan *sip.Response { return b.accepted }
-
 // inviteTransaction sends req (complete: Via, Record-Route, destination
-// set) in a new INVITE client transaction of ours.
-func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
-	if e.cli.TxRequester != nil {
-		// The client's own requester hook (sipgo's, for custom transaction
-		// handling) wins, as it does for every other request we send.
-		return e.cli.TxRequester.Request(ctx, req)
-	}
+// set) in a new INVITE client transaction of ours; deliver gets its
+// responses (see branchTx).
+func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request, deliver func(*sip.Response, error)) (*branchTx, error) {
 	key, err := sip.ClientTxKeyMake(req)
 	if err != nil {
 		return nil, fmt.Errorf("transaction key: %w", err)
@@ -65,9 +76,9 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 	if err != nil {
 		return nil, fmt.Errorf("connection for %s: %w", req.Destination(), err)
 	}
-	ac := &ackConn{Connection: conn, dest: req.Destination(), udp: !sip.IsReliable(req.Transport()),
-		key: key, keep: e.completed}
-	tx := &branchTx{ClientTx: sip.NewClientTx(key, req, ac, e.log), accepted: make(chan *sip.Response)}
+	udp := !sip.IsReliable(req.Transport())
+	tx := &branchTx{tab: &e.txs, key: key, req: req, deliver: deliver,
+		conn: &ackConn{Connection: conn, dest: req.Destination(), udp: udp, key: key, keep: e.completed}}
 	e.txs.mu.Lock()
 	if _, dup := e.txs.m[key]; dup {
 		e.txs.mu.Unlock()
@@ -79,33 +90,148 @@ func (e *Executor) inviteTransaction(ctx context.Context, req *sip.Request) (sip
 	}
 	e.txs.m[key] = tx
 	e.txs.mu.Unlock()
-	tx.OnTerminate(func(key string, _ error) {
-		e.txs.mu.Lock()
-		if e.txs.m[key] == tx {
-			delete(e.txs.m, key)
-		}
-		e.txs.mu.Unlock()
-	})
-	if err := tx.Init(); err != nil {
+	// The timer before the send: a response may come back at once.
+	tx.mu.Lock()
+	tx.timeout = time.Now().Add(sip.Timer_B)
+	first := sip.Timer_B
+	if udp {
+		tx.interval = sip.Timer_A
+		first = sip.Timer_A
+	}
+	tx.timer = time.AfterFunc(first, tx.fire)
+	tx.mu.Unlock()
+	if err := conn.WriteMsg(req); err != nil {
 		tx.Terminate()
-		return nil, err
+		return nil, fmt.Errorf("send %s: %w", req.StartLine(), errors.Join(sip.ErrTransactionTransport, err))
 	}
 	return tx, nil
 }
 
-// HandleResponse hands a response to the branch INVITE transaction it
-// belongs to, or answers a retransmission of a final response from the
-// record that transaction left (retain.go), and reports whether the
-// response was ours. The UA's unhandled-response handler must call it
-// (sipgo runs that handler on its own goroutine, and Receive may block
-// until the call's watcher reads the response).
+// fire is Timer A (UDP: send the INVITE again, the interval doubling)
+// and Timer B (give up: the call sees a timeout, 408).
+func (tx *branchTx) fire() {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state != txCalling {
+		return
+	}
+	left := time.Until(tx.timeout)
+	if left <= 0 || tx.interval == 0 {
+		tx.endLocked(fmt.Errorf("no response to the INVITE: %w", sip.ErrTransactionTimeout))
+		return
+	}
+	if err := tx.conn.WriteMsg(tx.req); err != nil {
+		tx.endLocked(fmt.Errorf("resend INVITE: %w", errors.Join(sip.ErrTransactionTransport, err)))
+		return
+	}
+	tx.interval *= 2
+	tx.timer.Reset(min(tx.interval, left))
+}
+
+// endLocked ends the transaction without a final response and tells the
+// call why. The caller holds mu.
+func (tx *branchTx) endLocked(err error) {
+	tx.stopLocked()
+	tx.deliver(nil, err)
+}
+
+// stopLocked releases the transaction: its timer, its table entry and its
+// reference on the connection. The caller holds mu.
+func (tx *branchTx) stopLocked() {
+	tx.state = txEnded
+	tx.timer.Stop()
+	tx.tab.mu.Lock()
+	if tx.tab.m[tx.key] == tx {
+		delete(tx.tab.m, tx.key)
+	}
+	tx.tab.mu.Unlock()
+	_, _ = tx.conn.TryClose()
+}
+
+// Terminate ends the transaction without telling the call (it is the
+// call that ends it).
+func (tx *branchTx) Terminate() {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state != txEnded {
+		tx.stopLocked()
+	}
+}
+
+// receive takes a response to the INVITE. A provisional one stops Timers
+// A and B (Proceeding); a final one releases the transaction, after the
+// ACK of a non-2xx went out (its record kept by ackConn), and a 2xx is the
+// call's to ACK, end to end.
+func (tx *branchTx) receive(res *sip.Response) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state == txEnded {
+		return
+	}
+	if res.StatusCode < 200 {
+		if tx.state == txCalling {
+			tx.state = txProceeding
+			tx.timer.Stop()
+		}
+		tx.deliver(res, nil)
+		return
+	}
+	if res.StatusCode >= 300 {
+		if err := tx.conn.WriteMsg(ackNon2xx(tx.req, res)); err != nil {
+			tx.deliver(nil, fmt.Errorf("ACK %d: %w", res.StatusCode, errors.Join(sip.ErrTransactionTransport, err)))
+			tx.stopLocked()
+			return
+		}
+	}
+	tx.stopLocked()
+	tx.deliver(res, nil)
+}
+
+// ackNon2xx is the ACK of a non-2xx final response (RFC 3261 §17.1.1.3):
+// the INVITE's Request-URI, top Via alone, Route, From, Call-ID and CSeq
+// number, the response's To. It shares the INVITE's headers rather than
+// copying them: it is only written, once (ackConn).
+func ackNon2xx(inv *sip.Request, res *sip.Response) *sip.Request {
+	ack := sip.NewRequest(sip.ACK, inv.Recipient)
+	ack.SipVersion = inv.SipVersion
+	if h := inv.Via(); h != nil {
+		ack.AppendHeader(h)
+	}
+	for _, h := range inv.GetHeaders("Route") {
+		ack.AppendHeader(h)
+	}
+	mf := sip.MaxForwardsHeader(70)
+	ack.AppendHeader(&mf)
+	if h := inv.From(); h != nil {
+		ack.AppendHeader(h)
+	}
+	if h := res.To(); h != nil {
+		ack.AppendHeader(h)
+	}
+	if h := inv.CallID(); h != nil {
+		ack.AppendHeader(h)
+	}
+	if h := inv.CSeq(); h != nil {
+		ack.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: sip.ACK})
+	}
+	ack.SetBody(nil)
+	ack.SetTransport(inv.Transport())
+	ack.SetSource(inv.Source())
+	ack.SetDestination(inv.Destination())
+	ack.Laddr = inv.Laddr
+	return ack
+}
+
+// HandleResponse hands a response to the branch INVITE or CANCEL
+// transaction it belongs to, or answers a retransmission of a final
+// response from the record an INVITE transaction left (retain.go), and
+// reports whether the response was ours. The UA's unhandled-response
+// handler must call it (sipgo runs that handler on its own goroutine, and
+// handing a response to its call may wait for the call's loop).
 //
 // A final response releases the transaction at once: it is taken out of
-// the table before sipgo sees it (so a retransmission racing it meets the
-// record, never sipgo's Completed state, which would wait T2 before
-// ACKing again), the ACK of a non-2xx is sent inside Receive, a 2xx goes
-// to the call without sipgo (branchTx), and the transaction is terminated
-// once the call has the response.
+// the table first (so a retransmission racing it meets the record, never
+// a transaction that would ACK or deliver it twice).
 func (e *Executor) HandleResponse(res *sip.Response) bool {
 	key, err := sip.ClientTxKeyMake(res)
 	if err != nil {
@@ -119,17 +245,11 @@ func (e *Executor) HandleResponse(res *sip.Response) bool {
 	}
 	e.txs.mu.Unlock()
 	if ok {
-		if res.IsSuccess() {
-			select { // the watcher is there unless the call ended
-			case tx.accepted <- res:
-			case <-tx.Done():
-			}
-		} else {
-			tx.Receive(res) // a non-2xx is ACKed and its record kept inside (ackConn)
-		}
-		if final {
-			tx.Terminate()
-		}
+		tx.receive(res)
+		return true
+	}
+	if ct, ok := e.cancels.get(key); ok {
+		ct.receive(res)
 		return true
 	}
 	if !final {
@@ -182,6 +302,10 @@ func (e *Executor) LiveTransactions() int {
 	defer e.txs.mu.Unlock()
 	return len(e.txs.m)
 }
+
+// LiveCancels counts the branch CANCEL transactions waiting for a final
+// response (for tests and metrics).
+func (e *Executor) LiveCancels() int { return e.cancels.len() }
 
 // Retained counts the records kept for retransmitted final responses
 // (for tests and metrics).

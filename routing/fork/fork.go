@@ -71,7 +71,8 @@ type Executor struct {
 	events  func(Event)
 	maxRing time.Duration
 	linger  time.Duration
-	txs     txTable // branch INVITE transactions (clienttx.go)
+	txs     txTable     // branch INVITE transactions (clienttx.go)
+	cancels cancelTable // branch CANCEL transactions (cancel.go)
 	// What released branch transactions left (retain.go): the ACKs of
 	// non-2xx finals for Wait, and the 2xx records for Timer M (64·T1).
 	completed, accepted *store

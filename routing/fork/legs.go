@@ -2,6 +2,7 @@ package fork
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ func (c *call) startLeg(t target) {
 			err = sipgo.ClientRequestAddRecordRoute(c.e.cli, l.req)
 		}
 		if err == nil {
-			l.ct, err = c.e.inviteTransaction(ctx, l.req)
+			err = c.sendInvite(ctx, i, l)
 		}
 		cancel()
 	}
@@ -47,10 +48,32 @@ func (c *call) startLeg(t target) {
 		}
 		c.apply(i, nil, c.agg.response(i, status))
 		c.branchEnded(i)
-		return
 	}
+}
+
+// sendInvite starts leg i's client transaction: ours (clienttx.go), which
+// hands its responses straight to the call, or, when the client has a
+// requester hook of its own (sipgo's, for custom transaction handling),
+// the hook's, with a watcher goroutine that reads it.
+func (c *call) sendInvite(ctx context.Context, i int, l *leg) error {
+	if c.e.cli.TxRequester == nil {
+		tx, err := c.e.inviteTransaction(ctx, l.req, func(res *sip.Response, err error) {
+			c.post(legEvent{i: i, res: res, err: err})
+		})
+		if err != nil {
+			return err
+		}
+		l.ct = tx
+		return nil
+	}
+	ct, err := c.e.cli.TxRequester.Request(ctx, l.req)
+	if err != nil {
+		return fmt.Errorf("request hook: %w", err)
+	}
+	l.ct = ct
 	c.watchers.Add(1)
-	go c.watch(i, l.ct)
+	go c.watch(i, ct)
+	return nil
 }
 
 // branchRequest builds the leg's INVITE from the caller's (docs/libraries.md §1.6):
@@ -108,22 +131,16 @@ func (c *call) branchRequest(t target) *sip.Request {
 	return fwd
 }
 
-// watch reports the leg's responses until its final one, or its end.
+// watch reports the responses of a requester hook's transaction until
+// its final one, or its end.
 func (c *call) watch(i int, ct sip.ClientTransaction) {
 	defer c.watchers.Done()
-	var accepted <-chan *sip.Response // nil (never ready) for a TxRequester's
-	if a, ok := ct.(interface{ Accepted() <-chan *sip.Response }); ok {
-		accepted = a.Accepted()
-	}
 	for {
 		select {
 		case res := <-ct.Responses():
 			if !c.post(legEvent{i: i, res: res}) || res.StatusCode >= 200 {
 				return
 			}
-		case res := <-accepted:
-			c.post(legEvent{i: i, res: res})
-			return
 		case <-ct.Done():
 			c.post(legEvent{i: i, err: ct.Err()})
 			return

@@ -2,7 +2,7 @@ package fork
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/emiago/sipgo"
@@ -15,11 +15,13 @@ const (
 	reasonCaller    = `SIP;cause=487;text="Request Terminated"`
 )
 
-// sendCancel CANCELs leg i (docs/libraries.md §1.6 cancelFor) in a helper goroutine
-// bounded by Linger; the leg's watcher sees its 487.
+// sendCancel CANCELs leg i (docs/libraries.md §1.6 cancelFor) in a CANCEL
+// transaction of ours (cancel.go) over the INVITE's connection, giving up
+// after Linger; the leg's watcher sees its 487, whose arrival ends the
+// CANCEL too (release).
 func (c *call) sendCancel(i int) {
 	l := c.legs[i]
-	if l.req == nil || l.ct == nil {
+	if l.req == nil || l.ct == nil || l.stopCancel != nil {
 		return
 	}
 	reason := ""
@@ -33,16 +35,32 @@ func (c *call) sendCancel(i int) {
 		}
 	}
 	cancel := CancelFor(l.req, reason)
-	ctx, stop := context.WithTimeout(c.hctx, c.e.linger)
-	l.stopCancel = stop // the leg's final response ends the CANCEL too (release)
-	c.helpers.Add(1)
-	go func() {
-		defer c.helpers.Done()
-		defer stop()
-		if _, err := c.e.cli.Do(ctx, cancel, sipgo.ClientRequestBuild); err != nil && !errors.Is(err, context.Canceled) {
-			c.log.Debug("CANCEL unanswered", "contact", l.branch.Contact.URI, "error", err)
+	conn, err := c.cancelConn(l, cancel)
+	if err == nil {
+		var ct *cancelTx
+		if ct, err = c.e.startCancel(cancel, conn, c.e.linger); err == nil {
+			l.stopCancel = ct.end
+			return
 		}
-	}()
+	}
+	c.log.Debug("CANCEL not sent", "contact", l.branch.Contact.URI, "error", err)
+}
+
+// cancelConn is a reference on the connection the leg's INVITE went over
+// (RFC 3261 §9.1: the CANCEL goes where the INVITE went), or, for a
+// transaction of a TxRequester, one sipgo finds for the CANCEL.
+func (c *call) cancelConn(l *leg, cancel *sip.Request) (sip.Connection, error) {
+	if tx, ok := l.ct.(*branchTx); ok {
+		tx.conn.Connection.Ref(1)
+		return tx.conn.Connection, nil
+	}
+	ctx, stop := context.WithTimeout(c.hctx, legSetup)
+	defer stop()
+	conn, err := c.e.cli.TransportLayer().ClientRequestConnection(ctx, cancel)
+	if err != nil {
+		return nil, fmt.Errorf("connection for %s: %w", cancel.Destination(), err)
+	}
+	return conn, nil
 }
 
 // CancelFor builds the CANCEL of a sent INVITE: same Request-URI, top Via
