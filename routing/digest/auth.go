@@ -4,7 +4,7 @@
 // nonce-count replay tracking), and the throttle of failed attempts per
 // source and username with a per-source ceiling. It holds no SIP
 // transaction and writes no response: the caller sends what Challenge
-// builds. It imports no other deskgate package.
+// builds. It imports no other deskgate package but routing/internal/reply.
 package digest
 
 import (
@@ -20,6 +20,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"deskgate/routing/internal/reply"
 )
 
 // Result is what digest verification concluded.
@@ -306,13 +308,15 @@ func (a *Authenticator) Nonce(src netip.Addr, now time.Time) string { return a.n
 
 // Challenge builds the 401 (REGISTER) or 407 (everything else) with one
 // challenge per configured algorithm, in order, sharing one fresh nonce
-// issued to src.
+// issued to src. Its To tag is reply.Tag's keyed hash of the request (no
+// UUID made per challenge): unpredictable without the key, and the same
+// for a retransmission of the request.
 func (a *Authenticator) Challenge(req *sip.Request, src netip.Addr, stale bool, now time.Time) *sip.Response {
 	code, reason, header := 407, "Proxy Authentication Required", "Proxy-Authenticate"
 	if req.Method == sip.REGISTER {
 		code, reason, header = 401, "Unauthorized", "WWW-Authenticate"
 	}
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res := reply.To(req, code, reason, reply.Tag(req))
 	nonce := a.nonces.issue(src, now)
 	i := 0
 	if stale {

@@ -1,10 +1,7 @@
 package registrar
 
 import (
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"deskgate/daemon/store"
+	"deskgate/routing/internal/reply"
 )
 
 // DateFormat is the RFC 3261 §20.17 Date format (RFC 1123, always GMT),
@@ -157,13 +155,10 @@ func ExpiresHeader(req *sip.Request) (int, bool, error) {
 // OK is the 200 to a REGISTER: every current binding with its remaining
 // time, and the Date.
 func OK(req *sip.Request, cur []store.Binding, now time.Time) *sip.Response {
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	if to := res.To(); to != nil && (req.To() == nil || !req.To().Params.Has("tag")) {
-		// The same tag for the same request: a retransmitted REGISTER's
-		// 200, built again from the bindings (routing/retrans.go), then
-		// differs from the first only where the bindings or the clock do.
-		to.Params.Add("tag", toTag(req))
-	}
+	// The same tag for the same request: a retransmitted REGISTER's 200,
+	// built again from the bindings (routing/retrans.go), then differs
+	// from the first only where the bindings or the clock do.
+	res := reply.To(req, 200, "OK", reply.Tag(req))
 	for _, b := range cur {
 		if v, ok := contactValue(b, now); ok {
 			res.AppendHeader(sip.NewHeader("Contact", v))
@@ -212,38 +207,6 @@ type dateText struct {
 var lastDate atomic.Pointer[dateText]
 
 // date is now in DateFormat, formatted once per second.
-// tagSeed keys toTag: tags are not guessable across restarts.
-var tagSeed = maphash.MakeSeed()
-
-// toTag is the To tag of our 200 to req: a hash of what identifies its
-// transaction (Call-ID, From tag, CSeq, top Via branch), in hex.
-func toTag(req *sip.Request) string {
-	var h maphash.Hash
-	h.SetSeed(tagSeed)
-	if c := req.CallID(); c != nil {
-		h.WriteString(c.Value())
-	}
-	h.WriteByte(0)
-	if f := req.From(); f != nil {
-		tag, _ := f.Params.Get("tag")
-		h.WriteString(tag)
-	}
-	h.WriteByte(0)
-	if c := req.CSeq(); c != nil {
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], c.SeqNo)
-		h.Write(b[:])
-	}
-	if v := req.Via(); v != nil {
-		branch, _ := v.Params.Get("branch")
-		h.WriteString(branch)
-	}
-	var raw [8]byte
-	binary.BigEndian.PutUint64(raw[:], h.Sum64())
-	var b [16]byte
-	return string(hex.AppendEncode(b[:0], raw[:]))
-}
-
 func date(now time.Time) string {
 	sec := now.Unix()
 	if d := lastDate.Load(); d != nil && d.sec == sec {
