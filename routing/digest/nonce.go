@@ -97,18 +97,23 @@ func (n *nonces) issue(src netip.Addr, now time.Time) string {
 func (n *nonces) mac(b []byte, src netip.Addr) [sha256.Size]byte {
 	m := n.macs.Get().(*macState)
 	m.h.Reset()
-	m.h.Write(b)
+	// Through the pooled buffer: what is written through the interface
+	// escapes, and the caller's nonce bytes and the address would each
+	// move to the heap.
 	a := src.Unmap().As16() // the zero Addr hashes as ::, which no request comes from
-	m.h.Write(a[:])
-	m.h.Sum(m.sum[:0]) // into the pooled buffer: a local one would escape through the interface
+	in := append(append(m.in[:0], b...), a[:]...)
+	m.h.Write(in)
+	m.h.Sum(m.sum[:0])
 	sum := m.sum
 	n.macs.Put(m)
 	return sum
 }
 
-// macState is a pooled keyed HMAC and the buffer its sum goes to.
+// macState is a pooled keyed HMAC and the buffers its input and sum go
+// through.
 type macState struct {
 	h   hash.Hash
+	in  [8 + nonceRandLen + 16]byte
 	sum [sha256.Size]byte
 }
 
