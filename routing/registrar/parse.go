@@ -84,7 +84,7 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 		regID := strings.Clone(c.Params.GetOr("reg-id", ""))
 		b := store.Binding{
 			User:       user,
-			Contact:    c.Address.String(),
+			Contact:    uriString(&c.Address),
 			Source:     req.Source(),
 			Transport:  strings.ToUpper(req.Transport()),
 			CallID:     callID,
@@ -184,7 +184,8 @@ func contactValue(b store.Binding, now time.Time) (string, bool) {
 	sb.WriteByte('<')
 	sb.WriteString(b.Contact)
 	sb.WriteString(">;expires=")
-	sb.WriteString(strconv.Itoa(secs))
+	var num [20]byte
+	sb.Write(strconv.AppendInt(num[:0], int64(secs), 10))
 	// The phone finds its own binding by these (RFC 5626 §5.2, RFC 5627).
 	if b.InstanceID != "" && safeParam(b.InstanceID) {
 		sb.WriteString(`;+sip.instance="`)
@@ -196,6 +197,22 @@ func contactValue(b store.Binding, now time.Time) (string, bool) {
 		sb.WriteString(b.RegID)
 	}
 	return sb.String(), true
+}
+
+// uriString is u as sipgo writes it, in one buffer of about its length
+// (Uri.String grows one from nothing: three or four allocations).
+func uriString(u *sip.Uri) string {
+	n := len(u.Scheme) + len(u.Raw()) + len(u.User) + len(u.Password) + len(u.Host) + 11 // ":@:[]" and a port
+	for _, kv := range u.UriParams {
+		n += len(kv.K) + len(kv.V) + 2
+	}
+	for _, kv := range u.Headers {
+		n += len(kv.K) + len(kv.V) + 2
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	u.StringWrite(&sb)
+	return sb.String()
 }
 
 // dateText is the Date of one second.

@@ -340,3 +340,24 @@ func TestParseHeaderNamesAnyCase(t *testing.T) {
 		}
 	}
 }
+
+// TestURIString: a binding's Contact is what sipgo writes for the URI.
+func TestURIString(t *testing.T) {
+	for _, in := range []string{
+		"sip:1001@192.0.2.10:5062",
+		"sip:1001@192.0.2.10:5062;transport=udp;ob",
+		"sips:1001:secret@[2001:db8::1]:5061;transport=tls?subject=x&priority=urgent",
+		"sip:phone.example",
+		"SIP:UPPER@Host.Example;LR",
+		"tel:+1-201-555-0123",
+		"urn:uuid:00000000-0000-1000-8000-000000000001",
+	} {
+		var u sip.Uri
+		if err := sip.ParseUri(in, &u); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got, want := uriString(&u), u.String(); got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}
