@@ -445,7 +445,7 @@ func (s *Server) track(tx sip.ServerTransaction) int64 {
 			break
 		}
 	}
-	if !tx.OnTerminate(func(string, error) { s.liveTx.Add(-1) }) {
+	if !tx.OnTerminate(s.txEnded) {
 		s.liveTx.Add(-1) // already over
 	}
 	return n

@@ -135,6 +135,9 @@ type Server struct {
 	overBudget atomic.Uint64 // requests refused or dropped over a source's budget
 	overCap    atomic.Uint64 // requests refused at the transaction cap
 	retrans    *retransCache // answers of ended transactions (retrans.go)
+	// txEnded counts one off liveTx when a tracked transaction ends (made
+	// once: track's closure was an allocation per request).
+	txEnded sip.FnTxTerminate
 
 	// Owned by loadLoop (sweepLoad).
 	loadHeavy    bool
@@ -195,6 +198,7 @@ func New(opts Options) (*Server, error) {
 	s.sca = sca.New()
 	s.subLimit = newRateLimiter(opts.Subscribe)
 	s.budgets = newBudgets(opts.Flood)
+	s.txEnded = func(string, error) { s.liveTx.Add(-1) }
 	s.floodLog = &floodLog{log: s.log}
 	s.retrans = newRetransCache(s.now())
 	s.freeOSMemory = debug.FreeOSMemory
