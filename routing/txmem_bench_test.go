@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -65,9 +67,16 @@ func sipgoHandle(tb testing.TB, s *Server, req *sip.Request, log *slog.Logger, c
 // live server transactions and retained heap per registration.
 func BenchmarkRegisterStormTx(b *testing.B) {
 	setTransactionTimers()
-	// One phone: its budget must not refuse it (the clock of testServer
-	// stands still, so no bucket refills).
-	s := testServer(b, func(o *Options) { o.Flood.Burst = 1 << 30 })
+	// One phone: its budget must not refuse it. The clock moves on a
+	// microsecond per reading (as in BenchmarkRegisterDigest): on a frozen
+	// one, once the nonce table evicts a nonce, every later one looks as
+	// old as it and the credentials get a stale 401.
+	var tick atomic.Int64
+	s := testServer(b, func(o *Options) {
+		o.Flood.Burst = 1 << 30
+		base := o.Now()
+		o.Now = func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Microsecond) }
+	})
 	pw, err := s.opts.Store.Credential("alice", "1001")
 	if err != nil {
 		b.Fatal(err)
