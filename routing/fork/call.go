@@ -36,11 +36,12 @@ type leg struct {
 	ct   legTx         // its client transaction, nil once ended
 	res  *sip.Response // final response ≥300, kept for §16.7
 	rang bool          // EventRinging emitted
-	// stopCancel ends the leg's CANCEL transaction: once the INVITE has its
+	// cancel is the leg's CANCEL transaction, ended: once the INVITE has its
 	// final response the CANCEL has done its job, and a retransmission of
 	// it (its 200 late behind the 487) would reach a phone that already
-	// finished the transaction.
-	stopCancel context.CancelFunc
+	// finished the transaction. (The transaction rather than its end
+	// method: a method value is an allocation per branch.)
+	cancel *cancelTx
 }
 
 // legTx is a leg's client transaction: ours (*branchTx) or a requester
@@ -317,8 +318,8 @@ func (c *call) onLegEvent(ev legEvent) {
 // for §16.7). Nothing is sent on an ended leg.
 func (l *leg) release() {
 	l.req, l.ct = nil, nil
-	if l.stopCancel != nil {
-		l.stopCancel()
+	if l.cancel != nil {
+		l.cancel.end()
 	}
 }
 
@@ -336,8 +337,8 @@ func (c *call) cleanup(aborted bool) {
 	if aborted {
 		c.hstop()
 		for _, l := range c.legs { // their CANCELs too: nothing more goes out
-			if l.stopCancel != nil {
-				l.stopCancel()
+			if l.cancel != nil {
+				l.cancel.end()
 			}
 		}
 	}

@@ -21,7 +21,7 @@ const (
 // CANCEL too (release).
 func (c *call) sendCancel(i int) {
 	l := c.legs[i]
-	if l.req == nil || l.ct == nil || l.stopCancel != nil {
+	if l.req == nil || l.ct == nil || l.cancel != nil {
 		return
 	}
 	reason := ""
@@ -39,7 +39,7 @@ func (c *call) sendCancel(i int) {
 	if err == nil {
 		var ct *cancelTx
 		if ct, err = c.e.startCancel(cancel, conn, c.e.linger); err == nil {
-			l.stopCancel = ct.end
+			l.cancel = ct
 			return
 		}
 	}
