@@ -23,15 +23,17 @@ var ourImports = map[string][]string{
 	"deskgate/daemon/store":                   {},
 	"deskgate/daemon/dirsync":                 {},
 	"deskgate/routing":                        {"deskgate/routing/", "deskgate/daemon/directory", "deskgate/daemon/store"},
-	"deskgate/routing/digest":                 {}, // digest auth, nonces, throttle: nothing of ours
-	"deskgate/routing/ringplan":               {"deskgate/daemon/directory"},
-	"deskgate/routing/presence":               {"deskgate/daemon/directory", "deskgate/daemon/store"},
-	"deskgate/routing/sca":                    {},
+	"deskgate/routing/digest":                 {"deskgate/routing/internal/reply"}, // digest auth, nonces, throttle: only the response builder
+	// Builds a response to a received request from sipgo's types alone.
+	"deskgate/routing/internal/reply": {},
+	"deskgate/routing/ringplan":       {"deskgate/daemon/directory"},
+	"deskgate/routing/presence":       {"deskgate/daemon/directory", "deskgate/daemon/store"},
+	"deskgate/routing/sca":            {},
 	// The subscription table and NOTIFY state machine: records only, behind
 	// its Transport and Store interfaces, so it is tested without SIP.
 	"deskgate/routing/notifier": {"deskgate/daemon/store", "deskgate/routing/events"},
 	// The bindings table and REGISTER parsing: routing asks, it never calls back.
-	"deskgate/routing/registrar": {"deskgate/daemon/store"},
+	"deskgate/routing/registrar": {"deskgate/daemon/store", "deskgate/routing/internal/reply"},
 	"deskgate/provisioning":      {"deskgate/provisioning/", "deskgate/daemon/directory", "deskgate/daemon/store"},
 }
 
