@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"deskgate/routing/internal/reply"
 	"deskgate/routing/registrar"
 )
 
@@ -181,13 +182,13 @@ func validate(req *sip.Request, me *self) Status {
 	var loop, proxyRequire bool
 	for _, h := range req.Headers() {
 		switch name := h.Name(); {
-		case date == nil && sameHeaderName(name, "Date"):
+		case date == nil && reply.NameIs(name, "date"):
 			date = h
-		case sameHeaderName(name, "Via"):
+		case reply.NameIs(name, "via"):
 			if v, ok := h.(*sip.ViaHeader); ok && me != nil && me.viaIsMe(v) {
 				loop = true
 			}
-		case sameHeaderName(name, "Proxy-Require"):
+		case reply.NameIs(name, "proxy-require"):
 			proxyRequire = true
 		}
 	}
@@ -214,27 +215,6 @@ func validate(req *sip.Request, me *self) Status {
 		return refuse(416, "Unsupported URI Scheme")
 	}
 	return Status{}
-}
-
-// sameHeaderName compares header names as sipgo does (HeaderToLower): ASCII
-// letters without case, nothing else folded; without its allocation.
-func sameHeaderName(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // headerList splits every value of a comma-list header.

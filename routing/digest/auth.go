@@ -137,12 +137,13 @@ func Algorithms(in []string) ([]string, error) {
 	return append(md5, rest...), nil
 }
 
-// credentialsHeader is where the client puts its answer to our challenge.
+// credentialsHeader is where the client puts its answer to our challenge,
+// in lower case (reply.NameIs).
 func credentialsHeader(method sip.RequestMethod) string {
 	if method == sip.REGISTER {
-		return "Authorization"
+		return "authorization"
 	}
-	return "Proxy-Authorization"
+	return "proxy-authorization"
 }
 
 // Credentials are a request's Digest credentials for our realm, found and
@@ -233,7 +234,7 @@ func (a *Authenticator) Check(req *sip.Request, creds Credentials, src netip.Add
 func (a *Authenticator) credentials(req *sip.Request) (digest.Credentials, bool) {
 	name := credentialsHeader(req.Method)
 	for _, h := range req.Headers() { // GetHeaders lowercases every header's name, allocating
-		if !asciiEqualFold(h.Name(), name) {
+		if !reply.NameIs(h.Name(), name) {
 			continue
 		}
 		v := strings.TrimSpace(h.Value())
@@ -326,25 +327,4 @@ func (a *Authenticator) Challenge(req *sip.Request, src netip.Addr, stale bool, 
 		res.AppendHeader(sip.NewHeader(header, t.head+nonce+t.tail))
 	}
 	return res
-}
-
-// asciiEqualFold compares header names as sipgo does: ASCII letters
-// without case, nothing else folded.
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

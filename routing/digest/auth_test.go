@@ -324,7 +324,4 @@ func TestCredentialsHeaderAnyCase(t *testing.T) {
 			t.Errorf("%s: username %q, want %q", tc.header, got, tc.want)
 		}
 	}
-	if !asciiEqualFold("Proxy-Authorization", "proxy-AUTHORIZATION") || asciiEqualFold("ſ", "s") || asciiEqualFold("a", "ab") {
-		t.Error("asciiEqualFold folds the wrong things")
-	}
 }

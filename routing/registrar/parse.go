@@ -56,9 +56,9 @@ func Parse(req *sip.Request, user string, cur []store.Binding, minExp, maxExp in
 	var contacts []sip.Header
 	for _, h := range req.Headers() {
 		switch {
-		case nameIs(h, "contact"):
+		case reply.NameIs(h.Name(), "contact"):
 			contacts = append(contacts, h)
-		case ua == "" && nameIs(h, "user-agent"):
+		case ua == "" && reply.NameIs(h.Name(), "user-agent"):
 			ua = h.Value()
 		}
 	}
@@ -137,7 +137,7 @@ func contactExpires(c *sip.ContactHeader, hdrExp int, hasHdr bool, minExp, maxEx
 func ExpiresHeader(req *sip.Request) (int, bool, error) {
 	var h sip.Header
 	for _, x := range req.Headers() {
-		if nameIs(x, "expires") {
+		if reply.NameIs(x.Name(), "expires") {
 			h = x
 			break
 		}
@@ -240,24 +240,4 @@ func safeParam(v string) bool {
 	return !strings.ContainsFunc(v, func(r rune) bool {
 		return r < 0x21 || r == 0x7f || strings.ContainsRune(`";,\`, r)
 	})
-}
-
-// nameIs reports whether h is named lower (given in lower case), ignoring
-// ASCII case as sipgo's GetHeader does; GetHeader lowercases every header
-// name of the message, allocating, on each call.
-func nameIs(h sip.Header, lower string) bool {
-	n := h.Name()
-	if len(n) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -40,14 +40,14 @@ func To(req *sip.Request, code int, reason, tag string) *sip.Response {
 	hdrs := req.Headers()
 	if copyRR {
 		for _, h := range hdrs {
-			if nameIs(h, "record-route") {
+			if NameIs(h.Name(), "record-route") {
 				res.AppendHeader(h)
 			}
 		}
 	}
 	top := true
 	for _, h := range hdrs {
-		if !nameIs(h, "via") {
+		if !NameIs(h.Name(), "via") {
 			continue
 		}
 		// sipgo adds rport/received to the response's first Via struct;
@@ -87,7 +87,7 @@ func To(req *sip.Request, code int, reason, tag string) *sip.Response {
 	}
 	if code == 100 {
 		for _, h := range hdrs {
-			if nameIs(h, "timestamp") {
+			if NameIs(h.Name(), "timestamp") {
 				res.AppendHeader(h)
 			}
 		}
@@ -171,15 +171,16 @@ func Tag(req *sip.Request) string {
 	return string(hex.AppendEncode(b[:0], raw[:]))
 }
 
-// nameIs reports whether h is named lower (given in lower case), ignoring
-// ASCII case only, as sipgo's GetHeaders does (without its allocations).
-func nameIs(h sip.Header, lower string) bool {
-	n := h.Name()
-	if len(n) != len(lower) {
+// NameIs reports whether a header name is lower (given in lower case),
+// ignoring ASCII case only, as sipgo's GetHeader and GetHeaders compare
+// names, without their allocation: they lower-case the name of every
+// header they pass.
+func NameIs(name, lower string) bool {
+	if len(name) != len(lower) {
 		return false
 	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}

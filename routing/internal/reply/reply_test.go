@@ -343,3 +343,24 @@ func benchReply(b *testing.B, build func(*sip.Request)) {
 		build(req)
 	}
 }
+
+// TestNameIs: header names match as sipgo matches them, ASCII letters
+// without case and nothing else folded.
+func TestNameIs(t *testing.T) {
+	for _, tc := range []struct {
+		name, lower string
+		want        bool
+	}{
+		{"Expires", "expires", true},
+		{"EXPIRES", "expires", true},
+		{"proxy-AUTHORIZATION", "proxy-authorization", true},
+		{"Expireſ", "expires", false}, // Unicode folding would match it
+		{"Expire", "expires", false},
+		{"Expires2", "expires", false},
+		{"", "", true},
+	} {
+		if got := NameIs(tc.name, tc.lower); got != tc.want {
+			t.Errorf("NameIs(%q, %q) = %v", tc.name, tc.lower, got)
+		}
+	}
+}
