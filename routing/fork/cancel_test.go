@@ -51,17 +51,7 @@ func TestCancelTransaction(t *testing.T) {
 					s.send(from, sip.NewResponseFromRequest(tagged(inv[0]), 487, "Request Terminated", nil))
 				}
 			})
-			p1 := newPhone(t, "p1", behaviour{final: 200, after: 200 * time.Millisecond})
-			px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
-				Branches: []ringplan.Branch{ph.branch("raw"), branchTo(p1)}}, "")
-			c := newCaller(t)
-			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-			defer cancel()
-			status, sess := c.call(ctx, t, px.port)
-			if status != 200 {
-				t.Fatalf("caller got %d (%v), want 200", status, c.responses())
-			}
-			_ = sess.Ack(ctx)
+			px := answeredBeside(t, ph)
 			ph.await(t, sip.ACK, 1) // the 487 was ACKed
 			px.result(t)
 			if n := px.exec.LiveCancels(); n != 0 {
@@ -158,4 +148,23 @@ func TestInviteTransaction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// answeredBeside forks a call to the scripted phone ph and to a phone that
+// answers 200 ms in, and returns the proxy once the caller has the 200 and
+// has ACKed it: ph's branch is then being CANCELled.
+func answeredBeside(t *testing.T, ph *scripted) *proxy {
+	t.Helper()
+	p1 := newPhone(t, "p1", behaviour{final: 200, after: 200 * time.Millisecond})
+	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
+		Branches: []ringplan.Branch{ph.branch("raw"), branchTo(p1)}}, "")
+	c := newCaller(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	status, sess := c.call(ctx, t, px.port)
+	if status != 200 {
+		t.Fatalf("caller got %d (%v), want 200", status, c.responses())
+	}
+	_ = sess.Ack(ctx)
+	return px
 }

@@ -418,17 +418,7 @@ func TestCancelEndsWithTheFinal(t *testing.T) {
 			s.send(from, sip.NewResponseFromRequest(tagged(inv[0]), 487, "Request Terminated", nil))
 		}
 	})
-	p1 := newPhone(t, "p1", behaviour{final: 200, after: 200 * time.Millisecond})
-	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second,
-		Branches: []ringplan.Branch{ph.branch("raw"), branchTo(p1)}}, "")
-	c := newCaller(t)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	status, sess := c.call(ctx, t, px.port)
-	if status != 200 {
-		t.Fatalf("caller got %d (%v), want 200", status, c.responses())
-	}
-	_ = sess.Ack(ctx)
+	px := answeredBeside(t, ph)
 	ph.await(t, sip.ACK, 1) // the 487 was ACKed: the INVITE transaction is over
 	time.Sleep(3 * sip.T1)  // past the first two retransmissions of a CANCEL (T1, 3·T1)
 	if cancels, _, _ := ph.got(sip.CANCEL); len(cancels) != 1 {
