@@ -508,7 +508,8 @@ func (s *Server) retransmission(req *sip.Request, stx sip.ServerTransaction) boo
 // the same To tag, from the bindings as they are now, and goes where the
 // first went.
 func (s *Server) reanswerRegister(req *sip.Request, rec rtRecord) {
-	res := registrar.OK(req, s.bindings.Get(string(rec.res), s.now()), s.now())
+	now := s.now()
+	res := registrar.OK(req, s.bindings.Get(string(rec.res), now), now)
 	buf := serializeResponse(res)
 	defer releaseSerialized(buf)
 	if err := sendRecorded(rec.conn, buf.Bytes(), rec.to); err != nil {
