@@ -361,7 +361,8 @@ func (s *Server) Stats() Stats {
 	trunkUp := s.trunkReg.ok
 	s.mu.Unlock()
 	var branchTx, records int
-	if s.fork != nil {
+	// s.fork is written by setup; the atomic up orders that write before this read.
+	if s.up.Load() && s.fork != nil {
 		branchTx, records = s.fork.LiveTransactions(), s.fork.Retained()
 	}
 	if s.retrans != nil {
