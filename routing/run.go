@@ -100,7 +100,7 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 			sip.WithTransactionLayerUnhandledResponseHandler(s.unmatchedResponse),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
-			sip.WithTransportLayerReadFilter(s.junk.note)),
+			sip.WithTransportLayerReadFilter(s.readFilter)),
 	}
 	if s.resolver != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgentDNSResolver(s.resolver))
@@ -128,6 +128,12 @@ func (s *Server) setup(ctx context.Context, ls []boundListener) error {
 		return fmt.Errorf("sip server: %w", err)
 	}
 	s.ua, s.cli, s.srv, s.me, s.ctx = ua, cli, srv, me, ctx
+	s.parser = sip.NewParser()
+	for _, l := range ls {
+		if l.pc != nil {
+			s.udp = append(s.udp, &udpSocket{laddr: l.pc.LocalAddr(), pc: l.pc})
+		}
+	}
 	s.tcp.attach(ua.TransportLayer())
 	s.fork = fork.New(s.forkOptions())
 	s.routes(srv)

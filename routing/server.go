@@ -159,8 +159,10 @@ type Server struct {
 	fork   *fork.Executor
 	me     *self
 	ctx    context.Context
-	active inflight    // request handlers in progress
-	up     atomic.Bool // set once the fields above are, by Run's setup
+	parser *sip.Parser  // the UDP pre-filter's (prefilter.go); read-only, shared by readers
+	udp    []*udpSocket // UDP listeners the pre-filter answers through
+	active inflight     // request handlers in progress
+	up     atomic.Bool  // set once the fields above are, by Run's setup
 
 	mu       sync.Mutex
 	bound    []listenSpec
