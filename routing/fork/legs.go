@@ -22,13 +22,11 @@ func (c *call) startLeg(t target) {
 	c.legs = append(c.legs, l)
 	err := t.bad
 	if err == nil {
-		l.req = c.branchRequest(t)
+		var rr []*sip.RecordRouteHeader
 		if c.rr != nil {
-			hs := c.rr(Leg{Branch: t.branch, Dest: t.dest, Transport: t.tp, Trunk: t.trunk})
-			for k := len(hs) - 1; k >= 0; k-- {
-				l.req.PrependHeader(hs[k]) // hs is top first
-			}
+			rr = c.rr(Leg{Branch: t.branch, Dest: t.dest, Transport: t.tp, Trunk: t.trunk})
 		}
+		l.req = c.branchRequest(t, rr)
 		// Only a dial needs the bound (UDP has none): the context's timer
 		// cost 4 allocations per branch.
 		ctx, cancel := c.hctx, context.CancelFunc(noop)
@@ -89,10 +87,14 @@ func (c *call) sendInvite(ctx context.Context, i int, l *leg) error {
 // may rewrite From), but unlike Request.Clone the copy skips what it
 // replaces at once (Request-URI, Max-Forwards, a History-Info) and shares
 // the body, which nothing writes to: 25 branches cost 25 headers sets, not
-// 25 bodies.
-func (c *call) branchRequest(t target) *sip.Request {
+// 25 bodies. rr (top first) goes on top, appended before the rest rather
+// than prepended after it (sipgo's PrependHeader copies the whole list).
+func (c *call) branchRequest(t target, rr []*sip.RecordRouteHeader) *sip.Request {
 	fwd := sip.NewRequest(c.req.Method, *t.uri.Clone())
 	fwd.SipVersion = c.req.SipVersion
+	for _, h := range rr {
+		fwd.AppendHeader(h)
+	}
 	hi := t.branch.HistoryInfo
 	if hi != "" && !safeHeader(hi) {
 		hi = ""
