@@ -124,6 +124,7 @@ func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerT
 		delegates[i] = t.branch.Delegate()
 	}
 	c.agg = newAggregator(delegates, c.fbURI != "")
+	c.legs = make([]*leg, 0, len(c.round1)+1) // +1: a fallback leg
 	c.hctx, c.hstop = context.WithCancel(context.WithoutCancel(ctx))
 	return c, nil
 }
