@@ -12,9 +12,9 @@ import (
 // serialize it once cost a request, a header list and copies of five
 // headers each, 48 times per 25-way call. These writers serialize the
 // same messages straight from the INVITE's (and the response's) parsed
-// headers, byte for byte what ackNon2xx + writeTopViaOnly and
-// CancelFor + Request.StringWrite produce (wire_test.go holds them to
-// that). The INVITE is read only: it is the branch's as sent.
+// headers, byte for byte what the requests ackNon2xx and CancelFor build
+// serialize to (wire_test.go holds them to that). The INVITE is read only:
+// it is the branch's as sent.
 
 // writeAckNon2xx writes the ACK of res, a non-2xx final response to inv
 // (RFC 3261 §17.1.1.3): see ackNon2xx, whose message it is.
