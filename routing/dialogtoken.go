@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -170,7 +171,8 @@ type dialogToken struct {
 // mintToken signs t for the dialog of callID whose creating request had
 // From tag fromTag.
 func (s *Server) mintToken(callID, fromTag string, t dialogToken) string {
-	body := []byte{tokenVersion}
+	body := make([]byte, 1, 64) // room for both peers: appends do not regrow it
+	body[0] = tokenVersion
 	body = binary.BigEndian.AppendUint32(body, uint32(t.issued.Unix()))
 	body = t.caller.appendTo(body)
 	body = t.callee.appendTo(body)
@@ -178,11 +180,30 @@ func (s *Server) mintToken(callID, fromTag string, t dialogToken) string {
 }
 
 func (s *Server) tokenMAC(body []byte, callID, tag string) []byte {
-	m := hmac.New(sha256.New, s.routeKey)
-	writeField(m, callID)
-	writeField(m, tag)
-	m.Write(body)
-	return m.Sum(nil)[:tokenMACSize]
+	m, _ := tokenMACs.Get().(*keyedMAC)
+	if m == nil || !hmac.Equal(m.key, s.routeKey) {
+		m = &keyedMAC{key: s.routeKey, h: hmac.New(sha256.New, s.routeKey)}
+	} else {
+		m.h.Reset()
+	}
+	writeField(m.h, callID)
+	writeField(m.h, tag)
+	m.h.Write(body)
+	mac := m.h.Sum(nil)[:tokenMACSize]
+	tokenMACs.Put(m)
+	return mac
+}
+
+// tokenMACs keeps HMAC states between tokens: a fork signs every leg's
+// Record-Route, and hmac.New cost a dozen allocations and the key's two
+// SHA-256 blocks each time, where Reset restores the keyed state.
+var tokenMACs sync.Pool
+
+// keyedMAC is an HMAC state and the key it was made with (a state is
+// used again only for the same key: tests run servers with other keys).
+type keyedMAC struct {
+	key []byte
+	h   hash.Hash
 }
 
 // writeField writes a length-prefixed string, so fields cannot run into

@@ -72,7 +72,7 @@ func none() verdict { return verdict{from: -1} }
 // newAggregator tracks the plan's branches; delegates[i] marks branch i as
 // ringing on behalf of someone else.
 func newAggregator(delegates []bool, hasFallback bool) *aggregator {
-	a := &aggregator{hasFallback: hasFallback}
+	a := &aggregator{hasFallback: hasFallback, legs: make([]aggLeg, 0, len(delegates)+1)} // +1: a fallback leg
 	for _, d := range delegates {
 		a.legs = append(a.legs, aggLeg{delegate: d})
 	}

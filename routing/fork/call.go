@@ -66,11 +66,12 @@ type call struct {
 	agg     *aggregator
 	legs    []*leg
 	round1  []target
-	rr      RecordRoute   // nil = sipgo's plain Record-Route
-	timeout time.Duration // ring timeout of the plan's branches
-	timer   *time.Timer   // ring timeout of the current phase
-	fbURI   string        // fallback or redirect URI, "" = none
-	fbWhy   string        // reason phrase of a 480 once the fallback leg started
+	rr      RecordRoute     // nil = sipgo's plain Record-Route
+	timeout time.Duration   // ring timeout of the plan's branches
+	timer   *time.Timer     // ring timeout of the current phase
+	fbURI   string          // fallback or redirect URI, "" = none
+	fbWhy   string          // reason phrase of a 480 once the fallback leg started
+	upFrom  *sip.FromHeader // the caller's From as upstream responses carry it (callerFrom)
 	out     Outcome
 	ended   bool // EventEnded emitted
 
@@ -96,6 +97,9 @@ func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerT
 	c.log = e.log.With("call_id", c.id)
 	switch plan.Action {
 	case ringplan.ActionFork:
+		// Sized at once: a target is large, and growing the slice to 25
+		// by appending cost more than the 25 targets themselves.
+		c.round1 = make([]target, 0, len(plan.Branches))
 		for _, b := range plan.Branches {
 			c.round1 = append(c.round1, branchTarget(b))
 		}
@@ -120,6 +124,7 @@ func (e *Executor) newCall(ctx context.Context, req *sip.Request, tx sip.ServerT
 		delegates[i] = t.branch.Delegate()
 	}
 	c.agg = newAggregator(delegates, c.fbURI != "")
+	c.legs = make([]*leg, 0, len(c.round1)+1) // +1: a fallback leg
 	c.hctx, c.hstop = context.WithCancel(context.WithoutCancel(ctx))
 	return c, nil
 }

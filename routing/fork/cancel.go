@@ -2,6 +2,7 @@ package fork
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,7 +38,8 @@ type cancelTable struct {
 type cancelTx struct {
 	tab  *cancelTable
 	key  string
-	req  *sip.Request
+	inv  *sip.Request   // the INVITE it cancels (read only): Call-ID and destination for the log
+	req  *sip.Request   // the CANCEL, when it is not sent as raw bytes
 	conn sip.Connection // a reference of ours, released at the end
 	log  *slog.Logger
 	// UDP to an address: the CANCEL as first sent, resent as is.
@@ -52,30 +54,42 @@ type cancelTx struct {
 	ended    bool
 }
 
-// startCancel sends req, a CANCEL built by CancelFor, over conn (whose
-// reference passes to the transaction) and starts its timers; the
-// transaction gives up after giveUp.
-func (e *Executor) startCancel(req *sip.Request, conn sip.Connection, giveUp time.Duration) (*cancelTx, error) {
-	key, err := sip.ClientTxKeyMake(req)
-	if err != nil {
+// startCancel sends the CANCEL of inv, a branch INVITE as sent, with
+// reason (see CancelFor) over conn (whose reference passes to the
+// transaction) and starts its timers; the transaction gives up after
+// giveUp. req is that CANCEL when the caller had to build it (to find
+// conn); else, over UDP to an address, the CANCEL is written straight to
+// bytes (wire.go), never built as a request.
+func (e *Executor) startCancel(inv *sip.Request, reason string, req *sip.Request, conn sip.Connection, giveUp time.Duration) (*cancelTx, error) {
+	var kb keyBuf
+	key, ok := txKey(kb[:0], inv, sip.CANCEL) // ClientTxKeyMake of the CANCEL
+	if !ok {
 		_, _ = conn.TryClose()
-		return nil, fmt.Errorf("CANCEL transaction key: %w", err)
+		return nil, errors.New("CANCEL transaction key: INVITE without Via branch or CSeq")
 	}
-	ct := &cancelTx{tab: &e.cancels, key: key, req: req, conn: conn, log: e.log}
-	udp := !sip.IsReliable(req.Transport())
+	ct := &cancelTx{tab: &e.cancels, key: string(key), inv: inv, conn: conn, log: e.log}
+	udp := !sip.IsReliable(inv.Transport())
 	if pw, ok := conn.(packetWriter); ok && udp {
-		if ap, err := netip.ParseAddrPort(req.Destination()); err == nil {
+		if ap, err := netip.ParseAddrPort(inv.Destination()); err == nil {
 			buf := ackBufs.Get().(*bytes.Buffer)
 			buf.Reset()
-			req.StringWrite(buf)
+			if req != nil {
+				req.StringWrite(buf)
+			} else {
+				writeCancel(buf, inv, reason)
+			}
 			ct.raw = bytes.Clone(buf.Bytes())
 			ackBufs.Put(buf)
 			ct.pw, ct.to = pw, net.UDPAddrFromAddrPort(ap)
 		}
 	}
+	if ct.raw == nil && req == nil {
+		req = CancelFor(inv, reason)
+	}
+	ct.req = req
 	if !e.cancels.add(ct) {
 		_, _ = conn.TryClose()
-		return nil, fmt.Errorf("CANCEL transaction %q already exists", key)
+		return nil, fmt.Errorf("CANCEL transaction %q already exists", ct.key)
 	}
 	// The timer before the first send: a response may come back at once.
 	ct.mu.Lock()
@@ -89,7 +103,7 @@ func (e *Executor) startCancel(req *sip.Request, conn sip.Connection, giveUp tim
 	ct.mu.Unlock()
 	if err := ct.send(); err != nil {
 		ct.end()
-		return nil, fmt.Errorf("send CANCEL to %s: %w", req.Destination(), err)
+		return nil, fmt.Errorf("send CANCEL to %s: %w", inv.Destination(), err)
 	}
 	return ct, nil
 }
@@ -113,13 +127,13 @@ func (ct *cancelTx) fire() {
 	left := time.Until(ct.giveUp)
 	if left <= 0 || ct.interval == 0 {
 		ct.mu.Unlock()
-		ct.log.Debug("CANCEL unanswered", "call_id", callIDOf(ct.req), "to", ct.req.Destination())
+		ct.log.Debug("CANCEL unanswered", "call_id", callIDOf(ct.inv), "to", ct.inv.Destination())
 		ct.end()
 		return
 	}
 	if err := ct.send(); err != nil {
 		ct.mu.Unlock()
-		ct.log.Debug("CANCEL not resent", "call_id", callIDOf(ct.req), "error", err)
+		ct.log.Debug("CANCEL not resent", "call_id", callIDOf(ct.inv), "error", err)
 		ct.end()
 		return
 	}
@@ -141,7 +155,7 @@ func (ct *cancelTx) receive(res *sip.Response) {
 		return
 	}
 	if res.StatusCode >= 300 {
-		ct.log.Debug("CANCEL refused", "call_id", callIDOf(ct.req), "status", res.StatusCode)
+		ct.log.Debug("CANCEL refused", "call_id", callIDOf(ct.inv), "status", res.StatusCode)
 	}
 	ct.end()
 }
@@ -184,10 +198,11 @@ func (t *cancelTable) remove(ct *cancelTx) {
 	t.mu.Unlock()
 }
 
-func (t *cancelTable) get(key string) (*cancelTx, bool) {
+// get looks key up; key is a transaction key in a buffer (txKey).
+func (t *cancelTable) get(key []byte) (*cancelTx, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ct, ok := t.m[key]
+	ct, ok := t.m[string(key)]
 	return ct, ok
 }
 

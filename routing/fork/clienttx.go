@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -177,7 +176,7 @@ func (tx *branchTx) receive(res *sip.Response) {
 		return
 	}
 	if res.StatusCode >= 300 {
-		if err := tx.conn.WriteMsg(ackNon2xx(tx.req, res)); err != nil {
+		if err := tx.conn.ack(tx.req, res); err != nil {
 			tx.deliver(nil, fmt.Errorf("ACK %d: %w", res.StatusCode, errors.Join(sip.ErrTransactionTransport, err)))
 			tx.stopLocked()
 			return
@@ -233,15 +232,16 @@ func ackNon2xx(inv *sip.Request, res *sip.Response) *sip.Request {
 // the table first (so a retransmission racing it meets the record, never
 // a transaction that would ACK or deliver it twice).
 func (e *Executor) HandleResponse(res *sip.Response) bool {
-	key, err := sip.ClientTxKeyMake(res)
-	if err != nil {
+	var buf keyBuf
+	key, ok := txKey(buf[:0], res, "")
+	if !ok {
 		return false
 	}
 	final := res.StatusCode >= 200
 	e.txs.mu.Lock()
-	tx, ok := e.txs.m[key]
+	tx, ok := e.txs.m[string(key)]
 	if ok && final {
-		delete(e.txs.m, key)
+		delete(e.txs.m, tx.key)
 	}
 	e.txs.mu.Unlock()
 	if ok {
@@ -328,22 +328,20 @@ type ackConn struct {
 	keep *store // where its record goes
 }
 
-func (c *ackConn) WriteMsg(msg sip.Message) error {
-	req, ok := msg.(*sip.Request)
-	if !ok || !req.IsAck() {
-		return c.Connection.WriteMsg(msg)
-	}
+// ack sends the ACK of res, a non-2xx final response to inv. Over UDP to
+// an address its bytes are written straight from inv and res (wire.go)
+// and kept as the record; otherwise (reliable transports need no record;
+// a host name is left to sipgo to resolve) ackNon2xx's request goes
+// through WriteMsg.
+func (c *ackConn) ack(inv *sip.Request, res *sip.Response) error {
 	w, isPacket := c.Connection.(packetWriter)
 	ap, err := netip.ParseAddrPort(c.dest)
 	if !c.udp || !isPacket || err != nil || c.keep == nil {
-		// Reliable transports need no record; a destination that is not
-		// an address (a host name) is left to sipgo to resolve.
-		topViaOnly(req)
-		return c.Connection.WriteMsg(msg)
+		return c.WriteMsg(ackNon2xx(inv, res))
 	}
 	buf := ackBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	writeTopViaOnly(buf, req)
+	writeAckNon2xx(buf, inv, res)
 	ack := bytes.Clone(buf.Bytes()) // exact size: it is kept for the wait timer
 	ackBufs.Put(buf)
 	// The record first: the phone may retransmit its final the moment it
@@ -355,26 +353,15 @@ func (c *ackConn) WriteMsg(msg sip.Message) error {
 	return nil
 }
 
-var ackBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeTopViaOnly serializes r as sipgo does, but with its first Via only.
-func writeTopViaOnly(buf *bytes.Buffer, r *sip.Request) {
-	r.StartLineWrite(buf)
-	buf.WriteString("\r\n")
-	via := false
-	for _, h := range r.Headers() {
-		if strings.EqualFold(h.Name(), "Via") {
-			if via {
-				continue
-			}
-			via = true
-		}
-		h.StringWrite(buf)
-		buf.WriteString("\r\n")
+// WriteMsg sends msg, an ACK with the INVITE's top Via only.
+func (c *ackConn) WriteMsg(msg sip.Message) error {
+	if req, ok := msg.(*sip.Request); ok && req.IsAck() {
+		topViaOnly(req)
 	}
-	buf.WriteString("\r\n")
-	buf.Write(r.Body())
+	return c.Connection.WriteMsg(msg)
 }
+
+var ackBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // topViaOnly removes every Via of r but the first.
 func topViaOnly(r *sip.Request) {

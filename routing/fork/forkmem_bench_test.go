@@ -109,7 +109,7 @@ func BenchmarkForkCalls(b *testing.B) {
 		branches = append(branches, departmentPhone(b, answer, nil).branch(fmt.Sprint("op", i)))
 	}
 	px := newProxy(b, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second, Branches: branches}, "")
-	px.exec.events = nil // the harness's event log would be most of the heap
+	px.keepNoEvents() // the harness's event log would be most of the heap
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -187,7 +187,7 @@ func forkLoad(t *testing.B) { // t: the benchmark, named like the tests whose ha
 		branches = append(branches, ph.branch(fmt.Sprint("op", i)))
 	}
 	px := newProxy(t, ringplan.Plan{Action: ringplan.ActionFork, Timeout: 5 * time.Second, Branches: branches}, "")
-	px.exec.events = nil
+	px.keepNoEvents()
 	px.results = make(chan execResult, 1000)
 	proxyAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: px.port}
 	const calls = 500

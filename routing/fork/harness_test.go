@@ -78,6 +78,7 @@ type proxy struct {
 
 	mu     sync.Mutex
 	events []Event
+	quiet  bool            // keep no events (benchmarks: the log would be most of the heap)
 	strays []*sip.Response // responses the executor did not take
 }
 
@@ -145,7 +146,17 @@ func (p *proxy) strayResponses() []string {
 func (p *proxy) record(ev Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.events = append(p.events, ev)
+	if !p.quiet {
+		p.events = append(p.events, ev)
+	}
+}
+
+// keepNoEvents stops the event log (set under mu: the executor reports
+// from sipgo's goroutines, which the race detector sees no order with).
+func (p *proxy) keepNoEvents() {
+	p.mu.Lock()
+	p.quiet = true
+	p.mu.Unlock()
 }
 
 // eventLog lists the events as "kind user status".

@@ -22,13 +22,11 @@ func (c *call) startLeg(t target) {
 	c.legs = append(c.legs, l)
 	err := t.bad
 	if err == nil {
-		l.req = c.branchRequest(t)
+		var rr []*sip.RecordRouteHeader
 		if c.rr != nil {
-			hs := c.rr(Leg{Branch: t.branch, Dest: t.dest, Transport: t.tp, Trunk: t.trunk})
-			for k := len(hs) - 1; k >= 0; k-- {
-				l.req.PrependHeader(hs[k]) // hs is top first
-			}
+			rr = c.rr(Leg{Branch: t.branch, Dest: t.dest, Transport: t.tp, Trunk: t.trunk})
 		}
+		l.req = c.branchRequest(t, rr)
 		// Only a dial needs the bound (UDP has none): the context's timer
 		// cost 4 allocations per branch.
 		ctx, cancel := c.hctx, context.CancelFunc(noop)
@@ -89,10 +87,14 @@ func (c *call) sendInvite(ctx context.Context, i int, l *leg) error {
 // may rewrite From), but unlike Request.Clone the copy skips what it
 // replaces at once (Request-URI, Max-Forwards, a History-Info) and shares
 // the body, which nothing writes to: 25 branches cost 25 headers sets, not
-// 25 bodies.
-func (c *call) branchRequest(t target) *sip.Request {
+// 25 bodies. rr (top first) goes on top, appended before the rest rather
+// than prepended after it (sipgo's PrependHeader copies the whole list).
+func (c *call) branchRequest(t target, rr []*sip.RecordRouteHeader) *sip.Request {
 	fwd := sip.NewRequest(c.req.Method, *t.uri.Clone())
 	fwd.SipVersion = c.req.SipVersion
+	for _, h := range rr {
+		fwd.AppendHeader(h)
+	}
 	hi := t.branch.HistoryInfo
 	if hi != "" && !safeHeader(hi) {
 		hi = ""
@@ -210,21 +212,25 @@ func (c *call) answer(i int, res *sip.Response) {
 // the caller's own From back in place of a branch's rewrite (the
 // assistant's "caller for executive" display name belongs to that branch
 // only; RFC 3261 §8.2.6.2, §16.7) and sent where sipgo sends its own
-// responses (the request's source, P1). Like branchRequest it copies only
-// the headers it keeps and shares the body.
+// responses (the request's source, P1). It shares the branch response's
+// headers and body rather than cloning them (26 relays per 25-way call):
+// res was parsed for us alone and nothing writes to a received response's
+// headers; the copy only adds and drops headers of its own list
+// (mergeChallenges), which leaves res's list alone. The caller's From is
+// the call's one copy (callerFrom): the caller's INVITE is sipgo's too.
 func (c *call) upstream(res *sip.Response) *sip.Response {
 	o := sip.NewResponse(res.StatusCode, res.Reason)
 	o.SipVersion = res.SipVersion
-	from := c.req.From()
+	from := c.callerFrom()
 	popped := false
 	for _, h := range res.Headers() {
 		switch {
 		case !popped && strings.EqualFold(h.Name(), "Via"):
 			popped = true // ours
 		case from != nil && strings.EqualFold(h.Name(), "From"):
-			o.AppendHeader(sip.HeaderClone(from))
+			o.AppendHeader(from)
 		default:
-			o.AppendHeader(sip.HeaderClone(h))
+			o.AppendHeader(h)
 		}
 	}
 	o.SetBody(res.Body())
@@ -245,14 +251,18 @@ func (c *call) retain(res *sip.Response, rec record) {
 	}
 }
 
-// callerFrom is a copy of the caller's From, for upstream responses.
+// callerFrom is a copy of the caller's From for upstream responses, made
+// once per call: the responses only read it (upstream).
 func (c *call) callerFrom() *sip.FromHeader {
+	if c.upFrom != nil {
+		return c.upFrom
+	}
 	f := c.req.From()
 	if f == nil {
 		return nil
 	}
-	h, _ := sip.HeaderClone(f).(*sip.FromHeader)
-	return h
+	c.upFrom, _ = sip.HeaderClone(f).(*sip.FromHeader)
+	return c.upFrom
 }
 
 func noop() {}

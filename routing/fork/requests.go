@@ -34,11 +34,10 @@ func (c *call) sendCancel(i int) {
 			reason = reasonCaller
 		}
 	}
-	cancel := CancelFor(l.req, reason)
-	conn, err := c.cancelConn(l, cancel)
+	conn, cancel, err := c.cancelConn(l, reason)
 	if err == nil {
 		var ct *cancelTx
-		if ct, err = c.e.startCancel(cancel, conn, c.e.linger); err == nil {
+		if ct, err = c.e.startCancel(l.req, reason, cancel, conn, c.e.linger); err == nil {
 			l.cancel = ct
 			return
 		}
@@ -48,19 +47,21 @@ func (c *call) sendCancel(i int) {
 
 // cancelConn is a reference on the connection the leg's INVITE went over
 // (RFC 3261 §9.1: the CANCEL goes where the INVITE went), or, for a
-// transaction of a TxRequester, one sipgo finds for the CANCEL.
-func (c *call) cancelConn(l *leg, cancel *sip.Request) (sip.Connection, error) {
+// transaction of a TxRequester, one sipgo finds for the CANCEL, which it
+// then returns too (sipgo sets its Via's sent-by for that connection).
+func (c *call) cancelConn(l *leg, reason string) (sip.Connection, *sip.Request, error) {
 	if tx, ok := l.ct.(*branchTx); ok {
 		tx.conn.Connection.Ref(1)
-		return tx.conn.Connection, nil
+		return tx.conn.Connection, nil, nil
 	}
+	cancel := CancelFor(l.req, reason)
 	ctx, stop := context.WithTimeout(c.hctx, legSetup)
 	defer stop()
 	conn, err := c.e.cli.TransportLayer().ClientRequestConnection(ctx, cancel)
 	if err != nil {
-		return nil, fmt.Errorf("connection for %s: %w", cancel.Destination(), err)
+		return nil, nil, fmt.Errorf("connection for %s: %w", cancel.Destination(), err)
 	}
-	return conn, nil
+	return conn, cancel, nil
 }
 
 // CancelFor builds the CANCEL of a sent INVITE: same Request-URI, top Via

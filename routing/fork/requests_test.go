@@ -37,7 +37,7 @@ func TestBranchRequest(t *testing.T) {
 	b := ringplan.Branch{User: "mlee", OnBehalfOf: "jsmith", DisplayName: "Alice \"Caller\" for John",
 		HistoryInfo: "<sip:1001@hq>;index=1,<sip:1002@hq>;index=1.1;mp=1",
 		Contact:     ringplan.Contact{URI: "sip:1002@192.168.1.5:5062;transport=tcp", Source: "203.0.113.7:40000", Transport: "tcp"}}
-	fwd := c.branchRequest(branchTarget(b))
+	fwd := c.branchRequest(branchTarget(b), nil)
 
 	checks := []struct{ name, got, want string }{
 		{"request-uri", fwd.Recipient.String(), "sip:1002@192.168.1.5:5062;transport=tcp"},
@@ -56,7 +56,7 @@ func TestBranchRequest(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
-	own := c.branchRequest(branchTarget(ringplan.Branch{User: "jsmith", Contact: ringplan.Contact{URI: "sip:1001@10.0.0.5"}}))
+	own := c.branchRequest(branchTarget(ringplan.Branch{User: "jsmith", Contact: ringplan.Contact{URI: "sip:1001@10.0.0.5"}}), nil)
 	if own.Destination() != "10.0.0.5:5060" || own.Transport() != "UDP" || own.Laddr.IP != nil {
 		t.Errorf("own branch: destination %s transport %s laddr %v", own.Destination(), own.Transport(), own.Laddr)
 	}

@@ -122,13 +122,14 @@ func (s *store) put(key string, rec record) bool {
 	return true
 }
 
-// get returns the record under key, newest first.
-func (s *store) get(key string) (record, bool) {
+// get returns the record under key (a transaction key in a buffer:
+// txKey), newest first.
+func (s *store) get(key []byte) (record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.turn(s.now())
 	for k := range retainGens {
-		if rec, ok := s.gens[(s.cur-k+retainGens)%retainGens][key]; ok {
+		if rec, ok := s.gens[(s.cur-k+retainGens)%retainGens][string(key)]; ok {
 			return rec, true
 		}
 	}

@@ -48,7 +48,7 @@ func TestStoreLifetime(t *testing.T) {
 				s.put("noise", record{})
 			}
 			now = t0.Add(tc.get)
-			rec, ok := s.get("k")
+			rec, ok := s.get([]byte("k"))
 			if ok != tc.want {
 				t.Fatalf("record found = %v after %v (put at %v), want %v", ok, tc.get, tc.put, tc.want)
 			}
@@ -284,13 +284,12 @@ type packetConn struct{ fakeConn }
 // on every transport; over UDP to an address its bytes are kept under the
 // transaction key, over TCP (or to a host name, left to sipgo) nothing is.
 func TestACKConn(t *testing.T) {
-	ack := func() *sip.Request {
-		r := sip.NewRequest(sip.ACK, sip.Uri{Scheme: "sip", User: "p", Host: "127.0.0.1", Port: 5070})
-		r.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-ours"))
-		r.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-caller"))
-		r.AppendHeader(sip.NewHeader("Call-ID", "ackconn@test"))
-		return r
-	}
+	inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "p", Host: "127.0.0.1", Port: 5070})
+	inv.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-ours"))
+	inv.AppendHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-caller"))
+	inv.AppendHeader(sip.NewHeader("Call-ID", "ackconn@test"))
+	inv.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
+	res := sip.NewResponseFromRequest(inv, 487, "Request Terminated", nil)
 	tests := []struct {
 		name   string
 		udp    bool
@@ -311,7 +310,7 @@ func TestACKConn(t *testing.T) {
 			}
 			st := newStore(5 * time.Second)
 			c := &ackConn{Connection: conn, dest: tc.dest, udp: tc.udp, key: "z9hG4bK-ours__INVITE", keep: st}
-			if err := c.WriteMsg(ack()); err != nil {
+			if err := c.ack(inv, res); err != nil {
 				t.Fatal(err)
 			}
 			var wire string
@@ -326,7 +325,7 @@ func TestACKConn(t *testing.T) {
 			if n := strings.Count(wire, "Via:"); n != 1 || !strings.Contains(wire, "z9hG4bK-ours") {
 				t.Errorf("ACK on the wire has %d Via, want ours alone:\n%s", n, wire)
 			}
-			rec, ok := st.get("z9hG4bK-ours__INVITE")
+			rec, ok := st.get([]byte("z9hG4bK-ours__INVITE"))
 			if ok != tc.kept {
 				t.Fatalf("record kept = %v, want %v", ok, tc.kept)
 			}
@@ -334,8 +333,7 @@ func TestACKConn(t *testing.T) {
 				t.Errorf("record = %q to %v, want the ACK as sent to %s", rec.ack, rec.to, tc.dest)
 			}
 			// A non-ACK passes through untouched.
-			inv := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", Host: "127.0.0.1"})
-			if err := c.WriteMsg(inv); err != nil || len(pc.msgs) == 0 || pc.msgs[len(pc.msgs)-1] != inv {
+			if err := c.WriteMsg(inv); err != nil || len(pc.msgs) == 0 || pc.msgs[len(pc.msgs)-1] != inv || len(inv.GetHeaders("Via")) != 2 {
 				t.Errorf("INVITE not passed to the connection as is")
 			}
 		})
