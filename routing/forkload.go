@@ -13,8 +13,8 @@ import (
 )
 
 // Overload shedding for forks, two bounds:
-//   - live branches (memory): every branch of a call being forked holds a
-//     client transaction, a copy of the INVITE and a goroutine until it ends;
+//   - live branches (memory): every branch of a call being forked holds its
+//     client transaction and its copy of the INVITE until it ends;
 //   - calls in set-up (latency): admitted, but no 18x or final response
 //     relayed to the caller yet. On a box that keeps up this is a handful
 //     (phones ring within milliseconds); when calls arrive faster than the
@@ -25,10 +25,11 @@ import (
 // which phones and trunks take as "try later", and the calls already in
 // keep their share.
 const (
-	// DefaultMaxLiveBranches is the default budget: 80 25-way department
-	// calls ringing at once. 1000 already refused calls at 50 calls/s when
-	// the box hiccuped (branches wait for their 487s and ACKs).
-	DefaultMaxLiveBranches = 2000
+	// DefaultMaxLiveBranches is the default budget: 160 25-way or 80
+	// 50-way department calls ringing at once. 2000 refused 50-way calls
+	// at 50 calls/s when the box hiccuped (branches wait for their 487s
+	// and ACKs), as 1000 did 25-way ones.
+	DefaultMaxLiveBranches = 4000
 	// DefaultMaxSetupCalls is the default bound on calls in set-up.
 	DefaultMaxSetupCalls = 32
 	// shedRetryAfter is the Retry-After of the 503, in seconds.
