@@ -340,7 +340,7 @@ func (g *guardTx) respondRecorded(res *sip.Response, key []byte) error {
 	if err != nil {
 		return g.ServerTransaction.Respond(res)
 	}
-	buf := serializeResponse(res)
+	buf := serialize(res)
 	defer releaseSerialized(buf)
 	b := buf.Bytes()
 	if len(b) > sip.UDPMTUSize-200 {

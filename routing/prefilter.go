@@ -78,19 +78,12 @@ func (s *Server) prefilter(p sip.TransportReadProps, data []byte) bool {
 	return true
 }
 
-// udpSocket is our listener whose local address sipgo reports for a read;
-// nil for a socket sipgo opened itself.
+// udpSocket is our listener whose local address sipgo reports for a read
+// (a *net.UDPConn hands out the same address each time); nil for a socket
+// sipgo opened itself.
 func (s *Server) udpSocket(laddr net.Addr) *udpSocket {
 	for _, u := range s.udp {
 		if u.laddr == laddr {
-			return u
-		}
-	}
-	if laddr == nil {
-		return nil
-	}
-	for _, u := range s.udp { // a PacketConn that returns a new address each time
-		if u.laddr.String() == laddr.String() {
 			return u
 		}
 	}
@@ -114,10 +107,8 @@ func (u *udpSocket) WriteMsg(msg sip.Message) error {
 }
 
 func (u *udpSocket) write(msg sip.Message, to net.Addr) error {
-	buf := serializeBufs.Get().(*bytes.Buffer)
-	defer serializeBufs.Put(buf)
-	buf.Reset()
-	msg.StringWrite(buf)
+	buf := serialize(msg)
+	defer releaseSerialized(buf)
 	if buf.Len() > sip.UDPMTUSize-200 {
 		return sip.ErrUDPMTUCongestion // as sipgo's UDP connection refuses it
 	}

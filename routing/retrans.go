@@ -412,12 +412,12 @@ type rawWriter interface {
 
 var serializeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// serializeResponse is res as it goes on the wire, in a pooled buffer to
+// serialize is msg as it goes on the wire, in a pooled buffer to
 // give back with releaseSerialized once sent (a record keeps a copy).
-func serializeResponse(res *sip.Response) *bytes.Buffer {
+func serialize(msg sip.Message) *bytes.Buffer {
 	buf := serializeBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	res.StringWrite(buf)
+	msg.StringWrite(buf)
 	return buf
 }
 
@@ -510,7 +510,7 @@ func (s *Server) retransmission(req *sip.Request, stx sip.ServerTransaction) boo
 func (s *Server) reanswerRegister(req *sip.Request, rec rtRecord) {
 	now := s.now()
 	res := registrar.OK(req, s.bindings.Get(string(rec.res), now), now)
-	buf := serializeResponse(res)
+	buf := serialize(res)
 	defer releaseSerialized(buf)
 	if err := sendRecorded(rec.conn, buf.Bytes(), rec.to); err != nil {
 		s.log.Debug("resend response", "method", string(req.Method), "call_id", callID(req), "error", err)
